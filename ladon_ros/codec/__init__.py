@@ -1,0 +1,1 @@
+"""Bitstreams and frame codecs (Ladon latents and the image baselines)."""

@@ -1,0 +1,171 @@
+"""Edge (base station) side: ``WireFrame`` -> validated decode -> shared body + heads.
+
+One ``EdgePerception`` serves a whole fleet: it holds every Ladon rate point it was
+given (keyed by weights hash, so a robot may switch rate points frame by frame) and an
+optional teacher that serves frames sent with an image codec. Frames are validated
+strictly before any decode; a rejected frame raises ``FrameRejected`` with a reason.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from ladon_ros.checkpoint import CheckpointError, CheckpointMeta, load_checkpoint
+from ladon_ros.codec import bitstream
+from ladon_ros.codec.image_codecs import IMAGE_CODECS, decode_image
+from ladon_ros.codec.preprocess import to_tensor
+from ladon_ros.codec.wire import WireFrame
+from ladon_ros.errors import FrameRejected
+from ladon_ros.models.spec import TASKS, TaskClasses, latent_shape
+from ladon_ros.results import FrameResults, to_frame_results
+
+MAX_IMAGE_SIDE = 16384  # original camera image sides above this are refused (pixels)
+
+
+@dataclass
+class PreparedFrame:
+    """A frame that passed validation and was decoded to model input.
+
+    Attributes:
+        key: Which model serves it (weights hash, or ``'teacher'``).
+        tensor: Ladon: ``layer1`` features (1, C, H, W); teacher: normalised image.
+        image_size: Original (height, width).
+        decode_ms: Entropy/image decode + decoder time.
+    """
+
+    key: str
+    tensor: torch.Tensor
+    image_size: tuple[int, int]
+    decode_ms: float
+
+
+class EdgePerception:
+    """Decodes frames from any robot and runs the three tasks."""
+
+    def __init__(self, ladon: list[tuple[torch.nn.Module, CheckpointMeta]],
+                 teacher: tuple[torch.nn.Module, CheckpointMeta] | None = None, *, device: str = 'cpu',
+                 tasks: tuple[str, ...] = TASKS, top_k: int = 5, min_score: float = 0.0):
+        if not ladon and teacher is None:
+            raise ValueError('the edge needs at least one Ladon checkpoint or a teacher')
+        self.device = torch.device(device)
+        self.tasks, self.top_k, self.min_score = tuple(tasks), top_k, min_score
+        self._edges: dict[str, tuple] = {}
+        metas = []
+        for model, meta in ladon:
+            if meta.kind != 'ladon':
+                raise CheckpointError(f'{meta.model_id!r} is a {meta.kind}, expected a ladon checkpoint')
+            edge = model.to(self.device).eval().edge_side()
+            self._edges[meta.short_hash] = (edge, meta)
+            metas.append(meta)
+        self._teacher = None
+        if teacher is not None:
+            model, meta = teacher
+            if meta.kind != 'teacher':
+                raise CheckpointError(f'{meta.model_id!r} is not a teacher checkpoint')
+            self._teacher = (model.to(self.device).eval(), meta)
+            metas.append(meta)
+        first = metas[0]
+        for meta in metas[1:]:
+            if meta.classes != first.classes:
+                raise CheckpointError(f'{meta.model_id!r} predicts other classes than {first.model_id!r}; '
+                                      'one edge node publishes one label map')
+        self.classes: TaskClasses = first.classes
+
+    @classmethod
+    def from_checkpoints(cls, ladon_paths: list[str | Path], teacher_path: str | Path | None = None,
+                         **kwargs) -> 'EdgePerception':
+        """Loads checkpoints (safetensors only) and builds the edge."""
+        ladon = [load_checkpoint(p) for p in ladon_paths]
+        teacher = load_checkpoint(teacher_path) if teacher_path else None
+        return cls(ladon, teacher, **kwargs)
+
+    @property
+    def served_models(self) -> dict[str, CheckpointMeta]:
+        """Weights hash (or 'teacher') -> metadata of every model this edge serves."""
+        out = {h: m for h, (_, m) in self._edges.items()}
+        if self._teacher is not None:
+            out['teacher'] = self._teacher[1]
+        return out
+
+    def prepare(self, frame: WireFrame) -> PreparedFrame:
+        """Validates and decodes one frame (no heads yet).
+
+        Raises:
+            FrameRejected: With a reason such as ``'unknown_codec'``, ``'weights_mismatch'``,
+                ``'bad_shape'``, ``'truncated'``, ``'crc_mismatch'``.
+        """
+        h, w = frame.image_size
+        if not (0 < h <= MAX_IMAGE_SIDE and 0 < w <= MAX_IMAGE_SIDE):
+            raise FrameRejected('bad_image_size', f'original image size {w}x{h}')
+        if frame.codec not in bitstream.CODEC_IDS:
+            raise FrameRejected('unknown_codec', f'codec {frame.codec!r}')
+        t0 = time.perf_counter()
+        header, body = bitstream.parse(frame.payload)
+        if header.codec != frame.codec:
+            raise FrameRejected('codec_mismatch', f'message says {frame.codec!r}, bitstream says {header.codec!r}')
+        if tuple(frame.latent_shape) != header.shape:
+            raise FrameRejected('bad_shape', f'message shape {tuple(frame.latent_shape)} != bitstream {header.shape}')
+        if frame.codec == 'ladon':
+            key, tensor = self._decode_latent(frame, header, body)
+        else:
+            key, tensor = self._decode_image(frame, header, body)
+        return PreparedFrame(key, tensor, (h, w), (time.perf_counter() - t0) * 1e3)
+
+    def _decode_latent(self, frame: WireFrame, header, body: bytes):
+        entry = self._edges.get(frame.weights_hash)
+        if entry is None:
+            raise FrameRejected('weights_mismatch', f'no model with weights {frame.weights_hash!r} '
+                                f'(model {frame.model_id!r}); serving {sorted(self._edges)}')
+        edge, meta = entry
+        if frame.model_id != meta.model_id:
+            raise FrameRejected('model_mismatch', f'frame model {frame.model_id!r} != {meta.model_id!r}')
+        if header.weights_hash != bitstream.hash_prefix(meta.weights_hash):
+            raise FrameRejected('weights_mismatch', 'bitstream weights hash differs from the message')
+        # The latent shape is fixed by the model: anything else is refused before decoding.
+        want = latent_shape(edge.bottleneck.bottleneck_channels, meta.input_size)
+        if header.shape != want:
+            raise FrameRejected('bad_shape', f'latent {header.shape} but model {meta.model_id!r} makes {want}')
+        features = edge.decompress([[body]], header.shape[1:])
+        return meta.short_hash, features
+
+    def _decode_image(self, frame: WireFrame, header, body: bytes):
+        if self._teacher is None:
+            raise FrameRejected('no_teacher', f'{frame.codec} frames need a teacher checkpoint on the edge')
+        model, meta = self._teacher
+        if header.shape != (3, *meta.input_size):
+            raise FrameRejected('bad_shape', f'{frame.codec} image {header.shape}, teacher expects '
+                                f'{(3, *meta.input_size)}')
+        rgb = decode_image(frame.codec, body, header.shape)
+        return 'teacher', to_tensor(rgb, meta.mean, meta.std).to(self.device)
+
+    @torch.no_grad()
+    def infer(self, frames: list[PreparedFrame]) -> list[FrameResults]:
+        """Runs body + heads, batching frames served by the same model (e.g. several robots)."""
+        results: list[FrameResults | None] = [None] * len(frames)
+        groups: dict[str, list[int]] = {}
+        for i, f in enumerate(frames):
+            groups.setdefault(f.key, []).append(i)
+        for key, idx in groups.items():
+            t0 = time.perf_counter()
+            batch = torch.cat([frames[i].tensor for i in idx])
+            if key == 'teacher':
+                model, meta = self._teacher
+                out = model.infer(batch, self.tasks)
+            else:
+                edge, meta = self._edges[key]
+                out = edge.infer(batch, self.tasks)
+            heads_ms = (time.perf_counter() - t0) * 1e3 / len(idx)
+            for j, i in enumerate(idx):
+                r = to_frame_results(out, j, classes=self.classes, input_size=meta.input_size,
+                                     image_size=frames[i].image_size, top_k=self.top_k, min_score=self.min_score)
+                r.timings_ms = {'decode': frames[i].decode_ms, 'heads': heads_ms}
+                results[i] = r
+        return results
+
+    def process(self, frame: WireFrame) -> FrameResults:
+        """``prepare`` + ``infer`` for one frame."""
+        return self.infer([self.prepare(frame)])[0]
+

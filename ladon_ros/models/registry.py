@@ -1,0 +1,88 @@
+"""One registry of model architectures: ``list_models()``, ``build_model(name, ...)``.
+
+Builders are keyword-only and build random weights; trained weights come from a
+checkpoint (``ladon_ros.checkpoint``), which also carries the class names.
+"""
+from __future__ import annotations
+
+import dataclasses
+from typing import Callable
+
+from torch import nn
+
+from ladon_ros.models.ladon import Ladon, Teacher
+from ladon_ros.models.spec import ModelSpec, TaskClasses
+
+_SPECS: dict[str, ModelSpec] = {}
+_KINDS: dict[str, Callable[..., nn.Module]] = {}
+
+
+def register_model(spec: ModelSpec, *, kind: str) -> None:
+    """Registers an architecture.
+
+    Args:
+        spec: The architecture.
+        kind: ``'ladon'`` (compressed, split) or ``'teacher'`` (uncompressed ceiling).
+    """
+    if spec.name in _SPECS:
+        raise ValueError(f'model {spec.name!r} is already registered')
+    _SPECS[spec.name] = spec
+    _KINDS[spec.name] = {'ladon': Ladon, 'teacher': Teacher}[kind]
+
+
+def list_models() -> list[str]:
+    """Names of all registered models, sorted."""
+    return sorted(_SPECS)
+
+
+def model_spec(name: str) -> ModelSpec:
+    """The registered spec of ``name``; raises ``KeyError`` with the known names."""
+    try:
+        return _SPECS[name]
+    except KeyError:
+        raise KeyError(f'unknown model {name!r}; known models: {", ".join(list_models())}') from None
+
+
+def model_kind(name: str) -> str:
+    """``'ladon'`` or ``'teacher'``."""
+    model_spec(name)
+    return 'ladon' if _KINDS[name] is Ladon else 'teacher'
+
+
+def build_model(name: str, *, classes: TaskClasses | None = None, **overrides) -> nn.Module:
+    """Builds a registered model with random weights (nothing is downloaded).
+
+    Args:
+        name: Registry name (see ``list_models()``).
+        classes: Class names per task (default: the spec's); sets the head sizes.
+        **overrides: ``ModelSpec`` fields to change (e.g. ``input_size``).
+
+    Returns:
+        A ``Ladon`` or ``Teacher`` module.
+    """
+    spec = model_spec(name)
+    if classes is not None:
+        overrides['classes'] = classes
+    if overrides:
+        spec = dataclasses.replace(spec, **overrides)
+    return _KINDS[name](spec=spec)
+
+
+# --- The registered architectures -------------------------------------------------
+
+# Paper configuration (LADON.md): ResNet-50 body, C = 24, 416x416, COCO/VOC/ImageNet heads.
+_PAPER = ModelSpec(
+    name='ladon_resnet50', input_size=(416, 416), bottleneck_channels=24, stem_channels=256,
+    body='resnet50', classes=TaskClasses.generic(1000, 91, 21))
+register_model(_PAPER, kind='ladon')
+register_model(dataclasses.replace(_PAPER, name='teacher_resnet50'), kind='teacher')
+
+# Small configuration for one CPU core and the synthetic world (the embedded default).
+_SMALL = ModelSpec(
+    name='ladon_small', input_size=(256, 256), bottleneck_channels=12, stem_channels=64,
+    body='basic', body_widths=(96, 128, 192), body_blocks=(1, 1, 1), dilate_layer4=True,
+    fpn_channels=64, roi_hidden=256, aspp_channels=64, aspp_rates=(2, 4, 6),
+    rpn_anchor_sizes=(16, 32, 64, 128, 256), det_score_thresh=0.3, det_max_per_image=50,
+    rpn_post_nms_test=300, classes=TaskClasses.generic(8, 7, 7))
+register_model(_SMALL, kind='ladon')
+register_model(dataclasses.replace(_SMALL, name='teacher_small'), kind='teacher')
