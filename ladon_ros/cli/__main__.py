@@ -1,0 +1,6 @@
+"""``python -m ladon_ros.cli``."""
+import sys
+
+from ladon_ros.cli import main
+
+sys.exit(main())

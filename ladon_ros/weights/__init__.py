@@ -1,0 +1,74 @@
+"""The checkpoints shipped with the package (the embedded default's trained weights).
+
+Files here are ``<model_id>_<tag>.safetensors``; ``default_checkpoint`` finds them. When a
+file is absent (e.g. before training), ``random_checkpoint`` writes randomly initialised
+weights to a cache folder so the pipeline still runs; callers must say so loudly.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from ladon_ros.checkpoint import CheckpointError, CheckpointMeta, read_metadata
+
+WEIGHTS_DIR = Path(__file__).resolve().parent
+DEFAULT_LADON = 'ladon_small'
+DEFAULT_TEACHER = 'teacher_small'
+RANDOM_NOTE = 'RANDOM WEIGHTS (untrained): results are meaningless'
+
+
+def shipped_checkpoints() -> list[tuple[Path, CheckpointMeta]]:
+    """(path, metadata) of every readable checkpoint shipped in this folder, sorted by name."""
+    out = []
+    for path in sorted(WEIGHTS_DIR.glob('*.safetensors')):
+        try:
+            out.append((path, read_metadata(path)))
+        except CheckpointError:
+            continue
+    return out
+
+
+def ladon_rate_points(model_id: str = DEFAULT_LADON) -> list[tuple[Path, CheckpointMeta]]:
+    """Shipped Ladon checkpoints of ``model_id``, sorted by rate point (fewest bits last)."""
+    found = [(p, m) for p, m in shipped_checkpoints() if m.model_id == model_id and m.kind == 'ladon']
+    return sorted(found, key=lambda pm: pm[1].rate_point)
+
+
+def default_checkpoint(kind: str = 'ladon') -> Path:
+    """The shipped checkpoint for ``kind`` ('ladon': the middle rate point; 'teacher').
+
+    Falls back to ``random_checkpoint`` when nothing is shipped.
+    """
+    if kind == 'ladon':
+        points = ladon_rate_points()
+        if points:
+            return points[len(points) // 2][0]
+        return random_checkpoint(DEFAULT_LADON)
+    if kind == 'teacher':
+        for path, meta in shipped_checkpoints():
+            if meta.model_id == DEFAULT_TEACHER:
+                return path
+        return random_checkpoint(DEFAULT_TEACHER)
+    raise ValueError(f"kind must be 'ladon' or 'teacher', got {kind!r}")
+
+
+def is_random(meta: CheckpointMeta) -> bool:
+    """True for checkpoints made by ``random_checkpoint``."""
+    return meta.notes.startswith(RANDOM_NOTE)
+
+
+def random_checkpoint(model_id: str, seed: int = 0) -> Path:
+    """Writes (once) randomly initialised weights of ``model_id`` to the cache and returns the path.
+
+    The cache is ``$LADON_ROS_CACHE`` or ``~/.cache/ladon_ros``.
+    """
+    import torch
+
+    from ladon_ros.checkpoint import save_checkpoint
+    from ladon_ros.models import build_model
+    cache = Path(os.environ.get('LADON_ROS_CACHE', Path.home() / '.cache' / 'ladon_ros'))
+    path = cache / f'{model_id}_random{seed}.safetensors'
+    if not path.is_file():
+        torch.manual_seed(seed)
+        save_checkpoint(build_model(model_id).eval(), path, rate_point=1.0, notes=RANDOM_NOTE)
+    return path
