@@ -1,0 +1,72 @@
+"""Camera side -> bytes -> edge side, for Ladon and every image codec, without ROS."""
+import dataclasses
+
+import numpy as np
+import pytest
+import torch
+
+from ladon_ros.camera import make_camera_encoder
+from ladon_ros.checkpoint import save_checkpoint
+from ladon_ros.edge import EdgePerception
+from ladon_ros.errors import FrameRejected
+from ladon_ros.models import build_model
+
+
+@pytest.fixture(scope='module')
+def ckpts(tmp_path_factory):
+    torch.set_num_threads(1)
+    torch.manual_seed(0)
+    d = tmp_path_factory.mktemp('ck')
+    save_checkpoint(build_model('ladon_small').eval(), d / 'a.safetensors', rate_point=1.0)
+    save_checkpoint(build_model('ladon_small').eval(), d / 'b.safetensors', rate_point=4.0)
+    save_checkpoint(build_model('teacher_small').eval(), d / 't.safetensors')
+    return d
+
+
+@pytest.fixture(scope='module')
+def edge(ckpts):
+    return EdgePerception.from_checkpoints([ckpts / 'a.safetensors', ckpts / 'b.safetensors'],
+                                           ckpts / 't.safetensors')
+
+
+IMAGE = np.random.default_rng(0).integers(0, 255, (120, 200, 3), dtype=np.uint8)
+
+
+@pytest.mark.parametrize('codec, quality', [('ladon', 0), ('raw', 0), ('jpeg', 75), ('png', 3), ('webp', 80)])
+def test_every_codec_is_served_in_original_pixels(edge, ckpts, codec, quality):
+    enc = make_camera_encoder(codec=codec, checkpoint=ckpts / 'a.safetensors', quality=quality)
+    frame = enc.encode(IMAGE)
+    result = edge.process(frame)
+    assert result.segmentation.shape == (120, 200)
+    assert len(result.classification) == 5
+    assert abs(sum(h.score for h in result.classification)) <= 1.0 + 1e-5
+    assert set(result.timings_ms) == {'decode', 'heads'}
+
+
+def test_both_rate_points_are_served_and_batched(edge, ckpts):
+    frames = [make_camera_encoder(codec='ladon', checkpoint=ckpts / n).encode(IMAGE)
+              for n in ('a.safetensors', 'b.safetensors', 'a.safetensors')]
+    assert frames[0].weights_hash != frames[1].weights_hash
+    results = edge.infer([edge.prepare(f) for f in frames])
+    assert len(results) == 3
+    assert [h.class_index for h in results[0].classification] == [h.class_index for h in results[2].classification]
+
+
+def test_foreign_and_malformed_frames_are_rejected(edge, ckpts, tmp_path):
+    torch.manual_seed(1)
+    save_checkpoint(build_model('ladon_small').eval(), tmp_path / 'other.safetensors')
+    foreign = make_camera_encoder(codec='ladon', checkpoint=tmp_path / 'other.safetensors').encode(IMAGE)
+    good = make_camera_encoder(codec='ladon', checkpoint=ckpts / 'a.safetensors').encode(IMAGE)
+    cases = {
+        'weights_mismatch': foreign,
+        'truncated': dataclasses.replace(good, payload=good.payload[:-7]),
+        'unknown_codec': dataclasses.replace(good, codec='h265'),
+        'bad_shape': dataclasses.replace(good, latent_shape=(12, 9999, 63)),
+        'codec_mismatch': dataclasses.replace(good, codec='jpeg'),
+        'bad_image_size': dataclasses.replace(good, image_size=(0, 10)),
+    }
+    for reason, frame in cases.items():
+        with pytest.raises(FrameRejected) as err:
+            edge.prepare(frame)
+        assert err.value.reason == reason, (reason, err.value)
+    assert edge.process(good).segmentation.shape == IMAGE.shape[:2]
