@@ -101,18 +101,23 @@ def weights_hash(state: dict[str, torch.Tensor]) -> str:
     return h.hexdigest()
 
 
-def save_checkpoint(model: nn.Module, path: str | Path, *, rate_point: float = 0.0, notes: str = '') -> CheckpointMeta:
+def save_checkpoint(model: nn.Module, path: str | Path, *, rate_point: float = 0.0, notes: str = '',
+                    rebuild_tables: bool = True) -> CheckpointMeta:
     """Writes ``model`` (a registered Ladon or Teacher) as safetensors + metadata.
 
     For Ladon models the entropy coder tables are built (``update()``) and stored, so the
     robot and the edge decode with identical CDFs.
+
+    Args:
+        rebuild_tables: Rebuild the tables from the current quantiles (default); False keeps
+            tables that are already built (converted checkpoints keep the authors' tables).
 
     Returns:
         The metadata written.
     """
     spec = model.spec
     if hasattr(model, 'update'):
-        model.update(force=True)
+        model.update(force=rebuild_tables)
     state = {k: v.detach().contiguous().cpu() for k, v in model.state_dict().items()}
     meta = CheckpointMeta(
         model_id=spec.name, kind=model_kind(spec.name), rate_point=float(rate_point), classes=spec.classes,
