@@ -1,0 +1,72 @@
+"""Environment that makes Fast DDS talk UDP only, so every byte crosses the shaped veth.
+
+Fast DDS may move data between processes of one host through shared memory, which would
+bypass the veth and fake a fast link. The profile below disables the builtin transports
+(UDP + SHM) and declares a UDPv4 transport alone; ``FASTDDS_BUILTIN_TRANSPORTS=UDPv4``
+says the same for Fast DDS versions that read the variable. The harness still checks the
+veth byte counters against the bytes the edge received, so this is belt and braces.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+# Socket buffers asked of the kernel [bytes]; it caps them at net.core.{r,w}mem_max.
+# Large frames arrive as bursts of IP fragments: a small receive buffer drops them.
+SOCKET_BUFFER_BYTES = 4 << 20
+
+_PROFILE = """<?xml version="1.0" encoding="UTF-8"?>
+<!-- Written by ladon_ros.link.fastdds: UDPv4 only (no shared memory), for the link benchmark. -->
+<dds xmlns="http://www.eprosima.com">
+  <profiles>
+    <transport_descriptors>
+      <transport_descriptor>
+        <transport_id>ladon_udp_only</transport_id>
+        <type>UDPv4</type>
+        <sendBufferSize>{buf}</sendBufferSize>
+        <receiveBufferSize>{buf}</receiveBufferSize>
+      </transport_descriptor>
+    </transport_descriptors>
+    <participant profile_name="ladon_udp_only_participant" is_default_profile="true">
+      <rtps>
+        <userTransports>
+          <transport_id>ladon_udp_only</transport_id>
+        </userTransports>
+        <useBuiltinTransports>false</useBuiltinTransports>
+      </rtps>
+    </participant>
+  </profiles>
+</dds>
+"""
+
+
+def write_udp_profile(path: str | Path) -> Path:
+    """Writes the UDP-only Fast DDS profile to ``path`` and returns it."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(_PROFILE.format(buf=SOCKET_BUFFER_BYTES))
+    return path
+
+
+def dds_env(profile: str | Path, domain_id: int, base: dict[str, str] | None = None) -> dict[str, str]:
+    """Environment for a ROS process of the benchmark.
+
+    Args:
+        profile: Path written by ``write_udp_profile``.
+        domain_id: ``ROS_DOMAIN_ID`` (each run its own).
+        base: Environment to extend (default: ``os.environ``).
+    """
+    env = dict(os.environ if base is None else base)
+    env.update({
+        'RMW_IMPLEMENTATION': 'rmw_fastrtps_cpp',
+        'FASTDDS_DEFAULT_PROFILES_FILE': str(profile),
+        'FASTDDS_BUILTIN_TRANSPORTS': 'UDPv4',
+        'ROS_DOMAIN_ID': str(int(domain_id)),
+        # Discovery must leave the namespace's loopback to reach the other side.
+        'ROS_AUTOMATIC_DISCOVERY_RANGE': 'SUBNET',
+        'PYTHONUNBUFFERED': '1',
+    })
+    env.pop('ROS_LOCALHOST_ONLY', None)
+    env.pop('FASTRTPS_DEFAULT_PROFILES_FILE', None)  # deprecated name; FASTDDS_ wins
+    env.pop('ROS_STATIC_PEERS', None)
+    return env

@@ -1,0 +1,152 @@
+"""Small ROS processes the link benchmark runs inside its namespaces.
+
+``python -m ladon_ros.ros.link_bench <role> ...`` with role:
+
+- ``probe-talker``: publishes incompressible ``sensor_msgs/Image`` frames of a given size
+  at a given rate on ``probe`` (best effort, keep last 1 like ``latent``); validates a link
+  without the perception nodes.
+- ``probe-listener``: records every ``probe`` frame it receives.
+- ``record``: records the edge's ``<ns>/perception/frame_stats`` and ``<ns>/link_feedback``.
+
+Records are JSON lines (one object per message, ``"t"`` = arrival wall time [s]) written
+and flushed as they come, so the harness can read them while the run goes on and
+slice them by time. Robot and edge share one host clock here.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+
+import numpy as np
+import rclpy
+from rclpy.executors import ExternalShutdownException
+from rclpy.node import Node
+from sensor_msgs.msg import Image
+
+from ladon_ros.ros import qos
+
+
+def _stamp_s(stamp) -> float:
+    return stamp.sec + stamp.nanosec * 1e-9
+
+
+class _JsonLines:
+    """Appends one JSON object per line and flushes it at once."""
+
+    def __init__(self, path: str):
+        self.f = open(path, 'a', buffering=1)
+
+    def write(self, obj: dict) -> None:
+        self.f.write(json.dumps(obj, separators=(',', ':')) + '\n')
+
+    def close(self) -> None:
+        self.f.close()
+
+
+class ProbeTalker(Node):
+    """Publishes ``count`` random rgb8 images of about ``nbytes`` at ``rate_hz``."""
+
+    def __init__(self, nbytes: int, rate_hz: float, count: int):
+        super().__init__('link_probe_talker')
+        side = max(1, int((nbytes / 3) ** 0.5))
+        self.rng = np.random.default_rng(0)
+        self.shape = (side, side, 3)
+        self.count, self.sent = count, 0
+        self.pub = self.create_publisher(Image, 'probe', qos.LATENT)
+        self.timer = self.create_timer(1.0 / rate_hz, self._tick)
+
+    def _tick(self) -> None:
+        if self.count and self.sent >= self.count:
+            self.timer.cancel()
+            return
+        msg = Image(height=self.shape[0], width=self.shape[1], encoding='rgb8', step=self.shape[1] * 3)
+        # Random bytes: nothing on the path can compress them.
+        msg.data = self.rng.integers(0, 256, size=int(np.prod(self.shape)), dtype=np.uint8).tobytes()
+        msg.header.frame_id = str(self.sent)
+        msg.header.stamp = self.get_clock().now().to_msg()
+        t0 = time.perf_counter()
+        self.pub.publish(msg)
+        # publish() returning slowly would be the publisher stalling on the link.
+        self.get_logger().debug(f'publish took {(time.perf_counter() - t0) * 1e3:.2f} ms')
+        self.sent += 1
+
+
+class ProbeListener(Node):
+    """Records each ``probe`` frame: sequence, stamp, arrival, bytes."""
+
+    def __init__(self, out: str):
+        super().__init__('link_probe_listener')
+        self.out = _JsonLines(out)
+        self.sub = self.create_subscription(Image, 'probe', self._on_image, qos.LATENT)
+
+    def _on_image(self, msg: Image) -> None:
+        self.out.write({'t': time.time(), 'seq': int(msg.header.frame_id), 'stamp': _stamp_s(msg.header.stamp),
+                        'bytes': len(msg.data)})
+
+
+class Recorder(Node):
+    """Records FrameStats and LinkFeedback of one robot namespace."""
+
+    def __init__(self, out: str, robot_ns: str):
+        super().__init__('link_bench_recorder')
+        from ladon_ros.msg import FrameStats, LinkFeedback
+        self.out = _JsonLines(out)
+        ns = robot_ns.rstrip('/')
+        self.create_subscription(FrameStats, f'{ns}/perception/frame_stats', self._on_stats, qos.RESULTS)
+        self.create_subscription(LinkFeedback, f'{ns}/link_feedback', self._on_feedback, qos.FEEDBACK)
+
+    def _on_stats(self, m) -> None:
+        self.out.write({
+            'kind': 'stats', 't': time.time(), 'stamp': _stamp_s(m.header.stamp), 'seq': m.sequence,
+            'codec': m.codec, 'rate_point': round(float(m.rate_point), 4), 'bytes': m.payload_bytes,
+            'encode_ms': m.encode_ms, 'transit_ms': m.transit_ms, 'decode_ms': m.decode_ms,
+            'heads_ms': m.heads_ms, 'total_ms': m.total_ms})
+
+    def _on_feedback(self, m) -> None:
+        self.out.write({
+            'kind': 'feedback', 't': time.time(), 'arrival_rate_hz': m.arrival_rate_hz, 'jitter_ms': m.jitter_ms,
+            'bytes_per_s': m.bytes_per_s, 'one_way_delay_ms': m.one_way_delay_ms,
+            'frames_received': m.frames_received, 'frames_lost': m.frames_lost})
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point: ``python -m ladon_ros.ros.link_bench <role> ...``."""
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    sub = p.add_subparsers(dest='role', required=True)
+    t = sub.add_parser('probe-talker')
+    t.add_argument('--bytes', type=int, default=20000)
+    t.add_argument('--rate-hz', type=float, default=10.0)
+    t.add_argument('--count', type=int, default=0, help='0 = until stopped')
+    li = sub.add_parser('probe-listener')
+    li.add_argument('--out', required=True)
+    r = sub.add_parser('record')
+    r.add_argument('--out', required=True)
+    r.add_argument('--robot-ns', default='')
+    args, ros_args = p.parse_known_args(argv if argv is not None else sys.argv[1:])
+    rclpy.init(args=['link_bench', *ros_args])
+    node = None
+    try:
+        if args.role == 'probe-talker':
+            node = ProbeTalker(args.bytes, args.rate_hz, args.count)
+        elif args.role == 'probe-listener':
+            node = ProbeListener(args.out)
+        else:
+            node = Recorder(args.out, args.robot_ns)
+        rclpy.spin(node)
+    except (KeyboardInterrupt, ExternalShutdownException):
+        pass
+    finally:
+        if node is not None:
+            out = getattr(node, 'out', None)
+            if out is not None:
+                out.close()
+            node.destroy_node()
+        if rclpy.ok():
+            rclpy.shutdown()
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
