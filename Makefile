@@ -1,0 +1,56 @@
+# make demo | make test   (each runs `make setup` first; see README.md)
+# make setup: .venv (pinned requirements, `ladon-ros` CLI) + colcon build of msg/ into install/.
+SHELL := /bin/bash
+PYTHON311 ?= python3.11
+VENV := .venv
+VPY := $(VENV)/bin/python
+ENV := source scripts/env.sh &&
+PYTEST_ARGS ?=
+ARGS ?=
+# Stamps make a second `make setup` a no-op; each lives in what it stamps, so deleting
+# .venv or install/ redoes that step.
+VENV_STAMP := $(VENV)/.ladon-setup.stamp
+BUILD_STAMP := install/.ladon-build.stamp
+BUILD_INPUTS := package.xml CMakeLists.txt $(wildcard cmake/* msg/*.msg launch/* config/* rviz/*) \
+	$(shell find ladon_ros -name '*.py' -o -name '*.safetensors' 2>/dev/null)
+
+.PHONY: setup test demo bench train eval soak clean
+
+setup: $(BUILD_STAMP)
+
+$(VENV_STAMP): requirements.txt setup.py
+	test -x $(VPY) || $(PYTHON311) -m venv $(VENV)
+	$(VPY) -m pip install -q -r requirements.txt
+	$(VPY) -m pip install -q --no-deps --no-build-isolation -e .
+	scripts/fix_wheel_cmake.sh $(VENV)
+	touch $@
+
+# colcon: rosidl generates ladon_ros.msg; CMakeLists.txt installs the sources, node
+# launchers, launch/, config/ and rviz/ beside it. Force-configure: new config files count.
+$(BUILD_STAMP): $(VENV_STAMP) $(BUILD_INPUTS)
+	AMENT_PREFIX_PATH=$(CURDIR)/$(VENV) CMAKE_PREFIX_PATH=$(CURDIR)/$(VENV) PATH=$(CURDIR)/$(VENV)/bin:$$PATH \
+	  $(VENV)/bin/colcon --log-base log build --base-paths . --packages-select ladon_ros \
+	  --build-base build --install-base install --cmake-force-configure \
+	  --cmake-args -DPython3_EXECUTABLE=$(CURDIR)/$(VPY) -DBUILD_TESTING=OFF
+	touch $@
+
+test: setup
+	$(ENV) python -m pytest test -m "not slow" --timeout=600 $(PYTEST_ARGS)
+
+demo: setup
+	$(ENV) ladon-ros demo $(ARGS)
+
+bench: setup  # needs root (network namespaces + tc)
+	$(ENV) ladon-ros bench-link $(ARGS)
+
+train: setup
+	$(ENV) ladon-ros train $(ARGS)
+
+eval: setup
+	$(ENV) ladon-ros eval $(ARGS)
+
+soak: setup
+	$(ENV) python -m pytest test -m soak --timeout=3600 $(PYTEST_ARGS)
+
+clean:
+	rm -rf build install log

@@ -1,0 +1,42 @@
+"""pip-installable core + ``ladon-ros`` CLI (no ROS needed), plus console scripts of the nodes.
+
+The ROS 2 package itself (generated ``ladon_ros.msg``, ``ros2 run`` executables, launch and
+config in share/) is built by colcon from CMakeLists.txt; ``make setup`` does both.
+"""
+from setuptools import find_packages, setup
+
+setup(
+    name='ladon-ros',
+    version='0.1.0',
+    description='Split-computing perception with Ladon (multi-task supervised compression) for ROS 2',
+    license='Apache-2.0',
+    python_requires='>=3.10',
+    packages=find_packages(include=['ladon_ros', 'ladon_ros.*']),
+    # Shipped checkpoints (safetensors + JSON metadata) and YAML configs travel with the code.
+    package_data={'ladon_ros': ['weights/*.safetensors', 'weights/*.json', '**/*.yaml']},
+    include_package_data=False,
+    install_requires=[
+        'torch>=2.1',
+        'torchvision>=0.16',
+        'compressai>=1.2.6',
+        'numpy<2',  # compressai pins numpy<2
+        'opencv-python-headless>=4.8,<5',  # opencv 5 needs numpy>=2
+        'safetensors>=0.4',
+        'pyyaml>=6',
+    ],
+    extras_require={
+        # The nodes need rclpy + messages: a ROS 2 install, or the Kilted wheels from PyPI.
+        'ros': ['ros-rclpy[fastrtps]', 'ros-std-msgs', 'ros-sensor-msgs', 'ros-diagnostic-msgs',
+                'cv-bridge'],
+        'export': ['onnx', 'onnxruntime'],
+        'test': ['pytest', 'pytest-timeout', 'hypothesis'],
+    },
+    entry_points={
+        'console_scripts': [
+            'ladon-ros = ladon_ros.cli:main',
+            'image_source = ladon_ros.ros.image_source_node:main',
+            'camera_encoder = ladon_ros.ros.camera_encoder_node:main',
+            'edge_perception = ladon_ros.ros.edge_perception_node:main',
+        ],
+    },
+)
