@@ -1,0 +1,106 @@
+"""Split perception: robot side (image source + camera encoder) and edge side (perception).
+
+The source and the encoder run in the robot's namespace (``/<namespace>/image_raw`` ->
+``/<namespace>/latent``); the edge node runs at the root and serves that namespace, so its
+results appear under ``/<namespace>/perception/...`` (see docs/CONTRACTS.md).
+
+Examples::
+
+    ros2 launch ladon_ros split_perception.launch.py
+    ros2 launch ladon_ros split_perception.launch.py namespace:=robot2 source:=camera codec:=jpeg
+    ros2 launch ladon_ros split_perception.launch.py source:=video source_path:=/data/run.mp4 rviz:=true
+"""
+from launch import LaunchDescription
+from launch.actions import DeclareLaunchArgument, OpaqueFunction
+from launch.substitutions import LaunchConfiguration, PathJoinSubstitution
+from launch_ros.actions import Node
+from launch_ros.substitutions import FindPackageShare
+
+PACKAGE = 'ladon_ros'
+SOURCES = ['synthetic', 'video', 'folder', 'camera']
+CODECS = ['ladon', 'raw', 'jpeg', 'png', 'webp']
+
+
+def _config(name):
+    return PathJoinSubstitution([FindPackageShare(PACKAGE), 'config', name])
+
+
+ARGUMENTS = [
+    DeclareLaunchArgument(
+        'namespace', default_value='robot1',
+        description="Robot namespace of the source and the encoder; the edge node serves it "
+                    "('' = the root namespace)"),
+    DeclareLaunchArgument(
+        'source', default_value='synthetic', choices=SOURCES,
+        description="Image source: 'synthetic' (procedural scenes, no camera), 'video' (file), "
+                    "'folder' (images sorted by name) or 'camera' (OpenCV / V4L2 index)"),
+    DeclareLaunchArgument(
+        'source_path', default_value='',
+        description="Video file for source:=video, image folder for source:=folder"),
+    DeclareLaunchArgument(
+        'camera_index', default_value='0',
+        description='OpenCV / V4L2 camera index for source:=camera (/dev/video<N>)'),
+    DeclareLaunchArgument(
+        'codec', default_value='ladon', choices=CODECS,
+        description="What crosses the link: 'ladon' (learned latent) or an image-codec baseline"),
+    DeclareLaunchArgument(
+        'model', default_value='',
+        description="Ladon model id the checkpoint must be ('' = any; the default model)"),
+    DeclareLaunchArgument(
+        'checkpoint', default_value='',
+        description="Ladon checkpoint (.safetensors) for encoder and edge ('' = shipped default)"),
+    DeclareLaunchArgument(
+        'device', default_value='cpu',
+        description="Torch device of the encoder and the edge models ('cpu', 'cuda', 'cuda:0')"),
+    DeclareLaunchArgument(
+        'image_source_params', default_value=_config('image_source.yaml'),
+        description='Parameters file of the image_source node'),
+    DeclareLaunchArgument(
+        'camera_encoder_params', default_value=_config('camera_encoder.yaml'),
+        description='Parameters file of the camera_encoder node'),
+    DeclareLaunchArgument(
+        'edge_perception_params', default_value=_config('edge_perception.yaml'),
+        description='Parameters file of the edge_perception node'),
+    DeclareLaunchArgument(
+        'rviz', default_value='false', choices=['true', 'false'],
+        description='Also start rviz2 with rviz/ladon.rviz (shows the default namespace robot1)'),
+    DeclareLaunchArgument(
+        'rviz_config', default_value=PathJoinSubstitution([FindPackageShare(PACKAGE), 'rviz', 'ladon.rviz']),
+        description='RViz configuration file'),
+]
+
+
+def _nodes(context):
+    """Builds the nodes from the evaluated arguments (plain strings keep '' values intact)."""
+    def arg(name):
+        return LaunchConfiguration(name).perform(context)
+
+    namespace = arg('namespace').strip('/')
+    checkpoint = arg('checkpoint')
+    nodes = [
+        Node(package=PACKAGE, executable='image_source', name='image_source', namespace=namespace,
+             output='screen',
+             parameters=[arg('image_source_params'),
+                         {'mode': arg('source'), 'path': arg('source_path'),
+                          'camera_index': int(arg('camera_index'))}]),
+        Node(package=PACKAGE, executable='camera_encoder', name='camera_encoder', namespace=namespace,
+             output='screen',
+             parameters=[arg('camera_encoder_params'),
+                         {'codec': arg('codec'), 'model': arg('model'), 'checkpoint': checkpoint,
+                          'device': arg('device')}]),
+        # At the root: one edge node can serve many robots (robot_namespaces lists them).
+        Node(package=PACKAGE, executable='edge_perception', name='edge_perception',
+             output='screen',
+             parameters=[arg('edge_perception_params'),
+                         {'robot_namespaces': ['/' + namespace], 'checkpoints': [checkpoint],
+                          'device': arg('device')}]),
+    ]
+    if arg('rviz') == 'true':
+        nodes.append(Node(package='rviz2', executable='rviz2', name='rviz2', output='screen',
+                          arguments=['-d', arg('rviz_config')]))
+    return nodes
+
+
+def generate_launch_description():
+    """Entry point of ``ros2 launch ladon_ros split_perception.launch.py``."""
+    return LaunchDescription(ARGUMENTS + [OpaqueFunction(function=_nodes)])
