@@ -1,0 +1,145 @@
+"""The rate policy: unit behaviour and a closed loop over a simulated shaped link."""
+import math
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from ladon_ros.link.rate_policy import Observation, PolicyConfig, RatePoint, RatePolicy
+
+# Bytes per frame like the Ladon rate points (richest first) + compute times [ms].
+POINTS = [RatePoint(f'b{i}', b, encode_ms=10.0, edge_ms=40.0)
+          for i, b in enumerate([60_000, 30_000, 12_000, 6_000, 3_000])]
+
+
+def _policy(budget_ms=150.0, fps=10.0, **kw):
+    return RatePolicy(POINTS, PolicyConfig(budget_ms=budget_ms, camera_fps=fps, up_hold_s=2.0, **kw))
+
+
+def _obs(t, delay_ms, bytes_per_s=100_000.0, rate_hz=10.0, loss=0.0, sent_hz=10.0):
+    return Observation(t, delay_ms, bytes_per_s, rate_hz, loss, sent_hz)
+
+
+def test_fast_link_keeps_the_richest_point_and_sends_every_frame():
+    pol = _policy()
+    # 60 kB in 24 ms of serialisation -> ~20 Mbit/s; 10 fps * 60 kB = 4.8 Mbit/s fits.
+    for t in range(5):
+        d = pol.update(_obs(float(t), 3 + 10 + 24, bytes_per_s=600_000))
+    assert (d.index, d.skip) == (0, 1)
+    assert d.capacity_bps == pytest.approx(8 * 60_000 / 24e-3, rel=1e-6)
+
+
+def test_slow_link_jumps_down_several_points_at_once():
+    pol = _policy()
+    # 60 kB took 240 ms -> 2 Mbit/s: 60 kB or 30 kB cannot fit 0.85 * 150 ms.
+    d = pol.update(_obs(0.0, 3 + 10 + 240, bytes_per_s=200_000))
+    assert d.reason == 'down' and d.index >= 2
+    assert pol.predict_ms(d.index, d.capacity_bps) <= 0.85 * 150
+
+
+def test_saturated_link_uses_goodput_and_skips_frames():
+    pol = _policy()
+    # Frames lost and arriving at half the send rate: the link carries 100 kB/s = 0.8 Mbit/s.
+    d = pol.update(_obs(0.0, 60.0, bytes_per_s=100_000, rate_hz=4.0, loss=0.5, sent_hz=10.0))
+    assert d.capacity_bps == pytest.approx(800_000)
+    assert d.reason == 'down'
+    sent_bps = 10.0 / d.skip * 8 * POINTS[d.index].bytes_per_frame
+    assert sent_bps <= 0.8 * d.capacity_bps
+
+
+def test_steps_up_one_point_only_after_the_hold():
+    pol = RatePolicy(POINTS, PolicyConfig(budget_ms=150.0, camera_fps=10.0, up_hold_s=2.0), start_index=3)
+    comfy = 3 + 10 + 5  # well below low_water * budget
+    assert pol.update(_obs(0.0, comfy)).index == 3
+    assert pol.update(_obs(1.0, comfy)).index == 3
+    d = pol.update(_obs(2.0, comfy))
+    assert (d.index, d.reason) == (2, 'up')
+    assert pol.update(_obs(2.5, comfy)).index == 2  # the hold starts again
+
+
+def test_failed_probe_doubles_the_hold():
+    pol = RatePolicy(POINTS, PolicyConfig(budget_ms=150.0, camera_fps=10.0, up_hold_s=2.0), start_index=3)
+    for t in (0.0, 2.0):
+        pol.update(_obs(t, 18.0))
+    assert pol.index == 2
+    pol.update(_obs(3.0, 100.0))  # the richer point is over budget: back down
+    assert pol.index == 3
+    for t in (4.0, 6.0, 7.9):
+        assert pol.update(_obs(t, 18.0)).index == 3  # hold is now 4 s, not 2 s
+    assert pol.update(_obs(8.0, 18.0)).index == 2
+
+
+def test_no_feedback_means_cheapest_point_and_most_skipping():
+    pol = _policy()
+    d = pol.update(_obs(0.0, 0.0, bytes_per_s=0.0, rate_hz=0.0))
+    assert (d.index, d.skip, d.reason) == (len(POINTS) - 1, 10, 'blind')
+
+
+@pytest.mark.parametrize('bad', [dict(budget_ms=0), dict(camera_fps=-1), dict(headroom=1.5),
+                                 dict(low_water=0.9, headroom=0.8), dict(max_utilisation=0),
+                                 dict(max_skip=0), dict(loss_congested=1.0)])
+def test_invalid_config_is_refused(bad):
+    kw = dict(budget_ms=100.0, camera_fps=10.0)
+    kw.update(bad)
+    with pytest.raises(ValueError):
+        PolicyConfig(**kw)
+
+
+def test_points_are_validated_and_sorted():
+    with pytest.raises(ValueError):
+        RatePoint('x', 0)
+    with pytest.raises(ValueError):
+        RatePolicy([], PolicyConfig(budget_ms=1, camera_fps=1))
+    pol = RatePolicy(list(reversed(POINTS)), PolicyConfig(budget_ms=100, camera_fps=10))
+    assert [p.key for p in pol.points] == [p.key for p in POINTS]
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(st.floats(0, 5000), st.floats(0, 5e6), st.floats(0, 60), st.floats(0, 1)),
+                min_size=1, max_size=30))
+def test_any_feedback_gives_a_valid_decision(seq):
+    pol = _policy()
+    for t, (delay, bps, hz, loss) in enumerate(seq):
+        d = pol.update(_obs(float(t), delay, bytes_per_s=bps, rate_hz=hz, loss=min(loss, 0.999)))
+        assert 0 <= d.index < len(POINTS)
+        assert 1 <= d.skip <= 10
+
+
+def _simulate(schedule_mbps, adaptive, seconds_each=20, budget_ms=150.0, fps=10.0):
+    """Fluid model of a tbf link with a 400 ms buffer, fed 1 s feedback; returns per-second rows."""
+    pol = _policy(budget_ms=budget_ms, fps=fps)
+    queue_b, rows, t = 0.0, [], 0.0
+    for mbps in schedule_mbps:
+        cap_Bps = mbps * 1e6 / 8
+        for _ in range(seconds_each):
+            point = POINTS[pol.index] if adaptive else POINTS[0]
+            skip = pol.skip if adaptive else 1
+            offered = fps / skip * point.bytes_per_frame
+            queue_b += offered
+            served = min(queue_b, cap_Bps)
+            queue_b -= served
+            limit = 0.4 * cap_Bps
+            lost_b = max(0.0, queue_b - limit)
+            queue_b -= lost_b
+            loss = lost_b / offered
+            delay = 3 + point.encode_ms + (point.bytes_per_frame + queue_b) / cap_Bps * 1e3
+            latency = delay + point.edge_ms
+            rows.append((t, mbps, pol.index, latency, loss))
+            if adaptive:
+                pol.update(_obs(t, delay, bytes_per_s=served, rate_hz=fps / skip * (1 - loss), loss=loss,
+                                sent_hz=fps / skip))
+            t += 1.0
+    return rows
+
+
+def test_closed_loop_follows_a_changing_link_and_stays_in_budget():
+    rows = _simulate([20, 2, 10], adaptive=True)
+    settled = {m: [r for r in rows if r[1] == m][8:] for m in (20, 2, 10)}
+    for mbps, rs in settled.items():
+        assert all(r[3] <= 150.0 for r in rs), (mbps, [round(r[3]) for r in rs])
+        assert all(r[4] == 0.0 for r in rs)
+    idx = {m: min(r[2] for r in rs) for m, rs in settled.items()}
+    assert idx[2] > idx[10] >= idx[20]  # cheaper when slower, richer again when faster
+    fixed = _simulate([20, 2, 10], adaptive=False)
+    assert max(r[3] for r in fixed if r[1] == 2) > 150.0 and max(r[4] for r in fixed) > 0.5
+    assert not math.isnan(rows[-1][3])
