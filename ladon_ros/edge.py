@@ -7,6 +7,7 @@ strictly before any decode; a rejected frame raises ``FrameRejected`` with a rea
 """
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,6 +24,10 @@ from ladon_ros.models.spec import TASKS, TaskClasses, latent_shape
 from ladon_ros.results import FrameResults, to_frame_results
 
 MAX_IMAGE_SIDE = 16384  # original camera image sides above this are refused (pixels)
+# Decoded latent symbols beyond this magnitude cannot come from an honest encoder (latents of
+# trained and random models stay within a few hundred); garbage that decodes to them is refused.
+MAX_LATENT_MAGNITUDE = 65536.0
+DEFAULT_DECODE_TIMEOUT_MS = 2000.0  # per-frame limit on validation + entropy/image decode
 
 
 @dataclass
@@ -47,11 +52,15 @@ class EdgePerception:
 
     def __init__(self, ladon: list[tuple[torch.nn.Module, CheckpointMeta]],
                  teacher: tuple[torch.nn.Module, CheckpointMeta] | None = None, *, device: str = 'cpu',
-                 tasks: tuple[str, ...] = TASKS, top_k: int = 5, min_score: float = 0.0):
+                 tasks: tuple[str, ...] = TASKS, top_k: int = 5, min_score: float = 0.0,
+                 decode_timeout_ms: float = DEFAULT_DECODE_TIMEOUT_MS):
         if not ladon and teacher is None:
             raise ValueError('the edge needs at least one Ladon checkpoint or a teacher')
         self.device = torch.device(device)
         self.tasks, self.top_k, self.min_score = tuple(tasks), top_k, min_score
+        if not (math.isfinite(decode_timeout_ms) and decode_timeout_ms > 0):
+            raise ValueError(f'decode_timeout_ms must be a positive number, got {decode_timeout_ms!r}')
+        self.decode_timeout_ms = float(decode_timeout_ms)
         self._edges: dict[str, tuple] = {}
         metas = []
         for model, meta in ladon:
@@ -93,11 +102,19 @@ class EdgePerception:
     def prepare(self, frame: WireFrame) -> PreparedFrame:
         """Validates and decodes one frame (no heads yet).
 
+        Every message field is checked before the payload is touched; the bitstream header
+        before the body is copied; the body length against the latent shape before entropy
+        decoding. The decode itself cannot be pre-empted (CompressAI and OpenCV hold the
+        GIL), so its work is bounded by those limits and a frame whose decode took longer
+        than ``decode_timeout_ms`` is refused afterwards (``'decode_timeout'``): a late
+        frame is not served.
+
         Raises:
             FrameRejected: With a reason such as ``'unknown_codec'``, ``'weights_mismatch'``,
-                ``'bad_shape'``, ``'truncated'``, ``'crc_mismatch'``.
+                ``'bad_shape'``, ``'truncated'``, ``'crc_mismatch'``, ``'bad_field'``,
+                ``'too_large'``, ``'bad_symbols'``, ``'decode_timeout'``.
         """
-        h, w = frame.image_size
+        h, w = _check_fields(frame)
         if not (0 < h <= MAX_IMAGE_SIDE and 0 < w <= MAX_IMAGE_SIDE):
             raise FrameRejected('bad_image_size', f'original image size {w}x{h}')
         if frame.codec not in bitstream.CODEC_IDS:
@@ -112,7 +129,10 @@ class EdgePerception:
             key, tensor = self._decode_latent(frame, header, body)
         else:
             key, tensor = self._decode_image(frame, header, body)
-        return PreparedFrame(key, tensor, (h, w), (time.perf_counter() - t0) * 1e3)
+        decode_ms = (time.perf_counter() - t0) * 1e3
+        if decode_ms > self.decode_timeout_ms:
+            raise FrameRejected('decode_timeout', f'decode took {decode_ms:.0f} ms, limit {self.decode_timeout_ms:.0f} ms')
+        return PreparedFrame(key, tensor, (h, w), decode_ms)
 
     def _decode_latent(self, frame: WireFrame, header, body: bytes):
         entry = self._edges.get(frame.weights_hash)
@@ -128,7 +148,19 @@ class EdgePerception:
         want = latent_shape(edge.bottleneck.bottleneck_channels, meta.input_size)
         if header.shape != want:
             raise FrameRejected('bad_shape', f'latent {header.shape} but model {meta.model_id!r} makes {want}')
-        features = edge.decompress([[body]], header.shape[1:])
+        bitstream.check_ladon_body(len(body), header.shape)
+        c, lh, lw = header.shape
+        # Zero padding keeps every word the C++ rANS decoder may read inside the string it
+        # was given (see ``bitstream.rans_guard_padding``); a valid stream never reads it.
+        padded = body + bytes(bitstream.rans_guard_padding(len(body), c * lh * lw))
+        with torch.no_grad():
+            y_hat = edge.bottleneck.entropy_bottleneck.decompress([padded], [lh, lw])
+            if not bool(torch.isfinite(y_hat).all()) or float(y_hat.abs().max()) > MAX_LATENT_MAGNITUDE:
+                raise FrameRejected('bad_symbols', f'latent symbols outside +-{MAX_LATENT_MAGNITUDE:g} '
+                                    '(garbage with a valid checksum?)')
+            features = edge.bottleneck.decoder(y_hat.to(self.device))
+        if not bool(torch.isfinite(features).all()):
+            raise FrameRejected('bad_symbols', 'decoded features are not finite')
         return meta.short_hash, features
 
     def _decode_image(self, frame: WireFrame, header, body: bytes):
@@ -169,3 +201,30 @@ class EdgePerception:
         """``prepare`` + ``infer`` for one frame."""
         return self.infer([self.prepare(frame)])[0]
 
+
+def _check_fields(frame: WireFrame) -> tuple[int, int]:
+    """Type and range checks of the message fields; returns the original (height, width).
+
+    Raises:
+        FrameRejected: ``'bad_field'`` (wrong type, NaN/Inf, negative time), ``'bad_image_size'``.
+    """
+    if not isinstance(frame.codec, str) or not isinstance(frame.model_id, str) \
+            or not isinstance(frame.weights_hash, str):
+        raise FrameRejected('bad_field', 'codec, model_id and weights_hash must be strings')
+    if not isinstance(frame.payload, (bytes, bytearray, memoryview)):
+        raise FrameRejected('bad_field', f'payload must be bytes, got {type(frame.payload).__name__}')
+    for name in ('rate_point', 'encode_ms'):
+        value = getattr(frame, name)
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+            raise FrameRejected('bad_field', f'{name} must be a finite number, got {value!r}')
+    if frame.encode_ms < 0 or frame.rate_point < 0:
+        raise FrameRejected('bad_field', f'negative rate_point/encode_ms ({frame.rate_point}, {frame.encode_ms})')
+    try:
+        h, w = (int(v) for v in frame.image_size)
+        shape = tuple(int(v) for v in frame.latent_shape)
+    except (TypeError, ValueError, OverflowError):
+        raise FrameRejected('bad_image_size', f'image_size {frame.image_size!r} / latent_shape '
+                            f'{frame.latent_shape!r} are not integer tuples') from None
+    if len(shape) != 3:
+        raise FrameRejected('bad_shape', f'latent_shape {shape} is not (C, H, W)')
+    return h, w

@@ -35,6 +35,10 @@ MAX_DIM = 8192
 MAX_CHANNELS = 1024
 MAX_ELEMENTS = 64 * 1024 * 1024
 MAX_BODY = 64 * 1024 * 1024
+# A Ladon body larger than this many bytes per latent symbol is refused before entropy
+# decoding: trained and random-weight models need < 1 byte/symbol, so 2 bytes (16 bits)
+# per symbol is far above anything an honest encoder writes, and it bounds the decode work.
+MAX_LADON_BYTES_PER_SYMBOL = 2
 
 
 class BitstreamError(FrameRejected):
@@ -90,16 +94,22 @@ def pack(codec: str, shape: tuple[int, int, int], body: bytes, weights_hash_hex:
 def parse(payload: bytes | bytearray | memoryview) -> tuple[BitstreamHeader, bytes]:
     """Parses and validates a payload; raises ``BitstreamError`` with a reason.
 
+    The header is read in place and every field (including ``body_len`` against
+    ``MAX_BODY``) is checked before the body is copied.
+
     Args:
         payload: Header + body as received.
 
     Returns:
         The header and the body bytes.
     """
-    payload = bytes(payload)
-    if len(payload) < HEADER_SIZE:
-        raise BitstreamError('truncated', f'{len(payload)} bytes is shorter than the {HEADER_SIZE}-byte header')
-    magic, version, codec_id, flags, c, h, w, weights, body_len, crc = _HEADER.unpack_from(payload)
+    try:
+        view = memoryview(payload).cast('B')
+    except TypeError:
+        raise BitstreamError('bad_payload', f'payload must be bytes-like, got {type(payload).__name__}') from None
+    if len(view) < HEADER_SIZE:
+        raise BitstreamError('truncated', f'{len(view)} bytes is shorter than the {HEADER_SIZE}-byte header')
+    magic, version, codec_id, flags, c, h, w, weights, body_len, crc = _HEADER.unpack_from(view)
     if magic != MAGIC:
         raise BitstreamError('bad_magic', f'magic {magic!r} is not {MAGIC!r}')
     if version != BITSTREAM_VERSION:
@@ -112,13 +122,51 @@ def parse(payload: bytes | bytearray | memoryview) -> tuple[BitstreamHeader, byt
         _check_shape((c, h, w))
     except ValueError as err:
         raise BitstreamError('bad_shape', str(err)) from None
-    if len(payload) != HEADER_SIZE + body_len:
-        kind = 'truncated' if len(payload) < HEADER_SIZE + body_len else 'length_mismatch'
-        raise BitstreamError(kind, f'header says {body_len} body bytes, got {len(payload) - HEADER_SIZE}')
-    body = payload[HEADER_SIZE:]
+    if body_len > MAX_BODY:
+        raise BitstreamError('too_large', f'header says {body_len} body bytes, limit {MAX_BODY}')
+    if len(view) != HEADER_SIZE + body_len:
+        kind = 'truncated' if len(view) < HEADER_SIZE + body_len else 'length_mismatch'
+        raise BitstreamError(kind, f'header says {body_len} body bytes, got {len(view) - HEADER_SIZE}')
+    body = view[HEADER_SIZE:].tobytes()
     if zlib.crc32(body) != crc:
         raise BitstreamError('crc_mismatch', 'body checksum does not match (corrupted on the link?)')
     return BitstreamHeader(CODEC_NAMES[codec_id], (c, h, w), weights, version), body
+
+
+def rans_guard_padding(body_len: int, n_symbols: int) -> int:
+    """Zero bytes to append to a rANS body so the decoder can never read past owned memory.
+
+    CompressAI's C++ rANS decoder (``RansDecoder.decode_with_indexes``) reads 32-bit words
+    with no end check: a crafted body with a valid CRC makes it read past the string. The
+    decoder's 64-bit state holds < 64 bits and each read adds 32 bits, so the words read
+    are bounded by the bits it consumes: at most 16 per regular symbol and 4 per bypass
+    nibble. Bypass nibbles are bounded by the escape nibbles (value 15) it has seen times
+    16; escape nibbles come either from the body (2 per byte) or from the at most 16
+    nibbles of state left after a zero word is shifted in, per symbol. That gives at most
+    ``16 * body_len + 140 * n_symbols + 136`` bytes read beyond the start of the body
+    after the 8-byte init; the padding covers it with margin. Zeros are never read by a
+    well-formed stream, so padding does not change what a valid frame decodes to.
+
+    Args:
+        body_len: Length of the entropy-coded body, bytes.
+        n_symbols: Latent symbols the decoder will decode (C * H * W).
+
+    Returns:
+        Number of zero bytes to append.
+    """
+    return 16 * int(body_len) + 144 * int(n_symbols) + 256
+
+
+def check_ladon_body(body_len: int, shape: tuple[int, int, int]) -> None:
+    """Refuses a Ladon body too large for its latent shape (bounds decode work and padding).
+
+    Raises:
+        BitstreamError: ``'too_large'``.
+    """
+    c, h, w = shape
+    limit = MAX_LADON_BYTES_PER_SYMBOL * c * h * w + 64
+    if body_len > limit:
+        raise BitstreamError('too_large', f'{body_len} body bytes for a {c}x{h}x{w} latent (limit {limit})')
 
 
 def _check_shape(shape) -> None:

@@ -1,5 +1,13 @@
-"""Input-compression baselines: raw, JPEG, PNG, WebP through OpenCV."""
+"""Input-compression baselines: raw, JPEG, PNG, WebP through OpenCV.
+
+Received image bodies are untrusted: ``declared_size`` reads the width and height that a
+PNG/JPEG/WebP header claims, and ``decode_image`` refuses a size other than the one the
+bitstream header announced before ``cv2.imdecode`` allocates anything (decompression bombs),
+and refuses bytes that are not the announced format (OpenCV would decode any format it knows).
+"""
 from __future__ import annotations
+
+import struct
 
 import cv2
 import numpy as np
@@ -57,9 +65,100 @@ def decode_image(codec: str, body: bytes, shape: tuple[int, int, int]) -> np.nda
         return np.frombuffer(body, np.uint8).reshape(h, w, 3)
     if codec not in _EXT:
         raise FrameRejected('unknown_codec', f'{codec!r}')
+    dh, dw = declared_size(codec, body)
+    if (dh, dw) != (h, w):
+        raise FrameRejected('bad_shape', f'{codec} header declares {dw}x{dh}, bitstream says {w}x{h}')
     bgr = cv2.imdecode(np.frombuffer(body, np.uint8), cv2.IMREAD_COLOR)
     if bgr is None:
         raise FrameRejected('decode_failed', f'OpenCV could not decode the {codec} body')
     if bgr.shape[:2] != (h, w):
         raise FrameRejected('bad_shape', f'{codec} image is {bgr.shape[1]}x{bgr.shape[0]}, header says {w}x{h}')
     return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+
+
+_PNG_SIGNATURE = b'\x89PNG\r\n\x1a\n'
+# JPEG frame types OpenCV's libjpeg decodes with Huffman coding: baseline, extended, progressive.
+_JPEG_SOF = {0xC0, 0xC1, 0xC2}
+_JPEG_OTHER_SOF = {0xC3, 0xC5, 0xC6, 0xC7, 0xC9, 0xCA, 0xCB, 0xCD, 0xCE, 0xCF}
+
+
+def declared_size(codec: str, body: bytes) -> tuple[int, int]:
+    """(height, width) that a PNG, JPEG or WebP body declares in its header, without decoding.
+
+    Raises:
+        FrameRejected: ``'bad_image_header'`` when the bytes are not a well-formed header of
+            ``codec``; ``'unsupported_image'`` for JPEG frame types other than Huffman
+            baseline/extended/progressive.
+    """
+    try:
+        if codec == 'png':
+            return _png_size(body)
+        if codec == 'jpeg':
+            return _jpeg_size(body)
+        if codec == 'webp':
+            return _webp_size(body)
+    except (struct.error, IndexError):
+        raise FrameRejected('bad_image_header', f'{codec} header is truncated') from None
+    raise FrameRejected('unknown_codec', f'{codec!r} has no header to read')
+
+
+def _png_size(body: bytes) -> tuple[int, int]:
+    # Signature, then the IHDR chunk must come first: length 13, 'IHDR', width, height (u32 BE).
+    if body[:8] != _PNG_SIGNATURE or body[12:16] != b'IHDR':
+        raise FrameRejected('bad_image_header', 'not a PNG (signature/IHDR)')
+    w, h = struct.unpack_from('>II', body, 16)
+    return h, w
+
+
+def _jpeg_size(body: bytes) -> tuple[int, int]:
+    # Walk the marker segments from SOI up to the first start-of-frame (which precedes any scan).
+    if body[:2] != b'\xff\xd8':
+        raise FrameRejected('bad_image_header', 'not a JPEG (no SOI marker)')
+    i = 2
+    while True:
+        if body[i] != 0xFF:
+            raise FrameRejected('bad_image_header', f'JPEG marker expected at byte {i}')
+        marker = body[i + 1]
+        if marker == 0xFF:  # fill byte
+            i += 1
+            continue
+        if marker in (0xD8, 0xD9, 0xDA) or 0xD0 <= marker <= 0xD7:
+            raise FrameRejected('bad_image_header', f'JPEG marker {marker:#x} before the frame header')
+        (length,) = struct.unpack_from('>H', body, i + 2)
+        if length < 2:
+            raise FrameRejected('bad_image_header', f'JPEG segment length {length}')
+        if marker in _JPEG_SOF:
+            h, w = struct.unpack_from('>HH', body, i + 5)
+            return h, w
+        if marker in _JPEG_OTHER_SOF:
+            raise FrameRejected('unsupported_image', f'JPEG frame type {marker:#x} is not served')
+        i += 2 + length
+
+
+def _webp_size(body: bytes) -> tuple[int, int]:
+    if body[:4] != b'RIFF' or body[8:12] != b'WEBP':
+        raise FrameRejected('bad_image_header', 'not a WebP (RIFF/WEBP)')
+    chunk = body[12:16]
+    if chunk == b'VP8 ':
+        # Lossy: 3-byte frame tag, start code 9d 01 2a, then 14-bit width and height.
+        if body[23:26] != b'\x9d\x01\x2a':
+            raise FrameRejected('bad_image_header', 'WebP VP8 start code missing')
+        w, h = struct.unpack_from('<HH', body, 26)
+        return h & 0x3FFF, w & 0x3FFF
+    if chunk == b'VP8L':
+        # Lossless: signature 0x2f, then width-1 and height-1 in 14 bits each (little-endian bits).
+        if body[20] != 0x2F:
+            raise FrameRejected('bad_image_header', 'WebP VP8L signature missing')
+        (bits,) = struct.unpack_from('<I', body, 21)
+        return ((bits >> 14) & 0x3FFF) + 1, (bits & 0x3FFF) + 1
+    if chunk == b'VP8X':
+        # Extended: 4 bytes of flags, then canvas width-1 and height-1 as 24-bit little-endian.
+        flags = body[20]
+        if flags & 0x02:
+            raise FrameRejected('unsupported_image', 'animated WebP is not served')
+        w = int.from_bytes(body[24:27], 'little') + 1
+        h = int.from_bytes(body[27:30], 'little') + 1
+        if len(body) < 30:
+            raise FrameRejected('bad_image_header', 'WebP VP8X header is truncated')
+        return h, w
+    raise FrameRejected('bad_image_header', f'WebP chunk {chunk!r} is not VP8/VP8L/VP8X')
