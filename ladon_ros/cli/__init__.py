@@ -17,6 +17,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog='ladon-ros', description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest='command', required=True, metavar='COMMAND')
     for info in sorted(pkgutil.iter_modules(__path__), key=lambda m: m.name):
+        if info.name.startswith('_'):
+            continue  # __main__ would run the CLI on sys.argv when imported
         module = importlib.import_module(f'{__name__}.{info.name}')
         if hasattr(module, 'register'):
             module.register(sub)
