@@ -1,0 +1,71 @@
+"""``camera_encoder`` (robot side): ``image_raw`` -> encode -> ``latent`` (LatentFrame).
+
+Any camera driver's ``sensor_msgs/Image`` works. Both topics use keep-latest QoS: when
+encoding or the link is slower than the camera, old images are dropped, never queued.
+"""
+from __future__ import annotations
+
+from sensor_msgs.msg import Image
+
+from ladon_ros.camera import make_camera_encoder
+from ladon_ros.checkpoint import read_metadata
+from ladon_ros.msg import LatentFrame
+from ladon_ros.ros import qos
+from ladon_ros.ros.common import run_node
+from ladon_ros.ros.conversions import image_to_rgb, wire_to_latent
+from ladon_ros.ros.managed import ManagedModelNode
+from ladon_ros.ros.params import CAMERA_ENCODER, CameraEncoderConfig, resolve_ladon_checkpoint
+
+
+class CameraEncoderNode(ManagedModelNode):
+    """Encodes every camera image it gets with the configured codec."""
+
+    TABLE, CONFIG = CAMERA_ENCODER, CameraEncoderConfig
+
+    def __init__(self, **kwargs):
+        super().__init__('camera_encoder', **kwargs)
+        self.encoder = None
+        self.sub = self.pub = None
+        self.sequence = 0
+        self.bad_images = 0
+        self.autostart()
+
+    def load(self, cfg: CameraEncoderConfig) -> None:
+        path = resolve_ladon_checkpoint(cfg.checkpoint, cfg.model, cfg.rate_point)
+        self.encoder = make_camera_encoder(codec=cfg.codec, checkpoint=path, quality=cfg.image_quality,
+                                           device=cfg.device)
+        self.metas = [read_metadata(path)] if cfg.codec == 'ladon' else []
+        self.pub = self.create_lifecycle_publisher(LatentFrame, 'latent', qos.LATENT)
+        self.sub = self.create_subscription(Image, 'image_raw', self._on_image, qos.SENSOR)
+        what = f'{self.metas[0].model_id} rate point {self.metas[0].rate_point} ({path.name})' \
+            if self.metas else f'{cfg.codec} quality {cfg.image_quality}'
+        self.get_logger().info(f'encoding {self.sub.topic_name} -> {self.pub.topic_name} with {what}')
+
+    def unload(self) -> None:
+        if self.sub is not None:
+            self.destroy_subscription(self.sub)
+        if self.pub is not None:
+            self.destroy_lifecycle_publisher(self.pub)
+        self.sub = self.pub = self.encoder = None
+
+    def _on_image(self, msg: Image) -> None:
+        if not self.active:
+            return
+        try:
+            rgb = image_to_rgb(msg)
+        except ValueError as err:
+            self.bad_images += 1
+            self.log.warning('bad_image', f'dropping camera image ({self.bad_images} so far): {err}')
+            return
+        frame = self.encoder.encode(rgb)
+        self.pub.publish(wire_to_latent(frame, msg.header, self.sequence))
+        self.sequence += 1
+
+
+def main(args=None) -> int:
+    """Console entry point (``camera_encoder``)."""
+    return run_node(CameraEncoderNode, args)
+
+
+if __name__ == '__main__':
+    raise SystemExit(main())

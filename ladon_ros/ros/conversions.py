@@ -1,0 +1,129 @@
+"""Messages <-> core types. Pure functions, no node state.
+
+``uint8[]`` fields arrive as ``array.array('B')`` (or ``bytes``): they are converted with
+buffer copies (``tobytes`` / ``np.frombuffer``), never element by element.
+"""
+from __future__ import annotations
+
+import math
+
+import cv2
+import numpy as np
+from cv_bridge import CvBridge
+from sensor_msgs.msg import Image
+from std_msgs.msg import Header
+
+from ladon_ros.codec.wire import WireFrame
+from ladon_ros.errors import FrameRejected
+from ladon_ros.models.spec import TaskClasses
+from ladon_ros.msg import (BoundingBox2D, Classification, Detection2D, Detection2DArray, LabelInfo,
+                           LatentFrame, ObjectHypothesis, VisionClass)
+from ladon_ros.results import FrameResults
+
+# encoding -> (channels, OpenCV conversion to RGB or None). Only 8-bit encodings: the
+# camera encoder works on uint8 RGB, anything else needs an explicit conversion node.
+_ENCODINGS = {
+    'rgb8': (3, None),
+    'bgr8': (3, cv2.COLOR_BGR2RGB),
+    'mono8': (1, cv2.COLOR_GRAY2RGB),
+    'rgba8': (4, cv2.COLOR_RGBA2RGB),
+    'bgra8': (4, cv2.COLOR_BGRA2RGB),
+}
+SUPPORTED_ENCODINGS = tuple(_ENCODINGS)
+MAX_IMAGE_SIDE = 16384  # pixels; larger camera images are refused before any allocation
+_bridge = CvBridge()
+
+
+def image_to_rgb(msg: Image) -> np.ndarray:
+    """A ``sensor_msgs/Image`` -> (H, W, 3) uint8 RGB (a copy).
+
+    Rows are read with the message's ``step`` (row padding allowed). The PyPI cv_bridge port
+    assumes packed rows, so the view is built here and OpenCV converts the colours.
+
+    Raises:
+        ValueError: Unsupported encoding, zero or absurd size, or a step/data length that
+            does not fit height x width.
+    """
+    enc = msg.encoding.lower()
+    if enc not in _ENCODINGS:
+        raise ValueError(f'unsupported image encoding {msg.encoding!r}; supported: {list(SUPPORTED_ENCODINGS)}')
+    ch, code = _ENCODINGS[enc]
+    h, w, step = int(msg.height), int(msg.width), int(msg.step)
+    if not (0 < h <= MAX_IMAGE_SIDE and 0 < w <= MAX_IMAGE_SIDE):
+        raise ValueError(f'image size {w}x{h} is zero or above {MAX_IMAGE_SIDE}')
+    if step < w * ch:
+        raise ValueError(f'step {step} < width {w} x {ch} channels')
+    data = np.frombuffer(msg.data, np.uint8)
+    if data.size < step * (h - 1) + w * ch:
+        raise ValueError(f'data has {data.size} bytes, {h} rows of step {step} need {step * (h - 1) + w * ch}')
+    view = np.lib.stride_tricks.as_strided(data, (h, w, ch), (step, ch, 1), writeable=False)
+    if code is None:
+        return np.ascontiguousarray(view)
+    return cv2.cvtColor(np.ascontiguousarray(view), code)
+
+
+def rgb_to_image(rgb: np.ndarray, header: Header) -> Image:
+    """(H, W, 3) uint8 RGB -> ``sensor_msgs/Image`` rgb8 (packed rows) with ``header``."""
+    msg = _bridge.cv2_to_imgmsg(np.ascontiguousarray(rgb, np.uint8), encoding='rgb8')
+    msg.header = header
+    return msg
+
+
+def labels_to_image(labels: np.ndarray, header: Header) -> Image:
+    """(H, W) uint8 label ids -> ``sensor_msgs/Image`` mono8 with ``header``."""
+    msg = Image(header=header, height=labels.shape[0], width=labels.shape[1], encoding='mono8',
+                is_bigendian=0, step=labels.shape[1])
+    msg.data = np.ascontiguousarray(labels, np.uint8).tobytes()
+    return msg
+
+
+def latent_to_wire(msg: LatentFrame) -> WireFrame:
+    """A received ``LatentFrame`` -> ``WireFrame`` (field checks only; the edge validates the rest).
+
+    Raises:
+        FrameRejected: ``'non_finite'`` for NaN/Inf floats, ``'bad_shape'`` for a latent
+            shape that is not 3-D.
+    """
+    if not (math.isfinite(msg.rate_point) and math.isfinite(msg.encode_ms)):
+        raise FrameRejected('non_finite', f'rate_point={msg.rate_point} encode_ms={msg.encode_ms}')
+    if len(msg.latent_shape) != 3:
+        raise FrameRejected('bad_shape', f'latent_shape has {len(msg.latent_shape)} dims, expected 3')
+    shape = tuple(int(v) for v in msg.latent_shape)
+    payload = msg.data.tobytes() if hasattr(msg.data, 'tobytes') else bytes(msg.data)
+    return WireFrame(msg.codec, payload, (int(msg.image_height), int(msg.image_width)), shape,
+                     msg.model_id, msg.weights_hash, float(msg.rate_point), float(msg.encode_ms))
+
+
+def wire_to_latent(frame: WireFrame, header: Header, sequence: int) -> LatentFrame:
+    """``WireFrame`` -> ``LatentFrame`` carrying the camera image's ``header``."""
+    msg = LatentFrame(header=header, sequence=sequence & 0xFFFFFFFF, image_width=frame.image_size[1],
+                      image_height=frame.image_size[0], codec=frame.codec, model_id=frame.model_id,
+                      weights_hash=frame.weights_hash, rate_point=float(frame.rate_point),
+                      encode_ms=float(frame.encode_ms))
+    msg.latent_shape = [int(v) for v in frame.latent_shape]
+    msg.data = frame.payload
+    return msg
+
+
+def to_classification(results: FrameResults, header: Header) -> Classification:
+    """Top-k scene hypotheses, class_id = class name."""
+    return Classification(header=header, results=[
+        ObjectHypothesis(class_id=h.class_name, score=float(h.score)) for h in results.classification])
+
+
+def to_detections(results: FrameResults, header: Header, sequence: int) -> Detection2DArray:
+    """Detections with ids ``'<sequence>-<index>'`` (unique per frame, stable within it)."""
+    dets = []
+    for i, d in enumerate(results.detections):
+        dets.append(Detection2D(
+            header=header, id=f'{sequence}-{i}',
+            results=[ObjectHypothesis(class_id=d.hypothesis.class_name, score=float(d.hypothesis.score))],
+            bbox=BoundingBox2D(center_x=float(d.center_x), center_y=float(d.center_y),
+                               size_x=float(d.size_x), size_y=float(d.size_y))))
+    return Detection2DArray(header=header, detections=dets)
+
+
+def to_label_info(classes: TaskClasses, task: str, header: Header, threshold: float = 0.0) -> LabelInfo:
+    """The label map of ``task`` (class_id = index the network uses, class_name = published name)."""
+    return LabelInfo(header=header, threshold=float(threshold), class_map=[
+        VisionClass(class_id=i, class_name=name) for i, name in enumerate(classes.for_task(task))])

@@ -1,0 +1,97 @@
+"""Start the nodes as separate OS processes talking over real DDS (demo and tests).
+
+Each process runs ``python -m ladon_ros.ros.<node>`` with this interpreter, the caller's
+environment (PYTHONPATH / LD_LIBRARY_PATH that find ``ladon_ros.msg``) and the given
+``ROS_DOMAIN_ID``, so parallel runs never hear each other.
+"""
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+MODULES = {
+    'image_source': 'ladon_ros.ros.image_source_node',
+    'camera_encoder': 'ladon_ros.ros.camera_encoder_node',
+    'edge_perception': 'ladon_ros.ros.edge_perception_node',
+}
+
+
+class NodeProcesses:
+    """A set of node processes; use as a context manager so they always end.
+
+    Args:
+        domain_id: ``ROS_DOMAIN_ID`` of every process.
+        log_dir: Each process's stdout+stderr goes to ``<log_dir>/<label>.log``.
+        env: Extra environment variables.
+    """
+
+    def __init__(self, domain_id: int, log_dir: str | Path, env: dict[str, str] | None = None):
+        self.env = {**os.environ, 'ROS_DOMAIN_ID': str(domain_id), 'PYTHONUNBUFFERED': '1', **(env or {})}
+        self.log_dir = Path(log_dir)
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        self.procs: dict[str, subprocess.Popen] = {}
+
+    def start(self, node: str, *, label: str | None = None, namespace: str = '',
+              params: dict | None = None, params_file: str | Path | None = None) -> subprocess.Popen:
+        """Starts one node; ``params`` values are written as ``-p name:=value`` (lists in YAML form)."""
+        label = label or node
+        cmd = [sys.executable, '-m', MODULES[node], '--ros-args']
+        if namespace:
+            cmd += ['-r', f'__ns:={namespace}']
+        if params_file:
+            cmd += ['--params-file', str(params_file)]
+        for k, v in (params or {}).items():
+            cmd += ['-p', f'{k}:={_yaml(v)}']
+        log = open(self.log_dir / f'{label}.log', 'w')
+        # start_new_session: a Ctrl-C in the terminal goes to the caller, which stops the
+        # children in order (stop()), instead of every process racing to exit at once.
+        self.procs[label] = subprocess.Popen(cmd, env=self.env, stdout=log, stderr=subprocess.STDOUT,
+                                             start_new_session=True)
+        log.close()
+        return self.procs[label]
+
+    def log(self, label: str) -> str:
+        """The output so far of process ``label``."""
+        return (self.log_dir / f'{label}.log').read_text(errors='replace')
+
+    def alive(self, label: str) -> bool:
+        """True while process ``label`` runs."""
+        return self.procs[label].poll() is None
+
+    def stop(self, label: str | None = None, timeout: float = 10.0) -> dict[str, int]:
+        """SIGINT (clean rclpy shutdown), then SIGKILL after ``timeout`` s; returns exit codes."""
+        labels = [label] if label else list(self.procs)
+        for name in labels:
+            if self.procs[name].poll() is None:
+                self.procs[name].send_signal(signal.SIGINT)
+        deadline = time.monotonic() + timeout
+        codes = {}
+        for name in labels:
+            p = self.procs[name]
+            try:
+                p.wait(max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                p.kill()
+                p.wait()
+            codes[name] = p.returncode
+        return codes
+
+    def __enter__(self) -> 'NodeProcesses':
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+
+def _yaml(value) -> str:
+    if isinstance(value, bool):
+        return 'true' if value else 'false'
+    if isinstance(value, (list, tuple)):
+        return '[' + ', '.join(f"'{v}'" if isinstance(v, str) else str(v) for v in value) + ']'
+    if isinstance(value, str):
+        return f"'{value}'" if value == '' else value
+    return str(value)

@@ -1,0 +1,83 @@
+"""One robot as the edge sees it: its ``latent`` subscription, result publishers and link stats."""
+from __future__ import annotations
+
+import numpy as np
+from diagnostic_msgs.msg import DiagnosticStatus, KeyValue
+from sensor_msgs.msg import Image
+from std_msgs.msg import Header
+
+from ladon_ros.msg import (Classification, Detection2DArray, FrameStats, LatentFrame, LinkFeedback)
+from ladon_ros.results import FrameResults
+from ladon_ros.ros import qos
+from ladon_ros.ros.conversions import labels_to_image, rgb_to_image, to_classification, to_detections
+from ladon_ros.ros.stats import LinkStats
+from ladon_ros.visualize import annotate, colorize_labels
+
+# The edge never sees the camera image of a Ladon frame (only its latent), so the debug
+# image draws boxes and labels over the colour mask on a neutral grey canvas.
+_CANVAS_GREY = 96
+
+
+def topic(ns: str, name: str) -> str:
+    """``name`` inside robot namespace ``ns`` ('' = relative, i.e. the edge node's own)."""
+    ns = ns.rstrip('/')
+    return f'{ns}/{name}' if ns else name
+
+
+class RobotChannel:
+    """Subscription + publishers of one robot namespace on the edge node."""
+
+    def __init__(self, node, ns: str, on_latent):
+        self.node, self.ns = node, ns
+        self.link = LinkStats()
+        pub = node.create_lifecycle_publisher
+        self.pubs = {
+            'classification': pub(Classification, topic(ns, 'perception/classification'), qos.RESULTS),
+            'detections': pub(Detection2DArray, topic(ns, 'perception/detections'), qos.RESULTS),
+            'segmentation': pub(Image, topic(ns, 'perception/segmentation'), qos.RESULTS),
+            'overlay': pub(Image, topic(ns, 'perception/segmentation_overlay'), qos.RESULTS),
+            'debug': pub(Image, topic(ns, 'perception/debug_image'), qos.RESULTS),
+            'stats': pub(FrameStats, topic(ns, 'perception/frame_stats'), qos.RESULTS),
+            'feedback': pub(LinkFeedback, topic(ns, 'link_feedback'), qos.FEEDBACK),
+        }
+        self.sub = node.create_subscription(LatentFrame, topic(ns, 'latent'), lambda m: on_latent(self, m),
+                                            qos.LATENT)
+        self.name = self.sub.topic_name.rsplit('/latent', 1)[0] or '/'
+
+    def publish(self, msg: LatentFrame, results: FrameResults, stages_ms: dict[str, float], *,
+                debug_image: bool, alpha: float) -> None:
+        """Publishes every result topic for one served frame (header = the camera frame's)."""
+        h = msg.header
+        self.pubs['classification'].publish(to_classification(results, h))
+        self.pubs['detections'].publish(to_detections(results, h, msg.sequence))
+        self.pubs['segmentation'].publish(labels_to_image(results.segmentation, h))
+        self.pubs['overlay'].publish(rgb_to_image(colorize_labels(results.segmentation), h))
+        if debug_image:
+            canvas = np.full((*results.segmentation.shape, 3), _CANVAS_GREY, np.uint8)
+            self.pubs['debug'].publish(rgb_to_image(annotate(canvas, results, alpha), h))
+        self.pubs['stats'].publish(FrameStats(
+            header=h, sequence=msg.sequence, codec=msg.codec, rate_point=msg.rate_point,
+            payload_bytes=len(msg.data), encode_ms=msg.encode_ms, transit_ms=stages_ms['transit'],
+            decode_ms=stages_ms['decode'], heads_ms=stages_ms['heads'], total_ms=stages_ms['total']))
+
+    def publish_feedback(self, stamp, now_ns: int) -> None:
+        """LinkFeedback of the last window (edge clock)."""
+        f = self.link.feedback(now_ns)
+        self.pubs['feedback'].publish(LinkFeedback(
+            header=Header(stamp=stamp), frames_received=self.link.received, frames_lost=self.link.lost, **f))
+
+    def diagnostic(self, hardware_id: str) -> DiagnosticStatus:
+        """Per-robot link status for /diagnostics."""
+        f = self.link.feedback(self.node.get_clock().now().nanoseconds)
+        values = {'frames_received': self.link.received, 'frames_lost': self.link.lost,
+                  'camera_restarts': self.link.restarts, **{k: f'{v:.1f}' for k, v in f.items()}}
+        level = DiagnosticStatus.OK if self.link.received else DiagnosticStatus.WARN
+        return DiagnosticStatus(level=level, name=f'edge_perception: robot {self.name}', hardware_id=hardware_id,
+                                message='receiving' if self.link.received else 'no frames yet',
+                                values=[KeyValue(key=k, value=str(v)) for k, v in values.items()])
+
+    def destroy(self) -> None:
+        """Removes the subscription and publishers from the node."""
+        self.node.destroy_subscription(self.sub)
+        for p in self.pubs.values():
+            self.node.destroy_lifecycle_publisher(p)
