@@ -1,0 +1,86 @@
+"""Parameter tables: declared with descriptions/ranges, shipped YAML = defaults, clear errors."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import rclpy
+import yaml
+
+from ladon_ros.ros import params as P
+
+ROOT = Path(__file__).resolve().parents[1]
+TABLES = {'image_source': (P.IMAGE_SOURCE, P.ImageSourceConfig),
+          'camera_encoder': (P.CAMERA_ENCODER, P.CameraEncoderConfig),
+          'edge_perception': (P.EDGE, P.EdgeConfig)}
+
+
+@pytest.mark.parametrize('node', sorted(TABLES))
+def test_shipped_yaml_is_the_defaults(node):
+    table, cls = TABLES[node]
+    doc = yaml.safe_load((ROOT / 'config' / f'{node}.yaml').read_text())
+    assert list(doc) == [f'/**/{node}']
+    values = doc[f'/**/{node}']['ros__parameters']
+    assert values == P.defaults(table)
+    cfg = P.parse(table, cls, values)
+    assert cfg == P.parse(table, cls, {})
+
+
+@pytest.mark.parametrize('node, values, match', [
+    ('camera_encoder', {'device': 'gpu'}, "device: 'gpu' is not a torch device"),
+    ('camera_encoder', {'device': 'cuda:7'}, 'device'),
+    ('camera_encoder', {'codec': 'h264'}, "codec: 'h264' is not one of"),
+    ('camera_encoder', {'checkpoint': '/nonexistent/x.safetensors'}, 'checkpoint: checkpoint not found'),
+    ('camera_encoder', {'checkpoint': 'weights.pt'}, 'checkpoint'),
+    ('camera_encoder', {'model': 'resnet9000'}, "model: unknown model 'resnet9000'"),
+    ('camera_encoder', {'model': 'teacher_small'}, 'unknown model'),
+    ('camera_encoder', {'codec': 'jpeg', 'quality': 0}, r'quality: jpeg quality must be in \[1, 100\]'),
+    ('camera_encoder', {'codec': 'png', 'quality': 50}, 'quality: png'),
+    ('camera_encoder', {'rate_point': -1.0}, 'rate_point: -1.0 is outside'),
+    ('camera_encoder', {'rate_point': float('nan')}, 'not finite'),
+    ('camera_encoder', {'quality': 'high'}, 'quality: expected int'),
+    ('image_source', {'rate_hz': 0.0}, 'rate_hz: 0.0 is outside'),
+    ('image_source', {'mode': 'webcam'}, "mode: 'webcam' is not one of"),
+    ('image_source', {'mode': 'video', 'path': '/nonexistent.mp4'}, 'video file'),
+    ('image_source', {'mode': 'folder'}, 'needs a path'),
+    ('edge_perception', {'robot_namespaces': []}, 'at least one namespace'),
+    ('edge_perception', {'robot_namespaces': ['/robot 1']}, 'not a valid ROS namespace'),
+    ('edge_perception', {'robot_namespaces': ['/a', '/a']}, 'duplicate'),
+    ('edge_perception', {'checkpoints': ['/nonexistent.safetensors']}, 'checkpoints: checkpoint not found'),
+    ('edge_perception', {'min_score': 1.5}, 'min_score: 1.5 is outside'),
+    ('edge_perception', {'top_k': True}, 'top_k: expected int'),
+    ('edge_perception', {'unknown_thing': 1}, 'unknown parameter'),
+])
+def test_invalid_values_are_refused(node, values, match):
+    table, cls = TABLES[node]
+    with pytest.raises(P.ConfigError, match=match):
+        P.parse(table, cls, values)
+
+
+def test_rate_point_must_be_shipped_and_checkpoint_must_match_model(tmp_path, monkeypatch):
+    monkeypatch.setenv('LADON_ROS_CACHE', str(tmp_path))
+    with pytest.raises(P.ConfigError, match='rate_point: no shipped'):
+        P.resolve_ladon_checkpoint('', 'ladon_small', 999.0)
+    from ladon_ros.weights import random_checkpoint
+    teacher = random_checkpoint('teacher_small')
+    with pytest.raises(P.ConfigError, match='teacher checkpoint, expected ladon'):
+        P.resolve_ladon_checkpoint(str(teacher))
+    ladon = random_checkpoint('ladon_small')
+    with pytest.raises(P.ConfigError, match="is model 'ladon_small', but model is 'ladon_resnet50'"):
+        P.resolve_ladon_checkpoint(str(ladon), 'ladon_resnet50')
+    assert P.resolve_ladon_checkpoint(str(ladon), 'ladon_small') == ladon
+
+
+def test_declared_parameters_are_described_with_ranges():
+    rclpy.init()
+    try:
+        node = rclpy.create_node('param_probe')
+        P.declare(node, P.CAMERA_ENCODER)
+        d = node.describe_parameters(['quality', 'rate_point', 'codec'])
+        assert all(x.description for x in d)
+        assert (d[0].integer_range[0].from_value, d[0].integer_range[0].to_value) == (-1, 100)
+        assert d[1].floating_point_range[0].to_value == 1000.0
+        assert P.read(node, P.CAMERA_ENCODER, P.CameraEncoderConfig).codec == 'ladon'
+        node.destroy_node()
+    finally:
+        rclpy.shutdown()
