@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import math
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -86,9 +87,31 @@ class CheckpointMeta:
             meta = cls(**d)
         except (KeyError, TypeError, ValueError) as err:
             raise CheckpointError(f'invalid metadata: {err}') from None
-        if len(meta.input_size) != 2 or min(meta.input_size) < 16:
-            raise CheckpointError(f'invalid input_size {meta.input_size}')
+        _check_meta(meta)
         return meta
+
+
+MAX_INPUT_SIDE = 8192  # pixels; larger model input sizes in metadata are refused
+
+
+def _check_meta(meta: CheckpointMeta) -> None:
+    """Value checks of parsed metadata (a file is untrusted input until its hash is verified)."""
+    if len(meta.input_size) != 2 or not all(16 <= s <= MAX_INPUT_SIDE for s in meta.input_size):
+        raise CheckpointError(f'invalid input_size {meta.input_size} (each side 16..{MAX_INPUT_SIDE})')
+    if not isinstance(meta.model_id, str) or not meta.model_id:
+        raise CheckpointError(f'invalid metadata: model_id {meta.model_id!r}')
+    if meta.kind not in ('ladon', 'teacher'):
+        raise CheckpointError(f"invalid metadata: kind {meta.kind!r} is not 'ladon' or 'teacher'")
+    if not (math.isfinite(meta.rate_point) and meta.rate_point >= 0):
+        raise CheckpointError(f'invalid metadata: rate_point {meta.rate_point!r} must be finite and >= 0')
+    if len(meta.mean) != 3 or len(meta.std) != 3 or not all(math.isfinite(v) for v in meta.mean + meta.std) \
+            or min(meta.std) <= 0:
+        raise CheckpointError(f'invalid metadata: mean {meta.mean} / std {meta.std} need 3 finite values, std > 0')
+    if not isinstance(meta.weights_hash, str) or len(meta.weights_hash) != 64 \
+            or any(ch not in '0123456789abcdef' for ch in meta.weights_hash):
+        raise CheckpointError(f'invalid metadata: weights_hash {meta.weights_hash!r} is not a hex SHA-256')
+    if not isinstance(meta.notes, str):
+        raise CheckpointError('invalid metadata: notes must be text')
 
 
 def weights_hash(state: dict[str, torch.Tensor]) -> str:
