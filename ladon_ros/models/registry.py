@@ -10,6 +10,7 @@ from typing import Callable
 
 from torch import nn
 
+from ladon_ros.data.synthetic import CLASSES as SYNTHETIC_CLASSES
 from ladon_ros.models.ladon import Ladon, Teacher
 from ladon_ros.models.spec import ModelSpec, TaskClasses
 
@@ -77,12 +78,14 @@ _PAPER = ModelSpec(
 register_model(_PAPER, kind='ladon')
 register_model(dataclasses.replace(_PAPER, name='teacher_resnet50'), kind='teacher')
 
-# Small configuration for one CPU core and the synthetic world (the embedded default).
+# Small configuration for a CPU and the synthetic world (the embedded default). Sized so
+# the whole training (teacher + 3 rate points) fits about an hour on 2 CPU cores and each
+# shipped checkpoint (fp16) stays under 3 MB; see docs/TRAINING.md.
 _SMALL = ModelSpec(
-    name='ladon_small', input_size=(256, 256), bottleneck_channels=12, stem_channels=64,
-    body='basic', body_widths=(96, 128, 192), body_blocks=(1, 1, 1), dilate_layer4=True,
-    fpn_channels=64, roi_hidden=256, aspp_channels=64, aspp_rates=(2, 4, 6),
-    rpn_anchor_sizes=(16, 32, 64, 128, 256), det_score_thresh=0.3, det_max_per_image=50,
-    rpn_post_nms_test=300, classes=TaskClasses.generic(8, 7, 7))
+    name='ladon_small', input_size=(128, 128), bottleneck_channels=12, stem_channels=48,
+    body='basic', body_widths=(64, 96, 128), body_blocks=(1, 1, 1), dilate_layer4=True,
+    fpn_channels=40, roi_hidden=128, aspp_channels=48, aspp_rates=(2, 4, 6),
+    rpn_anchor_sizes=(12, 22, 40, 64, 96), det_score_thresh=0.3, det_max_per_image=50,
+    rpn_post_nms_test=300, classes=SYNTHETIC_CLASSES)
 register_model(_SMALL, kind='ladon')
 register_model(dataclasses.replace(_SMALL, name='teacher_small'), kind='teacher')

@@ -1,0 +1,68 @@
+"""``ladon-ros eval``: the rate-accuracy study on held-out generated scenes."""
+from __future__ import annotations
+
+
+def register(sub) -> None:
+    """Adds the ``eval`` subcommand."""
+    p = sub.add_parser('eval', help='rate-accuracy study: teacher, Ladon rate points, JPEG/WebP/PNG')
+    p.add_argument('--quick', action='store_true', help='fewer scenes and qualities (a few minutes on CPU)')
+    p.add_argument('--seed', type=int, default=0, help='held-out world number (default 0)')
+    p.add_argument('--scenes', type=int, default=0, help='override the number of held-out scenes')
+    p.add_argument('--json', default='', help='write the rows (task -> list of rows) to this file')
+    p.add_argument('--out', default='out/eval', help='folder for the plot, table and target comparisons')
+    p.add_argument('--weights-dir', default='', help='checkpoints folder (default: the shipped weights)')
+    p.add_argument('--threads', type=int, default=0, help='torch CPU threads (0 = default)')
+    p.set_defaults(func=run)
+
+
+def run(args) -> int:
+    """Runs the study; prints the markdown table."""
+    import json
+    import shlex
+    import sys
+    from pathlib import Path
+
+    import torch
+
+    from ladon_ros.checkpoint import read_metadata
+    from ladon_ros.eval.report import markdown, nan_to_none, plot, targets, to_rows
+    from ladon_ros.eval.study import FULL, QUICK, Study, run_study
+    from ladon_ros.weights import WEIGHTS_DIR, is_random
+
+    if args.threads > 0:
+        torch.set_num_threads(args.threads)
+    wdir = Path(args.weights_dir) if args.weights_dir else WEIGHTS_DIR
+    ladon, teacher = [], None
+    for p in sorted(wdir.glob('*.safetensors')):
+        meta = read_metadata(p)
+        if is_random(meta):
+            continue
+        if meta.kind == 'ladon':
+            ladon.append(p)
+        elif teacher is None:
+            teacher = p
+    if teacher is None:
+        print(f'no trained teacher checkpoint in {wdir}; run ladon-ros train first', file=sys.stderr)
+        return 2
+    grid = dict(QUICK if args.quick else FULL)
+    if args.scenes:
+        grid['scenes'] = args.scenes
+    study = Study(ladon=ladon, teacher=teacher, scenes=grid['scenes'], seed=args.seed)
+    results = run_study(study, grid)
+    tgt = targets(results)
+    command = 'ladon-ros ' + ' '.join(shlex.quote(a) for a in sys.argv[1:]) if sys.argv[1:2] == ['eval'] \
+        else 'ladon-ros eval' + (' --quick' if args.quick else '') + f' --seed {args.seed}'
+    md = markdown(results, tgt, command=command, scenes=grid['scenes'], seed=args.seed)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / 'table.md').write_text(md)
+    (out / 'targets.json').write_text(json.dumps(nan_to_none(tgt), indent=1))
+    plot(results, out / 'rate_accuracy.png')
+    rows = to_rows(results)
+    if args.json:
+        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.json).write_text(json.dumps(nan_to_none(rows), indent=1))
+    print(md)
+    print(f'wrote {out / "table.md"}, {out / "targets.json"}, {out / "rate_accuracy.png"}'
+          + (f', {args.json}' if args.json else ''))
+    return 0

@@ -1,0 +1,1 @@
+"""The rate-accuracy study (``ladon-ros eval``): metrics, runs, report."""

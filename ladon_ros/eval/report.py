@@ -1,0 +1,172 @@
+"""Study output: the JSON rows of the issue, the target comparisons, a markdown table, a plot."""
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+
+from ladon_ros.eval.study import ConfigResult
+
+# Task -> (metric attribute, metric name) rows written to the JSON; detection has two.
+TASK_METRICS = {
+    'classification': [('top1', 'top1')],
+    'detection': [('map', 'mAP@[.5:.95]'), ('map50', 'mAP@.5')],
+    'segmentation': [('miou', 'mIoU')],
+}
+# The metric each task is judged by in the target comparisons and the plot.
+PRIMARY = {'classification': 'top1', 'detection': 'map', 'segmentation': 'miou'}
+
+
+def to_rows(results: list[ConfigResult]) -> dict[str, list[dict]]:
+    """The issue's JSON: task -> rows ``{codec, setting, bytes_per_frame, metric_name, metric}``."""
+    out: dict[str, list[dict]] = {t: [] for t in TASK_METRICS}
+    for r in results:
+        for task, metrics in TASK_METRICS.items():
+            for attr, name in metrics:
+                out[task].append({'codec': r.codec, 'setting': r.setting, 'bytes_per_frame': round(r.bytes_per_frame, 2),
+                                  'metric_name': name, 'metric': round(getattr(r, attr), 5)})
+    return out
+
+
+def bytes_at_metric(curve: list[tuple[float, float]], target: float) -> tuple[float, str]:
+    """Bytes a codec needs to reach ``target``, interpolating its (bytes, metric) curve.
+
+    Linear interpolation in log-bytes between the two qualities that bracket ``target``
+    (first crossing from the cheap end).
+
+    Returns:
+        (bytes, how): ``how`` is ``'interpolated'``, ``'below_range'`` (its cheapest setting
+        already reaches the target: bytes is an upper bound) or ``'above_range'`` (its best
+        setting stays below: bytes is its largest size, a lower bound).
+    """
+    pts = sorted(curve)
+    if not pts:
+        raise ValueError('empty curve')
+    if pts[0][1] >= target:
+        return pts[0][0], 'below_range'
+    for (b0, m0), (b1, m1) in zip(pts, pts[1:]):
+        if m1 >= target > m0:
+            f = (target - m0) / (m1 - m0)
+            return math.exp(math.log(b0) + f * (math.log(b1) - math.log(b0))), 'interpolated'
+    return pts[-1][0], 'above_range'
+
+
+def targets(results: list[ConfigResult]) -> dict:
+    """The issue's target comparisons, measured.
+
+    - ``keep_ratio``: per task, Ladon at the middle rate point / teacher (target >= 0.95);
+    - ``bytes_vs_jpeg``: per task and rate point, Ladon bytes / JPEG bytes at the same
+      metric (target <= 0.25);
+    - ``one_stream``: Ladon's one bitstream for all three tasks against per-task streams.
+    """
+    teacher = next(r for r in results if r.codec == 'teacher')
+    ladon = sorted((r for r in results if r.codec == 'ladon'), key=lambda r: r.setting)
+    jpeg = [r for r in results if r.codec == 'jpeg']
+    out: dict = {'teacher_bytes': teacher.bytes_per_frame}
+    if not ladon:
+        return out
+    mid = ladon[len(ladon) // 2]
+    out['middle_rate_point'] = mid.setting
+    out['keep_ratio'] = {}
+    for task, attr in PRIMARY.items():
+        ref = getattr(teacher, attr)
+        ratio = getattr(mid, attr) / ref if ref > 0 else float('nan')
+        out['keep_ratio'][task] = {'teacher': ref, 'ladon': getattr(mid, attr), 'ratio': ratio,
+                                   'meets_0.95': bool(ratio >= 0.95)}
+    out['bytes_vs_jpeg'] = {}
+    for r in ladon:
+        row = {}
+        for task, attr in PRIMARY.items():
+            if not jpeg:
+                continue
+            jb, how = bytes_at_metric([(j.bytes_per_frame, getattr(j, attr)) for j in jpeg], getattr(r, attr))
+            row[task] = {'ladon_bytes': r.bytes_per_frame, 'jpeg_bytes': jb, 'jpeg_how': how,
+                         'ratio': r.bytes_per_frame / jb, 'meets_0.25': bool(r.bytes_per_frame / jb <= 0.25)}
+        out['bytes_vs_jpeg'][str(r.setting)] = row
+    if jpeg:
+        per_task = out['bytes_vs_jpeg'][str(mid.setting)]
+        out['one_stream'] = {
+            'ladon_one_stream_bytes': mid.bytes_per_frame,
+            'three_single_task_streams_same_rate_bytes': 3 * mid.bytes_per_frame,
+            'jpeg_per_task_streams_sum_bytes': float(sum(v['jpeg_bytes'] for v in per_task.values())),
+            'jpeg_one_shared_image_bytes': float(max(v['jpeg_bytes'] for v in per_task.values())),
+        }
+    return out
+
+
+def markdown(results: list[ConfigResult], tgt: dict, *, command: str, scenes: int, seed: int) -> str:
+    """A markdown table of every configuration plus the target comparisons."""
+    lines = [f'Held-out world {seed} ({scenes} generated scenes), made by `{command}`.', '',
+             '| codec | setting | bytes/frame | top-1 | box mAP@[.5:.95] | box mAP@.5 | mIoU |',
+             '|---|---|---:|---:|---:|---:|---:|']
+    for r in results:
+        s = '-' if r.setting is None else f'{r.setting:g}'
+        lines.append(f'| {r.codec} | {s} | {r.bytes_per_frame:,.0f} | {r.top1:.3f} | {r.map:.3f} | {r.map50:.3f} '
+                     f'| {r.miou:.3f} |')
+    if 'keep_ratio' in tgt:
+        lines += ['', f"Middle rate point beta = {tgt['middle_rate_point']:g} against the teacher (target >= 0.95):", '',
+                  '| task | teacher | Ladon | ratio | meets |', '|---|---:|---:|---:|---|']
+        for task, v in tgt['keep_ratio'].items():
+            lines.append(f"| {task} | {v['teacher']:.3f} | {v['ladon']:.3f} | {v['ratio']:.3f} | "
+                         f"{'yes' if v['meets_0.95'] else 'no'} |")
+    if tgt.get('bytes_vs_jpeg'):
+        lines += ['', 'Ladon bytes / JPEG bytes at the same metric (target <= 0.25; JPEG curve interpolated '
+                  'in log-bytes; "<" / ">" when JPEG\'s tested range does not reach that metric):', '',
+                  '| beta | task | Ladon bytes | JPEG bytes | ratio |', '|---|---|---:|---:|---:|']
+        for beta, row in tgt['bytes_vs_jpeg'].items():
+            for task, v in row.items():
+                mark = {'interpolated': '', 'below_range': '<= ', 'above_range': '> '}[v['jpeg_how']]
+                rmark = {'interpolated': '', 'below_range': '>= ', 'above_range': '< '}[v['jpeg_how']]
+                lines.append(f"| {float(beta):g} | {task} | {v['ladon_bytes']:,.0f} | {mark}{v['jpeg_bytes']:,.0f} | "
+                             f"{rmark}{v['ratio']:.3f} |")
+    if 'one_stream' in tgt:
+        o = tgt['one_stream']
+        lines += ['', 'One Ladon bitstream serves all three tasks (middle rate point), against per-task streams:', '',
+                  f"- Ladon, one stream: {o['ladon_one_stream_bytes']:,.0f} B/frame",
+                  f"- three single-task bottlenecks at the same rate (one stream each): "
+                  f"{o['three_single_task_streams_same_rate_bytes']:,.0f} B/frame",
+                  f"- JPEG, one stream per task at that task's Ladon accuracy (sum): "
+                  f"{o['jpeg_per_task_streams_sum_bytes']:,.0f} B/frame",
+                  f"- JPEG, one shared image at the quality the hardest task needs: "
+                  f"{o['jpeg_one_shared_image_bytes']:,.0f} B/frame"]
+    return '\n'.join(lines) + '\n'
+
+
+def plot(results: list[ConfigResult], path: Path) -> None:
+    """Rate-accuracy plot: one panel per task, bytes per frame (log) against the metric."""
+    import matplotlib
+    matplotlib.use('Agg')
+    import matplotlib.pyplot as plt
+    fig, axes = plt.subplots(1, 3, figsize=(13, 3.8))
+    style = {'ladon': ('C3', 'o', '-'), 'jpeg': ('C0', 's', '--'), 'webp': ('C2', '^', '--'), 'png': ('C4', 'D', '')}
+    for ax, (task, attr) in zip(axes, PRIMARY.items()):
+        for codec, (col, mk, ls) in style.items():
+            rs = sorted((r for r in results if r.codec == codec), key=lambda r: r.bytes_per_frame)
+            if rs:
+                ax.plot([r.bytes_per_frame for r in rs], [getattr(r, attr) for r in rs], color=col, marker=mk,
+                        linestyle=ls or 'none', label=codec, markersize=4)
+        t = next((r for r in results if r.codec == 'teacher'), None)
+        if t is not None:
+            ax.axhline(getattr(t, attr), color='k', linestyle=':', label='teacher (raw)')
+        ax.set_xscale('log')
+        ax.set_xlabel('bytes per frame (header included)')
+        ax.set_ylabel({'top1': 'top-1 accuracy', 'map': 'box mAP@[.5:.95]', 'miou': 'mIoU'}[attr])
+        ax.set_title(task)
+        ax.grid(True, which='both', alpha=0.3)
+    axes[0].legend(fontsize=8)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=80)
+    plt.close(fig)
+
+
+def nan_to_none(obj):
+    """JSON-safe copy (NaN -> None)."""
+    if isinstance(obj, dict):
+        return {k: nan_to_none(v) for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [nan_to_none(v) for v in obj]
+    if isinstance(obj, float) and not np.isfinite(obj):
+        return None
+    return obj

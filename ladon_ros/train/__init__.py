@@ -1,0 +1,1 @@
+"""Training: teacher, then the Ladon recipe per rate point (``ladon-ros train``)."""

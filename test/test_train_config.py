@@ -1,0 +1,68 @@
+"""Training configs: YAML -> validated frozen dataclasses; the learning-rate schedule."""
+import dataclasses
+
+import pytest
+import yaml
+
+from ladon_ros.train.config import StageConfig, beta_tag, load_config, parse_config
+from ladon_ros.train.loop import lr_factor
+
+_BASE = {'teacher': {'steps': 3, 'lr': 1e-3}, 'stage1': {'steps': 2, 'lr': 1e-3},
+         'stage2': {'steps': 2, 'lr': 1e-3}, 'heads': {'steps': 2, 'lr': 1e-3}}
+
+
+def test_shipped_configs_parse(tmp_path):
+    for name in ('small', 'tiny'):
+        cfg = load_config(f'configs/train/{name}.yaml')
+        assert len(cfg.betas) >= 3 and cfg.teacher_model == 'teacher_small' and cfg.ladon_model == 'ladon_small'
+        with pytest.raises(dataclasses.FrozenInstanceError):
+            cfg.batch_size = 3
+
+
+def test_yaml_round_trip(tmp_path):
+    p = tmp_path / 'c.yaml'
+    p.write_text(yaml.safe_dump({**_BASE, 'betas': [1, 2, 4], 'batch_size': 4}))
+    cfg = load_config(p)
+    assert cfg.betas == (1.0, 2.0, 4.0) and cfg.batch_size == 4 and cfg.teacher == StageConfig(steps=3, lr=1e-3)
+
+
+@pytest.mark.parametrize('bad', [
+    {'bogus': 1},
+    {'betas': []},
+    {'betas': [1, 1, 2]},
+    {'betas': [-1, 2, 3]},
+    {'device': 'tpu'},
+    {'batch_size': 0},
+    {'kd_alpha': 2.0},
+    {'teacher': {'steps': 3}},
+    {'teacher': {'steps': 3, 'lr': 1e-3, 'momentum': 0.9}},
+    {'teacher': {'steps': 3, 'lr': 0}},
+    {'ladon_model': 'teacher_small'},
+])
+def test_invalid_configs_are_refused(bad):
+    with pytest.raises(ValueError):
+        parse_config({**_BASE, **bad})
+
+
+def test_missing_stage_is_refused():
+    raw = dict(_BASE)
+    del raw['heads']
+    with pytest.raises(ValueError, match='heads'):
+        parse_config(raw)
+
+
+def test_lr_schedule_warms_up_then_decays():
+    cfg = StageConfig(steps=100, lr=1.0, warmup_steps=10)
+    f = [lr_factor(s, cfg) for s in range(100)]
+    assert f[0] == pytest.approx(0.1) and f[9] == pytest.approx(1.0)
+    assert all(a >= b for a, b in zip(f[10:], f[11:])) and f[-1] < 0.05
+
+
+def test_time_limit_ends_the_schedule_early():
+    cfg = StageConfig(steps=1000, lr=1.0, time_limit_min=1.0)
+    assert lr_factor(10, cfg, elapsed_s=0.0) > 0.99
+    assert lr_factor(10, cfg, elapsed_s=60.0) == pytest.approx(0.02)
+
+
+def test_beta_tag():
+    assert beta_tag(0.5) == 'b0.5' and beta_tag(2.0) == 'b2' and beta_tag(8) == 'b8'
