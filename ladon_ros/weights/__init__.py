@@ -60,15 +60,23 @@ def is_random(meta: CheckpointMeta) -> bool:
 def random_checkpoint(model_id: str, seed: int = 0) -> Path:
     """Writes (once) randomly initialised weights of ``model_id`` to the cache and returns the path.
 
-    The cache is ``$LADON_ROS_CACHE`` or ``~/.cache/ladon_ros``.
+    The cache is ``$LADON_ROS_CACHE`` or ``~/.cache/ladon_ros``. The file name carries a
+    digest of the model spec, so a changed architecture never reuses stale weights, and the
+    file is written under a temporary name then renamed, so processes starting together
+    never read a half-written file.
     """
+    import hashlib
+
     import torch
 
     from ladon_ros.checkpoint import save_checkpoint
-    from ladon_ros.models import build_model
+    from ladon_ros.models import build_model, model_spec
     cache = Path(os.environ.get('LADON_ROS_CACHE', Path.home() / '.cache' / 'ladon_ros'))
-    path = cache / f'{model_id}_random{seed}.safetensors'
+    spec_digest = hashlib.sha256(repr(model_spec(model_id)).encode()).hexdigest()[:8]
+    path = cache / f'{model_id}_random{seed}_{spec_digest}.safetensors'
     if not path.is_file():
         torch.manual_seed(seed)
-        save_checkpoint(build_model(model_id).eval(), path, rate_point=1.0, notes=RANDOM_NOTE)
+        tmp = path.with_name(f'.{path.stem}.{os.getpid()}.safetensors')
+        save_checkpoint(build_model(model_id).eval(), tmp, rate_point=1.0, notes=RANDOM_NOTE)
+        os.replace(tmp, path)
     return path
