@@ -1,0 +1,82 @@
+"""``ladon-ros bench-link``: the pipeline over a real shaped link (needs root; see docs/LINK.md)."""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+
+def register(sub) -> None:
+    """Adds the ``bench-link`` subcommand."""
+    from ladon_ros.link.cases import STANDARD_CODECS, STANDARD_RATES_MBPS
+    p = sub.add_parser('bench-link', help='end-to-end benchmark over two network namespaces and a tbf-shaped veth '
+                                          '(needs root)')
+    p.add_argument('--codecs', default=STANDARD_CODECS,
+                   help=f"comma list: raw, jpeg@Q, webp@Q, png@L, ladon (every rate point) or ladon@BETA, local "
+                        f"(default {STANDARD_CODECS})")
+    p.add_argument('--link-mbps', default=','.join(f'{r:g}' for r in STANDARD_RATES_MBPS),
+                   help='comma list of clean link rates [Mbit/s]')
+    p.add_argument('--no-lossy', action='store_true', help='skip the lossy setting (5 Mbit/s, 2%% loss, 20 ms)')
+    p.add_argument('--frames', type=int, default=100, help='camera frames offered per cell')
+    p.add_argument('--fps', type=float, default=10.0, help='camera frame rate [Hz]')
+    p.add_argument('--width', type=int, default=640)
+    p.add_argument('--height', type=int, default=480)
+    p.add_argument('--queue-ms', type=float, default=400.0, help='tbf queue limit (radio buffer) [ms]')
+    p.add_argument('--domain-id', type=int, default=47, help='ROS_DOMAIN_ID of the run')
+    p.add_argument('--json', default='', help='write the rows here (default OUT/link_bench.json; the adaptive '
+                                                'run always writes OUT/link_adaptive.json)')
+    p.add_argument('--out', default='bench_out/link', help='folder for table, plots, records and logs')
+    p.add_argument('--adaptive-only', action='store_true',
+                   help='only the rate-adaptation run (tbf 20 -> 2 -> 10 Mbit/s mid-stream, adaptive vs fixed)')
+    p.add_argument('--no-adaptive', action='store_true', help='skip the rate-adaptation run')
+    p.add_argument('--budget-ms', type=float, default=250.0, help='latency budget of the adaptive run [ms]')
+    p.add_argument('--phase-s', type=float, default=25.0, help='seconds per link rate in the adaptive run')
+    p.add_argument('--cleanup', action='store_true', help='only remove namespaces left by killed runs')
+    p.set_defaults(func=run)
+
+
+def run(args) -> int:
+    """Runs the benchmark; returns 0, or 2 when this machine cannot build the link."""
+    from ladon_ros.link.netns import cleanup_stale, unavailable_reason
+    reason = unavailable_reason()
+    if reason:
+        print(f'bench-link: cannot run here: {reason}', file=sys.stderr)
+        return 2
+    removed = cleanup_stale()
+    if removed:
+        print(f'removed namespaces of killed runs: {removed}')
+    if args.cleanup:
+        return 0
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    if args.adaptive_only:
+        from ladon_ros.link.adaptive_run import run_adaptive_cli
+        return run_adaptive_cli(args, out)
+    from ladon_ros.link.cases import ladon_points, parse_codecs, parse_rates
+    from ladon_ros.link.harness import BenchConfig, LinkBench
+    from ladon_ros.link.report import markdown_table, plot_latency_vs_rate, write_json
+    import os
+    # Random fallback weights go to a cache of this run: a cache shared with older code
+    # may hold weights of an architecture that has changed since.
+    os.environ.setdefault('LADON_ROS_CACHE', str((out / 'weights_cache').resolve()))
+    points = ladon_points()
+    if any(r for _, _, r in points):
+        print('!!! Ladon: no shipped checkpoint, RANDOM WEIGHTS: bytes/frame and accuracy are not those of a '
+              'trained model !!!')
+    cfg = BenchConfig(cases=tuple(parse_codecs(args.codecs, points)), rates_mbps=parse_rates(args.link_mbps),
+                      out_dir=out, lossy=not args.no_lossy, frames=args.frames, fps=args.fps, width=args.width,
+                      height=args.height, queue_ms=args.queue_ms, domain_id=args.domain_id)
+    rows = LinkBench(cfg).run()
+    table = markdown_table(rows)
+    (out / 'link_table.md').write_text(table)
+    json_path = write_json(rows, args.json or out / 'link_bench.json')
+    png = plot_latency_vs_rate(rows, out / 'link_latency_vs_rate.png')
+    print(table)
+    print(f'wrote {json_path}, {out / "link_table.md"}, {png}')
+    bad = [r.codec for r in rows if r.extra.get('veth_covers_served_bytes') is False]
+    if bad:
+        print(f'!!! veth counters show fewer bytes than were served for {bad}: a transport bypassed the link !!!')
+        return 1
+    if not args.no_adaptive:
+        from ladon_ros.link.adaptive_run import run_adaptive_cli
+        return run_adaptive_cli(args, out)
+    return 0

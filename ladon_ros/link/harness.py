@@ -1,0 +1,346 @@
+"""The link benchmark: real nodes, real DDS, a shaped veth between them (no rclpy here).
+
+For each link topology (clean veth; veth through the delay/loss relay) the harness
+creates the namespaces, starts ``edge_perception`` and a recorder in the edge namespace,
+then for each codec case starts ``image_source`` + ``camera_encoder`` in the camera
+namespace and, for each link rate, re-shapes the tbf, lets the queue settle and records
+a window of ``frames`` camera frames. Rows come from the edge's FrameStats (what was
+served, how late), the veth counters (what crossed the link) and the tbf counters
+(queue, drops). Every process and namespace is removed when the run ends, however it
+ends (``NetnsLink.close`` in ``finally``, atexit, signal handlers).
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+from ladon_ros.link.cases import LOSSY, LOSSY_RATE_MBPS, CodecCase, LinkSetting
+from ladon_ros.link.fastdds import dds_env, write_udp_profile
+from ladon_ros.link.floor import BenchRow, link_floor_ms, percentile, slope_per_s, wire_bytes
+from ladon_ros.link.netns import Counters, NetnsLink
+
+ROBOT_NS = '/robot1'
+# Two machines on one: the robot side (source, encoder, local baseline) gets core 0, the
+# edge core 1, each torch process one intra-op thread. Without this, torch's default
+# threads oversubscribe the two cores and encode times swing by 10x under load.
+CORES = {'camera': '0', 'edge': '1'}
+
+
+@dataclass(frozen=True)
+class BenchConfig:
+    """What one ``bench-link`` run measures.
+
+    Attributes:
+        cases: Codec cases, in order.
+        rates_mbps: Clean link rates [Mbit/s], fastest first.
+        lossy: Also run every offloading case on the lossy setting.
+        frames: Camera frames offered per (case, setting) cell.
+        fps: Camera frame rate [Hz].
+        width, height: Camera image size [px] (resized to the model input on the robot).
+        queue_ms: tbf queue limit: the longest a packet may wait in the radio buffer [ms].
+        settle_s: Wait after re-shaping before a window starts (old queue drains) [s].
+        start_timeout_s: Longest wait for the first served frame of a case [s].
+        domain_id: ROS_DOMAIN_ID of every process of the run.
+        out_dir: Logs, records and outputs.
+        publish_debug_image: Let the edge draw and publish its debug image too.
+    """
+
+    cases: tuple[CodecCase, ...]
+    rates_mbps: tuple[float, ...]
+    out_dir: Path
+    lossy: bool = True
+    frames: int = 100
+    fps: float = 10.0
+    width: int = 640
+    height: int = 480
+    queue_ms: float = 400.0
+    settle_s: float = 2.0
+    start_timeout_s: float = 120.0
+    domain_id: int = 47
+    publish_debug_image: bool = False
+
+    def __post_init__(self):
+        if not self.cases or not self.rates_mbps:
+            raise ValueError('need at least one codec case and one link rate')
+        if self.frames < 1 or not 0 < self.fps <= 120:
+            raise ValueError('frames must be >= 1 and fps in (0, 120]')
+        if not 0 <= self.domain_id <= 101:
+            raise ValueError('domain_id must be in [0, 101]')
+
+
+@dataclass
+class Window:
+    """One recorded (case, setting) cell: its time span and link counters."""
+
+    case: CodecCase
+    setting: LinkSetting
+    t0: float
+    t1: float
+    c0: Counters
+    c1: Counters
+    backlog_max: int = 0
+    extra: dict = field(default_factory=dict)
+
+
+def ros_env(domain_id: int, profile: Path) -> dict[str, str]:
+    """The environment of ``scripts/env.sh`` (generated msgs, libraries) + UDP-only DDS."""
+    env = dict(os.environ)
+    root = Path(__file__).resolve().parents[2]
+    if 'LADON_ROS_ROOT' not in env and (root / 'scripts' / 'env.sh').is_file():
+        out = subprocess.run(['bash', '-c', 'source scripts/env.sh && env -0'], cwd=root,
+                             capture_output=True, check=True).stdout.decode()
+        env.update(dict(kv.split('=', 1) for kv in out.split('\0') if '=' in kv))
+    return dds_env(profile, domain_id, env)
+
+
+def ros_param(value) -> str:
+    """A ``-p name:=value`` value in the YAML form rcl parses."""
+    if isinstance(value, bool):
+        return 'true' if value else 'false'
+    if isinstance(value, (list, tuple)):
+        return '[' + ','.join(f"'{v}'" for v in value) + ']'
+    if value == '':
+        return "''"  # rcl cannot parse an empty override
+    return str(value)
+
+
+def node_argv(module: str, params: dict, ns: str = '') -> list[str]:
+    """``python -m <module> --ros-args [-r __ns:=ns] -p k:=v ...``."""
+    argv = [sys.executable, '-m', module, '--ros-args']
+    if ns:
+        argv += ['-r', f'__ns:={ns}']
+    for k, v in params.items():
+        argv += ['-p', f'{k}:={ros_param(v)}']
+    return argv
+
+
+class RecordReader:
+    """Reads the recorder's JSON lines incrementally."""
+
+    def __init__(self, path: Path):
+        self.path, self.pos, self.rows = path, 0, []
+
+    def poll(self) -> list[dict]:
+        """New complete records since the last call."""
+        if not self.path.exists():
+            return []
+        with open(self.path) as f:
+            f.seek(self.pos)
+            data = f.read()
+        end = data.rfind('\n') + 1
+        self.pos += len(data[:end].encode())
+        new = [json.loads(line) for line in data[:end].splitlines() if line.strip()]
+        self.rows += new
+        return new
+
+
+def _matches(rec: dict, case: CodecCase) -> bool:
+    if rec.get('kind') != 'stats' or rec['codec'] != case.codec:
+        return False
+    return abs(rec['rate_point'] - case.rate_point) <= 1e-3 * max(1.0, abs(case.rate_point))
+
+
+class LinkBench:
+    """Runs a ``BenchConfig``; ``run()`` returns the rows (and writes logs under out_dir)."""
+
+    def __init__(self, cfg: BenchConfig, log: Callable[[str], None] = print):
+        self.cfg, self.log = cfg, log
+        self.out = Path(cfg.out_dir)
+        self.logs = self.out / 'logs'
+        self.logs.mkdir(parents=True, exist_ok=True)
+        self.profile = write_udp_profile(self.out / 'fastdds_udp_only.xml')
+        self.env = ros_env(cfg.domain_id, self.profile)
+        self.env['OMP_NUM_THREADS'] = '1'
+        self.windows: list[Window] = []
+        self.records: list[dict] = []
+        self.local: dict | None = None
+
+    # --- public -------------------------------------------------------------------
+    def run(self) -> list[BenchRow]:
+        """Measures every case on every setting; returns the rows (local first if asked)."""
+        cfg = self.cfg
+        offload = [c for c in cfg.cases if c.codec != 'local']
+        if any(c.codec == 'local' for c in cfg.cases):
+            self.local = self._run_local()
+        if offload:
+            clean = [LinkSetting('clean', r) for r in cfg.rates_mbps]
+            self._run_topology(offload, clean, None, 'clean')
+            if cfg.lossy:
+                self._run_topology(offload, [LinkSetting('lossy', LOSSY_RATE_MBPS, LOSSY)], LOSSY, 'lossy')
+        return self.rows()
+
+    def _spawn(self, link: NetnsLink, side: str, argv: list[str], log: str, pin: bool = True):
+        if pin and shutil.which('taskset') and (os.cpu_count() or 1) > int(CORES[side]):
+            argv = ['taskset', '-c', CORES[side], *argv]
+        return link.spawn(side, argv, env=self.env, log=self.logs / log)
+
+    # --- topologies -----------------------------------------------------------------
+    def _run_topology(self, cases, settings, impairment, tag: str) -> None:
+        cfg = self.cfg
+        rec_path = self.out / f'records_{tag}.jsonl'
+        rec_path.unlink(missing_ok=True)
+        reader = RecordReader(rec_path)
+        ladon_ckpts = sorted({c.checkpoint for c in cases if c.codec == 'ladon'}) or ['']
+        with NetnsLink(impairment=impairment) as link:
+            link.shape(settings[0].link_mbps, queue_ms=cfg.queue_ms)
+            self.log(f'[{tag}] namespaces {link.camera_ns} <-> {link.edge_ns}'
+                     + (f' via relay {link.relay_ns} ({impairment})' if impairment else ''))
+            self._spawn(link, 'edge', node_argv('ladon_ros.ros.edge_perception_node', {
+                'robot_namespaces': [ROBOT_NS], 'checkpoints': ladon_ckpts, 'serve_image_codecs': True,
+                'publish_debug_image': cfg.publish_debug_image}), f'edge_{tag}.log')
+            self._spawn(link, 'edge', [sys.executable, '-m', 'ladon_ros.ros.link_bench', 'record', '--out',
+                                       str(rec_path), '--robot-ns', ROBOT_NS], f'recorder_{tag}.log')
+            for case in cases:
+                self._run_case(link, case, settings, reader, tag)
+            reader.poll()
+        self.records += [dict(r, topology=tag) for r in reader.rows]
+
+    def _run_case(self, link: NetnsLink, case: CodecCase, settings, reader: RecordReader, tag: str) -> None:
+        cfg = self.cfg
+        name = f'{tag}_{case.label.replace("@", "_")}'
+        link.shape(settings[0].link_mbps, queue_ms=cfg.queue_ms)
+        procs = [
+            self._spawn(link, 'camera', node_argv('ladon_ros.ros.image_source_node', {
+                'rate_hz': float(cfg.fps), 'width': cfg.width, 'height': cfg.height}, ROBOT_NS),
+                f'source_{name}.log', pin=False),  # the camera itself: not robot compute
+            self._spawn(link, 'camera', node_argv('ladon_ros.ros.camera_encoder_node', case.encoder_params(),
+                                                  ROBOT_NS), f'encoder_{name}.log'),
+        ]
+        try:
+            if not self._wait_first(case, reader, procs):
+                self.log(f'  {case.label}: no frame served within {cfg.start_timeout_s:.0f} s '
+                         f'(see {self.logs}); cells recorded empty')
+            for s in settings:
+                link.shape(s.link_mbps, queue_ms=cfg.queue_ms)
+                time.sleep(cfg.settle_s)
+                w = self._record_window(link, case, s)
+                reader.poll()
+                n = sum(1 for r in reader.rows if _matches(r, case) and w.t0 <= r['t'] <= w.t1)
+                self.log(f'  {case.label:>12} {s.name:>5} {s.link_mbps:>5g} Mbit/s: {n}/{cfg.frames} frames served')
+        finally:
+            for p in procs:
+                link.stop(p)
+
+    def _wait_first(self, case: CodecCase, reader: RecordReader, procs) -> bool:
+        deadline = time.monotonic() + self.cfg.start_timeout_s
+        while time.monotonic() < deadline:
+            if any(_matches(r, case) for r in reader.poll()):
+                return True
+            if any(p.poll() is not None for p in procs):
+                return False
+            time.sleep(0.2)
+        return False
+
+    def _record_window(self, link: NetnsLink, case: CodecCase, s: LinkSetting) -> Window:
+        span = self.cfg.frames / self.cfg.fps
+        c0 = link.counters()
+        t0 = time.time()
+        backlog = 0
+        while time.time() - t0 < span:
+            time.sleep(0.2)
+            backlog = max(backlog, link.counters().qdisc_backlog_bytes)
+        t1 = time.time()
+        # Other work on the machine shares the two cores: keep its load beside the numbers.
+        w = Window(case, s, t0, t1, c0, link.counters(), backlog, {'loadavg_1min': os.getloadavg()[0]})
+        self.windows.append(w)
+        return w
+
+    # --- on-robot baseline ----------------------------------------------------------
+    def _run_local(self) -> dict:
+        cfg = self.cfg
+        out = self.out / 'local_baseline.json'
+        argv = [sys.executable, '-m', 'ladon_ros.link.local_baseline', '--frames', str(cfg.frames),
+                '--fps', str(cfg.fps), '--width', str(cfg.width), '--height', str(cfg.height), '--out', str(out)]
+        if shutil.which('taskset'):
+            argv = ['taskset', '-c', CORES['camera'], *argv]  # one robot core
+        self.log('[local] full teacher model on one core, no link')
+        with open(self.logs / 'local_baseline.log', 'wb') as log:
+            subprocess.run(argv, env=self.env, stdout=log, stderr=subprocess.STDOUT, check=True,
+                           timeout=600 + cfg.frames / cfg.fps)
+        return json.loads(out.read_text())
+
+    # --- rows -----------------------------------------------------------------------
+    def rows(self) -> list[BenchRow]:
+        """Rows of everything measured so far."""
+        rows = []
+        if self.local is not None:
+            rows.append(local_row(self.local))
+        per_case: dict[str, list[dict]] = {}
+        for w in self.windows:
+            per_case.setdefault(w.case.label, []).extend(self._served(w))
+        for w in self.windows:
+            rows.append(window_row(w, self._served(w), per_case[w.case.label], self.cfg.fps, self.cfg.frames))
+        return rows
+
+    def _served(self, w: Window) -> list[dict]:
+        topo = 'lossy' if w.setting.impairment else 'clean'
+        return [r for r in self.records if r.get('topology') == topo and _matches(r, w.case)
+                and w.t0 <= r['t'] <= w.t1]
+
+
+def _p50(recs: list[dict], key: str) -> float:
+    return percentile([r[key] for r in recs], 50)
+
+
+def window_row(w: Window, served: list[dict], all_served: list[dict], fps: float, frames: int) -> BenchRow:
+    """The row of one window; compute and frame size for the floor come from every window
+    of the same case (so a cell where nothing arrived still has a floor)."""
+    span = w.t1 - w.t0
+    n = len(served)
+    payload = sum(r['bytes'] for r in served) / n if n else (
+        sum(r['bytes'] for r in all_served) / len(all_served) if all_served else float('nan'))
+    camera_ms = _p50(all_served, 'encode_ms')
+    edge_ms = percentile([r['decode_ms'] + r['heads_ms'] for r in all_served], 50)
+    delay = w.setting.impairment.delay_ms if w.setting.impairment else 0.0
+    floor = link_floor_ms(camera_ms=camera_ms, payload_bytes=payload, link_mbps=w.setting.link_mbps,
+                          edge_ms=edge_ms, delay_ms=delay)
+    seqs = [r['seq'] for r in served]
+    published = (max(seqs) - min(seqs) + 1) if n >= 2 else n
+    tx = w.c1.tx_bytes - w.c0.tx_bytes
+    model_bytes = sum(wire_bytes(r['bytes']) for r in served)
+    lat = [r['total_ms'] for r in served]
+    p50 = percentile(lat, 50)
+    extra = {
+        'encode_ms_p50': _p50(served, 'encode_ms'),
+        'serialise_transmit_ms_p50': percentile([r['transit_ms'] - r['encode_ms'] for r in served], 50),
+        'decode_ms_p50': _p50(served, 'decode_ms'),
+        'heads_ms_p50': _p50(served, 'heads_ms'),
+        'edge_wait_ms_p50': percentile([r['total_ms'] - r['transit_ms'] - r['decode_ms'] - r['heads_ms']
+                                        for r in served], 50),
+        'measured_over_floor': p50 / floor if n else float('nan'),
+        'frames_served': n,
+        'fps_published': published / span if span > 0 else 0.0,
+        'latency_slope_ms_per_s': slope_per_s([r['t'] for r in served], lat),
+        'veth_tx_bytes': tx,
+        'veth_tx_bytes_per_published_frame': tx / published if published else float('nan'),
+        'veth_covers_served_bytes': bool(tx >= 0.95 * model_bytes),
+        'qdisc_drops': w.c1.qdisc_drops - w.c0.qdisc_drops,
+        'qdisc_backlog_max_bytes': w.backlog_max,
+        'rate_point': w.case.rate_point,
+        **w.extra,
+    }
+    if w.setting.impairment:
+        extra.update(relay_delay_ms=w.setting.impairment.delay_ms, relay_loss=w.setting.impairment.loss)
+    offered = frames
+    return BenchRow(w.case.label, w.setting.name, w.setting.link_mbps, payload, fps, n / span if span > 0 else 0.0,
+                    max(0.0, 1.0 - n / offered), p50, percentile(lat, 95), floor, extra)
+
+
+def local_row(result: dict) -> BenchRow:
+    """The on-robot baseline's row (no link: the floor is its compute alone)."""
+    recs = result['records']
+    lat = [r['latency_ms'] for r in recs]
+    compute = percentile([r['compute_ms'] for r in recs], 50)
+    n, span = len(recs), result['duration_s']
+    return BenchRow('local', 'on-robot', None, 0.0, result['fps'], n / span, max(0.0, 1.0 - n / result['frames']),
+                    percentile(lat, 50), percentile(lat, 95), compute,
+                    {'compute_ms_p50': compute, 'model_id': result['model_id'],
+                     'random_weights': result['random_weights'], 'frames_served': n,
+                     'measured_over_floor': percentile(lat, 50) / compute if n else float('nan')})
