@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import cv2
 import numpy as np
-import torch
 
 
 def resize_rgb(rgb: np.ndarray, size: tuple[int, int]) -> np.ndarray:
@@ -28,6 +27,7 @@ def normalize(rgb: np.ndarray, mean: tuple[float, ...], std: tuple[float, ...]) 
     return np.ascontiguousarray(x.transpose(0, 3, 1, 2))
 
 
-def to_tensor(rgb: np.ndarray, mean: tuple[float, ...], std: tuple[float, ...]) -> torch.Tensor:
+def to_tensor(rgb: np.ndarray, mean: tuple[float, ...], std: tuple[float, ...]) -> 'torch.Tensor':
     """``normalize`` as a torch tensor."""
+    import torch  # lazily: the torch-free camera (ladon_ros.export.onnx_camera) uses resize_rgb only
     return torch.from_numpy(normalize(rgb, mean, std))
