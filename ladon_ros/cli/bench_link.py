@@ -24,7 +24,7 @@ def register(sub) -> None:
     p.add_argument('--domain-id', type=int, default=47, help='ROS_DOMAIN_ID of the run')
     p.add_argument('--json', default='', help='write the rows here (default OUT/link_bench.json; the adaptive '
                                                 'run always writes OUT/link_adaptive.json)')
-    p.add_argument('--out', default='bench_out/link', help='folder for table, plots, records and logs')
+    p.add_argument('--out', default='out/bench_link', help='folder for table, plots, records and logs')
     p.add_argument('--adaptive-only', action='store_true',
                    help='only the rate-adaptation run (tbf 20 -> 2 -> 10 Mbit/s mid-stream, adaptive vs fixed)')
     p.add_argument('--no-adaptive', action='store_true', help='skip the rate-adaptation run')
