@@ -18,7 +18,9 @@ TABLES = {'image_source': (P.IMAGE_SOURCE, P.ImageSourceConfig),
 @pytest.mark.parametrize('node', sorted(TABLES))
 def test_shipped_yaml_is_the_defaults(node):
     table, cls = TABLES[node]
-    doc = yaml.safe_load((ROOT / 'config' / f'{node}.yaml').read_text())
+    text = (ROOT / 'config' / f'{node}.yaml').read_text()
+    assert text == P.render_yaml(node), 'config/*.yaml is stale: regenerate with params.render_yaml'
+    doc = yaml.safe_load(text)
     assert list(doc) == [f'/**/{node}']
     values = doc[f'/**/{node}']['ros__parameters']
     assert values == P.defaults(table)

@@ -76,7 +76,8 @@ def pipeline(tmp_path_factory):
                                                'serve_image_codecs': False})
         for i, ns in enumerate(ROBOTS):
             procs.start('image_source', label=f'source{i + 1}', namespace=ns,
-                        params={'max_frames': FRAMES, 'rate_hz': 4.0, 'seed': i, 'frame_id': f'cam{i + 1}'})
+                        params={'max_frames': FRAMES, 'rate_hz': 4.0, 'seed': i, 'frame_id': f'cam{i + 1}',
+                                'wait_for_subscribers': 2})  # encoder + this probe
             procs.start('camera_encoder', label=f'encoder{i + 1}', namespace=ns)
         yield procs, rec
         rec.node.destroy_node()

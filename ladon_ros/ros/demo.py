@@ -50,6 +50,7 @@ class Watcher:
         self.done: list[tuple[tuple[int, int], Joined]] = []
         self.det_index: dict[str, int] = {}
         self.diag = None
+        self.raw_bytes = 0  # size of one source frame as raw RGB8
         deep_be = QoSProfile(depth=50, reliability=ReliabilityPolicy.BEST_EFFORT)
         node.create_subscription(Image, 'image_raw', self._on_image, deep_be)
         deep = QoSProfile(depth=50, reliability=ReliabilityPolicy.RELIABLE)
@@ -133,7 +134,8 @@ def run_demo(*, frames: int = 100, out: str | Path = 'out/demo', rate_hz: float 
             node = rclpy.create_node('ladon_demo_watcher')
             watcher = Watcher(node)
             _wait_for_subscribers(node, procs, 60.0)
-            procs.start('image_source', params={'max_frames': frames, 'rate_hz': rate_hz})
+            procs.start('image_source', params={'max_frames': frames, 'rate_hz': rate_hz,
+                                                'wait_for_subscribers': 2})  # encoder + this watcher
             print(f'source: {frames} synthetic frames at {rate_hz} Hz, codec {codec}, ROS_DOMAIN_ID {domain_id}',
                   flush=True)
             code = _watch(node, watcher, procs, frames, rate_hz, timeout_s, out, pngs, random)
@@ -174,6 +176,8 @@ def _watch(node, watcher: Watcher, procs, frames, rate_hz, timeout_s, out: Path,
             shown += 1
             last_new = time.monotonic()
             stats.append(j.parts['frame_stats'])
+            if j.image is not None:
+                watcher.raw_bytes = j.image.width * j.image.height * 3
             print(describe(j, shown), flush=True)
             if j.image is not None and (shown - 1) % png_every == 0 and len(written) < pngs:
                 path = out / f'frame_{shown:03d}.png'
@@ -202,6 +206,9 @@ def _summary(watcher: Watcher, stats: list[FrameStats], frames: int, written: li
         print(f'median per frame: {med["payload_bytes"]:.0f} B on the wire | encode {med["encode_ms"]:.1f} ms, '
               f'transit {med["transit_ms"]:.1f} ms, decode {med["decode_ms"]:.1f} ms, '
               f'heads {med["heads_ms"]:.1f} ms, capture->results {med["total_ms"]:.1f} ms')
+        if watcher.raw_bytes:
+            print(f'raw RGB8 camera frame: {watcher.raw_bytes} B -> {watcher.raw_bytes / med["payload_bytes"]:.1f}x '
+                  'fewer bytes on the link')
     if watcher.diag:
         d = watcher.diag
         keys = ('frames_served', 'frames_rejected', 'frames_dropped_stale')

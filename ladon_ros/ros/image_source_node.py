@@ -73,6 +73,8 @@ class ImageSourceNode(Node):
                                f'at {self.cfg.rate_hz} Hz')
 
     def _tick(self) -> None:
+        if self.pub.get_subscription_count() < self.cfg.wait_for_subscribers:
+            return
         if self.cfg.max_frames and self.published >= self.cfg.max_frames:
             self.timer.cancel()
             self.get_logger().info(f'published {self.published} frames (max_frames); idle')

@@ -119,6 +119,8 @@ IMAGE_SOURCE = (
     Param('frame_id', 'camera_optical_frame', 'frame_id of the published images'),
     Param('loop', True, "Restart a 'video' / 'folder' source at its end"),
     Param('max_frames', 0, 'Stop publishing after this many frames (0 = never)', range=(0, 2**31 - 1)),
+    Param('wait_for_subscribers', 0, 'Publish nothing until image_raw has this many matched subscribers, '
+          'so a bounded run (max_frames) loses no frame to DDS discovery (0 = start at once)', range=(0, 1000)),
 )
 
 CAMERA_ENCODER = (
@@ -170,6 +172,7 @@ class ImageSourceConfig:
     frame_id: str
     loop: bool
     max_frames: int
+    wait_for_subscribers: int
 
     def __post_init__(self):
         if self.mode in ('video', 'folder') and not self.path:
@@ -325,3 +328,34 @@ def resolve_ladon_checkpoint(checkpoint: str, model: str = '', rate_point: float
                           f'shipped: {[m.rate_point for _, m in points]}')
     return points[len(points) // 2][0] if points else random_checkpoint(model)
 
+
+
+# --- shipped YAML ----------------------------------------------------------------------
+
+NODE_TABLES = {
+    'image_source': (IMAGE_SOURCE, 'Image source (robot side): synthetic | video | folder | camera.'),
+    'camera_encoder': (CAMERA_ENCODER, 'Camera-side encoder (robot side).'),
+    'edge_perception': (EDGE, 'Edge-side perception (base station).'),
+}
+
+
+def render_yaml(node: str) -> str:
+    """The ``config/<node>.yaml`` text: every parameter, its default and description."""
+    import json
+    table, title = NODE_TABLES[node]
+    lines = [f'# {title}', '# Every parameter with its default; generated from ladon_ros/ros/params.py',
+             '# (render_yaml). "/**/" applies the block in any namespace (/robot1/...).',
+             f'/**/{node}:', '  ros__parameters:']
+    for p in table:
+        v = p.default
+        if isinstance(v, bool):
+            text = 'true' if v else 'false'
+        elif isinstance(v, str):
+            text = v if v and v.replace('_', '').isalnum() else json.dumps(v)
+        elif isinstance(v, list):
+            text = '[' + ', '.join(json.dumps(x) for x in v) + ']'
+        else:
+            text = repr(v)
+        rng = f' [{p.range[0]}..{p.range[1]}]' if p.range else ''
+        lines += [f'    # {p.description}{rng}', f'    {p.name}: {text}']
+    return '\n'.join(lines) + '\n'
