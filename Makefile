@@ -11,7 +11,7 @@ ARGS ?=
 # .venv or install/ redoes that step.
 VENV_STAMP := $(VENV)/.ladon-setup.stamp
 BUILD_STAMP := install/.ladon-build.stamp
-BUILD_INPUTS := package.xml CMakeLists.txt $(wildcard cmake/* msg/*.msg launch/* config/* rviz/*) \
+BUILD_INPUTS := package.xml CMakeLists.txt $(wildcard cmake/* msg/*.msg launch/* config/* configs/*/* rviz/*) \
 	$(shell find ladon_ros -name '*.py' -o -name '*.safetensors' 2>/dev/null)
 
 .PHONY: setup test demo bench train eval soak clean

@@ -3,7 +3,15 @@
 The ROS 2 package itself (generated ``ladon_ros.msg``, ``ros2 run`` executables, launch and
 config in share/) is built by colcon from CMakeLists.txt; ``make setup`` does both.
 """
+from glob import glob
+
 from setuptools import find_packages, setup
+
+
+def _share(folder: str, pattern: str) -> tuple[str, list[str]]:
+    """A data_files entry that puts ``folder/pattern`` under share/ladon_ros/``folder``."""
+    return (f'share/ladon_ros/{folder}', sorted(glob(f'{folder}/{pattern}')))
+
 
 setup(
     name='ladon-ros',
@@ -15,6 +23,16 @@ setup(
     # Shipped checkpoints (safetensors + JSON metadata) and YAML configs travel with the code.
     package_data={'ladon_ros': ['weights/*.safetensors', 'weights/*.json', '**/*.yaml']},
     include_package_data=False,
+    # Into the install prefix like a ROS package: ament index marker, package.xml, params
+    # files, launch, RViz and training configs (colcon installs the same via CMakeLists.txt).
+    data_files=[
+        ('share/ament_index/resource_index/packages', ['resource/ladon_ros']),
+        ('share/ladon_ros', ['package.xml']),
+        _share('config', '*.yaml'),
+        _share('configs/train', '*.yaml'),
+        _share('launch', '*.launch.py'),
+        _share('rviz', '*.rviz'),
+    ],
     install_requires=[
         'torch>=2.1',
         'torchvision>=0.16',
