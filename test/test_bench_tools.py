@@ -1,0 +1,42 @@
+"""The benchmark tools run and write well-formed rows (no timing is asserted)."""
+import json
+
+import pytest
+import torch
+
+from ladon_ros.bench.encoder import run_encoder_bench
+from ladon_ros.checkpoint import save_checkpoint
+from ladon_ros.cli import main
+from ladon_ros.models import build_model
+
+
+@pytest.fixture(scope='module')
+def small_ckpt(tmp_path_factory):
+    torch.set_num_threads(1)
+    torch.manual_seed(0)
+    path = tmp_path_factory.mktemp('bench') / 'ladon_small.safetensors'
+    save_checkpoint(build_model('ladon_small').eval(), path, rate_point=1.0)
+    return path
+
+
+def test_bench_encoder_rows(small_ckpt, tmp_path):
+    rows, summary = run_encoder_bench(checkpoint=small_ckpt, iters=1, int8=True, include_resnet50=False,
+                                      work_dir=tmp_path)
+    names = [r['name'] for r in rows]
+    assert names == ['torch_encoder', 'ort_encoder_fp32', 'ort_encoder_int8', 'entropy_coding', 'jpeg_q90',
+                     'camera_total']
+    assert all(isinstance(r['ms_per_frame'], float) and r['ms_per_frame'] > 0 for r in rows)
+    assert 0.0 <= summary['int8_symbol_agreement'] <= 1.0
+    assert summary['bytes_equal_torch_onnx'] is True
+    assert summary['latent_bytes'] > 0
+
+
+def test_bench_edge_cli_json(small_ckpt, tmp_path, capsys):
+    out = tmp_path / 'edge.json'
+    assert main(['bench-edge', '--models', 'ladon_small', '--batches', '1', '2', '--iters', '1',
+                 '--threads', '1', '--json', str(out)]) == 0
+    rows = json.loads(out.read_text())
+    assert [(r['name'], r['batch']) for r in rows] == [('ladon_small_cpu', 1), ('ladon_small_cpu', 2)]
+    for r in rows:
+        assert r['fps'] == pytest.approx(1000.0 / r['ms_per_frame'])
+    assert 'ladon_small_cpu' in capsys.readouterr().out
