@@ -26,8 +26,8 @@ EVAL_SCORE_THRESH = 0.01  # low threshold for mAP (the demo threshold is the spe
 EVAL_MAX_DETS = 100
 
 QUICK = {'scenes': 96, 'jpeg': (5, 10, 20, 40, 70, 90), 'webp': (5, 20, 50, 80), 'png': (9,)}
-FULL = {'scenes': 400, 'jpeg': (3, 5, 10, 15, 20, 30, 50, 70, 90, 95), 'webp': (1, 5, 10, 20, 40, 60, 80, 95),
-        'png': (1, 9)}
+FULL = {'scenes': 240, 'jpeg': (3, 5, 10, 15, 20, 30, 50, 70, 90), 'webp': (1, 5, 10, 20, 50, 80),
+        'png': (9,)}
 
 
 @dataclass

@@ -1,0 +1,62 @@
+"""The whole recipe runs end to end on a toy budget and writes loadable, servable checkpoints."""
+import dataclasses
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from ladon_ros.camera import make_camera_encoder
+from ladon_ros.checkpoint import load_checkpoint
+from ladon_ros.data.synthetic import CLASSES, SceneGenerator
+from ladon_ros.edge import EdgePerception
+from ladon_ros.train.config import load_config
+from ladon_ros.train.runner import train
+
+torch.set_num_threads(1)
+
+
+@pytest.fixture(scope='module')
+def trained(tmp_path_factory):
+    tmp_path = tmp_path_factory.mktemp('tiny')
+    cfg = dataclasses.replace(load_config('configs/train/tiny.yaml'), run_dir=str(tmp_path / 'run'),
+                              weights_dir=str(tmp_path / 'w'))
+    return tmp_path, cfg, train(cfg, betas=(4.0,))
+
+
+def test_tiny_recipe_end_to_end_and_resume(trained):
+    tmp_path, cfg, summary = trained
+    assert {'teacher', 'b4_stage1', 'b4_stage2', 'b4_heads'} <= set(summary)
+    teacher_path, ladon_path = tmp_path / 'w' / 'teacher_small.safetensors', tmp_path / 'w' / 'ladon_small_b4.safetensors'
+    ladon, meta = load_checkpoint(ladon_path)
+    assert meta.rate_point == 4.0 and meta.classes == CLASSES and 'b4_stage1 2 steps' in meta.notes
+    # fp16 storage for everything but the entropy model keeps the files small.
+    assert ladon_path.stat().st_size < 3_000_000 and teacher_path.stat().st_size < 3_000_000
+    image = SceneGenerator(image_size=(96, 160), seed=9).sample(0).image
+    frame = make_camera_encoder(codec='ladon', checkpoint=ladon_path).encode(image)
+    result = EdgePerception.from_checkpoints([ladon_path], teacher_path).process(frame)
+    assert result.segmentation.shape == (96, 160)
+    # The log has every stage; a second run skips everything (finished states are kept).
+    stages = {json.loads(s)['stage'] for s in (tmp_path / 'run' / 'losses.jsonl').read_text().splitlines()}
+    assert stages == {'teacher', 'b4_stage1', 'b4_stage2', 'b4_heads'}
+    before = ladon_path.read_bytes()
+    again = train(cfg, betas=(4.0,))
+    assert again['b4_heads']['steps_done'] == 2
+    assert ladon_path.read_bytes() == before  # same weights re-exported from the saved states
+    assert np.isfinite(summary['b4_stage1']['last_terms']['bpp'])
+
+
+def test_eval_cli_writes_the_issue_json_plot_and_table(trained):
+    from ladon_ros.cli import main
+    tmp_path = trained[0]
+    out = tmp_path / 'eval'
+    assert main(['eval', '--quick', '--scenes', '2', '--weights-dir', str(tmp_path / 'w'), '--json',
+                 str(out / 'rows.json'), '--out', str(out)]) == 0
+    rows = json.loads((out / 'rows.json').read_text())
+    assert set(rows) == {'classification', 'detection', 'segmentation'}
+    codecs = {r['codec'] for r in rows['segmentation']}
+    assert codecs == {'teacher', 'ladon', 'jpeg', 'webp', 'png'}
+    ladon = [r for r in rows['classification'] if r['codec'] == 'ladon']
+    assert ladon[0]['setting'] == 4.0 and 30 < ladon[0]['bytes_per_frame'] < 128 * 128 * 3
+    assert (out / 'rate_accuracy.png').stat().st_size > 1000
+    assert '| teacher |' in (out / 'table.md').read_text()
