@@ -164,6 +164,7 @@ class EdgePerceptionNode(ManagedModelNode):
     def _publish_diagnostics(self) -> None:
         now = self.get_clock().now()
         values = self.stats.summary(now.nanoseconds)
+        values['frames_lost_on_link'] = str(sum(r.link.lost for r in self.robots))  # sequence gaps
         hw = self.get_fully_qualified_name()
         if self.edge is None:
             level, text = DiagnosticStatus.WARN, 'not configured (no model loaded)'

@@ -62,7 +62,7 @@ class NodeProcesses:
         """True while process ``label`` runs."""
         return self.procs[label].poll() is None
 
-    def stop(self, label: str | None = None, timeout: float = 10.0) -> dict[str, int]:
+    def stop(self, label: str | None = None, timeout: float = 20.0) -> dict[str, int]:
         """SIGINT (clean rclpy shutdown), then SIGKILL after ``timeout`` s; returns exit codes."""
         labels = [label] if label else list(self.procs)
         for name in labels:
