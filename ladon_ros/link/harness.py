@@ -222,8 +222,10 @@ class LinkBench:
                 time.sleep(cfg.settle_s)
                 w = self._record_window(link, case, s)
                 reader.poll()
-                n = sum(1 for r in reader.rows if _matches(r, case) and w.t0 <= r['t'] <= w.t1)
-                self.log(f'  {case.label:>12} {s.name:>5} {s.link_mbps:>5g} Mbit/s: {n}/{cfg.frames} frames served')
+                n = sum(1 for r in reader.rows if _matches(r, case) and w.t0 <= r['stamp'] <= w.t1)
+                self.log(f'  {case.label:>12} {s.name:>5} {s.link_mbps:>5g} Mbit/s: {n}/{cfg.frames} frames served'
+                         ' (so far)')
+            time.sleep(cfg.settle_s)  # frames of the last window still in flight
         finally:
             for p in procs:
                 link.stop(p)
@@ -281,8 +283,10 @@ class LinkBench:
 
     def _served(self, w: Window) -> list[dict]:
         topo = 'lossy' if w.setting.impairment else 'clean'
+        # By capture stamp, not by arrival: a loaded edge (or recorder) may report a
+        # frame after the window it was captured in has ended.
         return [r for r in self.records if r.get('topology') == topo and _matches(r, w.case)
-                and w.t0 <= r['t'] <= w.t1]
+                and w.t0 <= r['stamp'] <= w.t1]
 
 
 def _p50(recs: list[dict], key: str) -> float:
@@ -317,7 +321,7 @@ def window_row(w: Window, served: list[dict], all_served: list[dict], fps: float
         'measured_over_floor': p50 / floor if n else float('nan'),
         'frames_served': n,
         'fps_published': published / span if span > 0 else 0.0,
-        'latency_slope_ms_per_s': slope_per_s([r['t'] for r in served], lat),
+        'latency_slope_ms_per_s': slope_per_s([r['stamp'] for r in served], lat),
         'veth_tx_bytes': tx,
         'veth_tx_bytes_per_published_frame': tx / published if published else float('nan'),
         'veth_covers_served_bytes': bool(tx >= 0.95 * model_bytes),
