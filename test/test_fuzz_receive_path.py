@@ -122,7 +122,7 @@ def _still_serves(world) -> None:
 
 # --- mutated payloads: truncated, extended, bit-flipped, random --------------------------------
 
-@fuzz(250)
+@fuzz(200)
 @given(data=st.data())
 def test_mutated_ladon_payloads_are_rejected_with_a_reason(world, capsys, data):
     tally = world.setdefault('t_mut', Tally('mutated ladon payloads (truncate/extend/bit-flip/random)'))
@@ -293,7 +293,7 @@ _floats = st.one_of(st.floats(allow_nan=True, allow_infinity=True), st.sampled_f
 _ints = st.one_of(st.integers(-2 ** 40, 2 ** 40), st.floats(allow_nan=True, allow_infinity=True), st.none())
 
 
-@fuzz(250)
+@fuzz(200)
 @given(data=st.data())
 def test_message_fields_are_validated(world, capsys, data):
     tally = world.setdefault('t_msg', Tally('message fields (NaN/Inf floats, sizes, strings, hashes, shapes)'))

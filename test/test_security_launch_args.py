@@ -1,0 +1,127 @@
+"""Bad launch arguments and untrusted checkpoint files given to the real node processes.
+
+Each node is started as its console process would be (``--ros-args -p name:=value``), all at
+once on ROS_DOMAIN_ID 36. Each must exit non-zero with one clear line that names the
+parameter and what is wrong, without a Python traceback, and without loading anything it
+should not (a pickle checkpoint is never unpickled).
+"""
+from __future__ import annotations
+
+import json
+import os
+import pickle
+import time
+from pathlib import Path
+
+import pytest
+import torch
+from safetensors import safe_open
+from safetensors.torch import load_file, save_file
+
+from ladon_ros.ros.processes import NodeProcesses
+
+pytestmark = pytest.mark.ros
+DOMAIN = 36
+
+
+class _Payload:
+    def __init__(self, marker: Path):
+        self.marker = marker
+
+    def __reduce__(self):
+        return (Path.write_text, (self.marker, 'pwned'))
+
+
+@pytest.fixture(scope='module')
+def files(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp('launch')
+    old = os.environ.get('LADON_ROS_CACHE')
+    os.environ['LADON_ROS_CACHE'] = str(tmp / 'cache')
+    try:
+        from ladon_ros.weights import random_checkpoint
+        ladon, teacher = random_checkpoint('ladon_small'), random_checkpoint('teacher_small')
+    finally:
+        if old is None:
+            os.environ.pop('LADON_ROS_CACHE')
+        else:
+            os.environ['LADON_ROS_CACHE'] = old
+    marker = tmp / 'marker.txt'
+    pt = tmp / 'weights.pt'
+    pt.write_bytes(pickle.dumps(_Payload(marker)))
+    disguised = tmp / 'weights_pickle.safetensors'
+    disguised.write_bytes(pickle.dumps(_Payload(marker)))
+    state = load_file(str(ladon))
+    with safe_open(str(ladon), framework='pt') as f:
+        metadata = f.metadata()
+    key = next(k for k in state if k.endswith('decoder.0.weight'))
+    state[key] = state[key] + 0.5
+    tampered = tmp / 'tampered.safetensors'
+    save_file(state, str(tampered), metadata=metadata)
+    meta = json.loads(metadata['ladon_ros'])
+    foreign_model = tmp / 'foreign_model.safetensors'
+    save_file({'x': torch.zeros(1)}, str(foreign_model),
+              metadata={'ladon_ros': json.dumps(dict(meta, model_id='ladon_resnet9000'))})
+    return dict(tmp=tmp, ladon=str(ladon), teacher=str(teacher), pt=str(pt), disguised=str(disguised),
+                tampered=str(tampered), foreign_model=str(foreign_model), marker=marker,
+                env={'LADON_ROS_CACHE': str(tmp / 'cache'), 'OMP_NUM_THREADS': '1'})
+
+
+def _cases(f):
+    # Six processes at once (each imports torch): the rest of the refusals are covered in-process
+    # by test_ros_params.py and test_security_checkpoints.py.
+    return [
+        ('edge_bad_device', 'edge_perception', {'device': 'tpu'}, "device: 'tpu' is not a torch device"),
+        ('edge_missing_ckpt', 'edge_perception', {'checkpoints': ['/nonexistent/x.safetensors']},
+         'checkpoint not found'),
+        ('edge_pickle_pt', 'edge_perception', {'checkpoints': [f['pt']]}, 'only .safetensors'),
+        ('edge_tampered', 'edge_perception', {'checkpoints': [f['tampered']], 'serve_image_codecs': False},
+         'weights hash mismatch'),
+        ('camera_unknown_model', 'camera_encoder', {'model': 'no_such_model'}, "model: unknown model 'no_such_model'"),
+        ('camera_rate_point_range', 'camera_encoder', {'rate_point': 5000.0}, 'rate_point'),
+    ]
+
+
+# Cases that still misbehave, with the open finding in docs/RELIABILITY.md that describes them.
+KNOWN_FINDINGS = {
+    'camera_rate_point_range': 'open finding F2: an out-of-range launch argument is refused by rclpy at '
+                               'declare time with InvalidParameterValueException, which run_node does not catch '
+                               '(traceback instead of one line; exit code 1)',
+}
+
+
+def test_bad_launch_arguments_exit_with_a_clear_error(files, capsys):
+    cases = _cases(files)
+    procs = NodeProcesses(DOMAIN, files['tmp'] / 'logs', files['env'])
+    try:
+        for label, node, params, _ in cases:
+            procs.start(node, label=label, params=params)
+        end = time.monotonic() + 240
+        while time.monotonic() < end and any(procs.alive(c[0]) for c in cases):
+            time.sleep(0.5)
+        lines, problems = [], []
+        for label, _, _, expect in cases:
+            alive = procs.alive(label)
+            code = procs.procs[label].poll()
+            log = procs.log(label)
+            errors = [ln for ln in log.splitlines() if 'ERROR' in ln or 'error' in ln.lower()]
+            first = errors[0].strip()[:160] if errors else log.strip().splitlines()[-1][:160] if log.strip() else ''
+            lines.append(f'{label}: exit {code}: {first}')
+            if alive or code == 0:
+                problems.append(f'{label}: still running or exit 0')
+            elif expect not in log:
+                problems.append(f'{label}: {expect!r} not in its output:\n{log[-1500:]}')
+            elif 'Traceback' in log:
+                problems.append(f'{label}: a traceback instead of one clear line:\n{log[-1500:]}')
+        with capsys.disabled():
+            print('\n[security] launch arguments:\n  ' + '\n  '.join(lines))
+        assert not files['marker'].exists(), 'a pickle payload was executed'
+        known = [p for p in problems if p.split(':', 1)[0] in KNOWN_FINDINGS]
+        assert not [p for p in problems if p not in known], '\n'.join(problems)
+        fixed = [k for k in KNOWN_FINDINGS if not any(p.startswith(k + ':') for p in problems)]
+        if fixed:
+            with capsys.disabled():
+                print(f'[security] fixed since noted, update docs/RELIABILITY.md: {fixed}')
+        if known:
+            pytest.xfail('; '.join(KNOWN_FINDINGS[p.split(':', 1)[0]] for p in known))
+    finally:
+        procs.stop()
