@@ -42,6 +42,13 @@ class SharedBody(nn.Module):
             net = resnet50(weights=None, replace_stride_with_dilation=[False, False, spec.dilate_layer4])
             self.layer2, self.layer3, self.layer4 = net.layer2, net.layer3, net.layer4
             self.out_channels = (256, 512, 1024, 2048)
+        elif spec.body == 'resnest269e':
+            # The authors' larger variant (timm ResNeSt-269e; its layer1 gives 256 ch, stride 4).
+            # timm is imported only for this body; pretrained=False: nothing is downloaded.
+            import timm
+            net = timm.create_model('resnest269e', pretrained=False)
+            self.layer2, self.layer3, self.layer4 = net.layer2, net.layer3, net.layer4
+            self.out_channels = (256, 512, 1024, 2048)
         elif spec.body == 'basic':
             w2, w3, w4 = spec.body_widths
             b2, b3, b4 = spec.body_blocks

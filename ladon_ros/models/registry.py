@@ -77,6 +77,9 @@ _PAPER = ModelSpec(
     body='resnet50', classes=TaskClasses.generic(1000, 91, 21))
 register_model(_PAPER, kind='ladon')
 register_model(dataclasses.replace(_PAPER, name='teacher_resnet50'), kind='teacher')
+# The authors' larger variant: ResNeSt-269e body (timm), C = 32 (ladon-runtime configs).
+register_model(dataclasses.replace(_PAPER, name='ladon_resnest269e', bottleneck_channels=32, body='resnest269e'),
+               kind='ladon')
 
 # Small configuration for a CPU and the synthetic world (the embedded default). Sized so
 # the whole training (teacher + 3 rate points) fits about an hour on 2 CPU cores and each
