@@ -19,6 +19,7 @@ from ladon_ros.data.dataset import SceneDataset, collate_scenes
 from ladon_ros.models.registry import build_model
 from ladon_ros.train.config import TrainConfig, beta_tag
 from ladon_ros.train.loop import StageResult, run_stage
+from ladon_ros.train.state import read_progress
 from ladon_ros.train.losses import bits_per_image, feature_distillation, kd_loss, task_losses
 
 # Training-time sampling of Faster R-CNN, lighter than torchvision's defaults (2000
@@ -130,11 +131,13 @@ def train(cfg: TrainConfig, *, stages: tuple[str, ...] = ('teacher', 'ladon'), b
             terms['loss'] = sum(terms.values())
             return terms
 
+        if 'teacher' not in stages and not (read_progress(run_dir / 'teacher') or {}).get('done'):
+            raise RuntimeError(f'the teacher stage in {run_dir} has not finished: run with stages teacher first')
         teacher.train()
         params = _set_trainable(teacher, [teacher])
         res = run_stage(name='teacher', cfg=cfg.teacher, model=teacher, params=params, step_fn=teacher_step, **common)
         summary['teacher'] = res.__dict__
-        if not res.stopped_early or res.steps_done > 0:
+        if 'teacher' in stages:  # ladon-only runs (e.g. one process per beta) only read it
             export_checkpoint(teacher, weights_dir / f'{cfg.teacher_model}.safetensors', rate_point=0.0,
                               notes=_notes(cfg, [res]), half=cfg.half_weights)
     teacher.eval()
@@ -146,7 +149,8 @@ def train(cfg: TrainConfig, *, stages: tuple[str, ...] = ('teacher', 'ladon'), b
                 raise ValueError(f'beta {beta} is not in the config betas {cfg.betas}')
             summary.update(train_ladon(cfg, teacher, beta, device, common, weights_dir))
     summary['total_min'] = (time.perf_counter() - t0) / 60
-    (run_dir / 'summary.json').write_text(json.dumps(summary, indent=1, default=str))
+    tag = '_'.join(stages) + ('_' + '_'.join(beta_tag(b) for b in betas) if betas else '')
+    (run_dir / f'summary_{tag}.json').write_text(json.dumps(summary, indent=1, default=str))
     return summary
 
 
