@@ -148,7 +148,7 @@ def test_mutated_ladon_payloads_are_rejected_with_a_reason(world, capsys, data):
 
 def test_mutated_ladon_payloads_report(world, capsys):
     tally = world['t_mut']
-    assert tally.cases >= 250 and sum(tally.rejected.values()) >= 240
+    assert tally.cases >= 200 and sum(tally.rejected.values()) >= 190
     tally.report(capsys)
     _still_serves(world)
 
@@ -320,7 +320,7 @@ def test_message_fields_are_validated(world, capsys, data):
 
 def test_message_fields_report(world, capsys):
     tally = world['t_msg']
-    assert tally.cases >= 250 and tally.rejected['bad_field'] > 0
+    assert tally.cases >= 200 and tally.rejected["bad_field"] > 0
     tally.report(capsys)
     edge = world['edge']
     for bad in (dict(rate_point=math.nan), dict(encode_ms=math.inf), dict(encode_ms=-1.0)):
