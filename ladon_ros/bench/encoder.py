@@ -99,6 +99,9 @@ def run_encoder_bench(*, checkpoint: str | Path, iters: int = 20, int8: bool = T
     bgr = cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR)
     add('jpeg_q90', time_ms(lambda: cv2.imencode('.jpg', bgr, [cv2.IMWRITE_JPEG_QUALITY, 90]), iters=iters))
     add('camera_total', time_ms(lambda: cam.encode(rgb), iters=iters))
+    if int8:
+        cam8 = OnnxCameraEncoder(bundle, threads=1, int8=True)
+        summary['camera_total_int8_ms'] = time_ms(lambda: cam8.encode(rgb), iters=iters)
     summary['torch_camera_total_ms'] = time_ms(lambda: torch_cam.encode(rgb), iters=max(3, iters // 4))
     summary['bytes_equal_torch_onnx'] = torch_cam.encode(rgb).payload == cam.encode(rgb).payload
     if include_resnet50:
@@ -113,6 +116,8 @@ def run_encoder_bench(*, checkpoint: str | Path, iters: int = 20, int8: bool = T
     if 'resnet50_local' in by:
         summary['camera_total_over_resnet50'] = by['camera_total'] / by['resnet50_local']
         summary['meets_ratio_target'] = summary['camera_total_over_resnet50'] <= TARGET_RATIO
+        if int8:
+            summary['camera_total_int8_over_resnet50'] = summary['camera_total_int8_ms'] / by['resnet50_local']
     if tmp is not None:
         tmp.cleanup()
     return rows, summary

@@ -164,10 +164,11 @@ def quantize(y: np.ndarray, rgb: np.ndarray, medians: np.ndarray, weights: Encod
     """
     d = y.astype(np.float32, copy=False) - medians.astype(np.float32)[:, None, None]  # as torch does
     sym = np.rint(d)
-    r = np.abs(d - sym)  # distance to the nearest integer; boundaries are at 0.5
+    r = d - sym
+    np.abs(r, out=r)  # distance to the nearest integer; boundaries are at 0.5
     # Engine error scales with the magnitudes summed, i.e. with the channel's range.
-    tol = ATOL + RTOL * np.abs(d).max(axis=(1, 2), keepdims=True)
-    band = r > (np.float32(0.5) - tol.astype(np.float32))
+    big = np.maximum(d.max(axis=(1, 2)), -d.min(axis=(1, 2)))
+    band = r > (np.float32(0.5) - (ATOL + RTOL * big).astype(np.float32))[:, None, None]
     checked = changed = 0
     if band.any():
         pos = np.unique(np.argwhere(band)[:, 1:], axis=0)  # spatial positions, all channels at once
