@@ -1,6 +1,11 @@
 """image_source frame readers (synthetic, folder, video) and the camera encoder's bad-image path."""
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+import textwrap
+
 import cv2
 import numpy as np
 import pytest
@@ -73,3 +78,42 @@ def test_camera_encoder_counts_bad_images_and_encodes_the_next(tmp_path, monkeyp
         node.destroy_node()
     finally:
         rclpy.shutdown()
+
+
+NODE_WITHOUT_TORCH = textwrap.dedent('''
+    import sys
+    class _NoTorch:
+        def find_spec(self, name, path=None, target=None):
+            if name == 'torch' or name.startswith('torch.'):
+                raise ImportError('torch is blocked in this test')
+    sys.meta_path.insert(0, _NoTorch())
+    import numpy as np, rclpy
+    from rclpy.parameter import Parameter
+    from std_msgs.msg import Header
+    from ladon_ros.ros.camera_encoder_node import CameraEncoderNode
+    from ladon_ros.ros.conversions import rgb_to_image
+    rclpy.init()
+    node = CameraEncoderNode(parameter_overrides=[Parameter('backend', value='onnx'),
+                                                  Parameter('onnx_dir', value=sys.argv[1])])
+    sent = []
+    node.pub.publish = sent.append
+    node._on_image(rgb_to_image(np.zeros((60, 80, 3), np.uint8), Header(frame_id='cam')))
+    assert 'torch' not in sys.modules
+    print('SENT', sent[0].codec, sent[0].model_id, len(sent[0].data), node.metas[0].notes[:14])
+    node.close(); node.destroy_node(); rclpy.shutdown()
+''')
+
+
+def test_camera_encoder_node_onnx_backend_runs_without_torch(tmp_path, monkeypatch):
+    from ladon_ros.export.bundle import export_camera_bundle
+    from ladon_ros.ros.common import RANDOM_PREFIX
+    from ladon_ros.weights import RANDOM_NOTE, random_checkpoint
+    assert RANDOM_NOTE.startswith(RANDOM_PREFIX)
+    monkeypatch.setenv('LADON_ROS_CACHE', str(tmp_path))
+    export_camera_bundle(random_checkpoint('ladon_small'), tmp_path / 'bundle')
+    env = {**os.environ, 'ROS_DOMAIN_ID': '27'}
+    out = subprocess.run([sys.executable, '-c', NODE_WITHOUT_TORCH, str(tmp_path / 'bundle')], env=env,
+                         capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert 'SENT ladon ladon_small' in out.stdout and 'RANDOM WEIGHTS' in out.stdout
+    assert 'RANDOM WEIGHTS' in out.stderr  # the loud warning, also on the ONNX path

@@ -7,8 +7,9 @@ from __future__ import annotations
 
 from sensor_msgs.msg import Image
 
+from types import SimpleNamespace
+
 from ladon_ros.camera import make_camera_encoder
-from ladon_ros.checkpoint import read_metadata
 from ladon_ros.msg import LatentFrame
 from ladon_ros.ros import qos
 from ladon_ros.ros.common import run_node
@@ -31,13 +32,25 @@ class CameraEncoderNode(ManagedModelNode):
         self.autostart()
 
     def load(self, cfg: CameraEncoderConfig) -> None:
-        path = resolve_ladon_checkpoint(cfg.checkpoint, cfg.model, cfg.rate_point)
-        self.encoder = make_camera_encoder(codec=cfg.codec, checkpoint=path, quality=cfg.image_quality,
-                                           device=cfg.device)
-        self.metas = [read_metadata(path)] if cfg.codec == 'ladon' else []
+        if cfg.backend == 'onnx':
+            from ladon_ros.export.bundle import read_bundle_info
+            info = read_bundle_info(cfg.onnx_dir)
+            source = f'ONNX {cfg.onnx_dir}'
+            self.encoder = make_camera_encoder(codec=cfg.codec, quality=cfg.image_quality, backend='onnx',
+                                               onnx_dir=cfg.onnx_dir, threads=cfg.threads)
+            meta = SimpleNamespace(model_id=info['model_id'], rate_point=info['rate_point'],
+                                   notes=info.get('checkpoint_notes', ''))
+        else:
+            from ladon_ros.checkpoint import read_metadata
+            path = resolve_ladon_checkpoint(cfg.checkpoint, cfg.model, cfg.rate_point)
+            source = path.name
+            self.encoder = make_camera_encoder(codec=cfg.codec, checkpoint=path, quality=cfg.image_quality,
+                                               device=cfg.device)
+            meta = read_metadata(path)
+        self.metas = [meta] if cfg.codec == 'ladon' else []
         self.pub = self.create_lifecycle_publisher(LatentFrame, 'latent', qos.LATENT)
         self.sub = self.create_subscription(Image, 'image_raw', self._on_image, qos.SENSOR)
-        what = f'{self.metas[0].model_id} rate point {self.metas[0].rate_point} ({path.name})' \
+        what = f'{self.metas[0].model_id} rate point {self.metas[0].rate_point} ({source})' \
             if self.metas else f'{cfg.codec} quality {cfg.image_quality}'
         self.get_logger().info(f'encoding {self.sub.topic_name} -> {self.pub.topic_name} with {what}')
 

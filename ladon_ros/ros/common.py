@@ -7,9 +7,8 @@ import time
 import rclpy
 from rclpy.executors import ExternalShutdownException
 
-from ladon_ros.checkpoint import CheckpointMeta
-
 RANDOM_WARNING_PERIOD_S = 10.0
+RANDOM_PREFIX = 'RANDOM WEIGHTS'
 
 
 class RateLimitedLog:
@@ -35,10 +34,15 @@ class RateLimitedLog:
         self.logger.warning(text + (f' (+{n} more like this since the last message)' if n else ''))
 
 
-def warn_if_random(logger, metas: list[CheckpointMeta]) -> bool:
-    """Logs the loud random-weights warning when any of ``metas`` is untrained; returns whether it did."""
-    from ladon_ros.weights import is_random
-    random = [m.model_id for m in metas if is_random(m)]
+def warn_if_random(logger, metas: list) -> bool:
+    """Logs the loud random-weights warning when any of ``metas`` is untrained; returns whether it did.
+
+    Args:
+        metas: Objects with ``model_id`` and ``notes`` (``CheckpointMeta`` or an ONNX bundle's).
+    """
+    # The prefix of ladon_ros.weights.RANDOM_NOTE, not imported: that module imports torch,
+    # which the ONNX camera side must not need (test_ros_sources checks the prefix).
+    random = [m.model_id for m in metas if m.notes.startswith(RANDOM_PREFIX)]
     if random:
         logger.warning(f'!!! RANDOM WEIGHTS (untrained {", ".join(random)}): results are MEANINGLESS; '
                        'ship trained checkpoints in ladon_ros/weights or set the checkpoint parameters !!!')

@@ -6,6 +6,7 @@ buffer copies (``tobytes`` / ``np.frombuffer``), never element by element.
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING
 
 import cv2
 import numpy as np
@@ -15,10 +16,12 @@ from std_msgs.msg import Header
 
 from ladon_ros.codec.wire import WireFrame
 from ladon_ros.errors import FrameRejected
-from ladon_ros.models.spec import TaskClasses
 from ladon_ros.msg import (BoundingBox2D, Classification, Detection2D, Detection2DArray, LabelInfo,
                            LatentFrame, ObjectHypothesis, VisionClass)
-from ladon_ros.results import FrameResults
+
+if TYPE_CHECKING:  # both import torch; the camera side must run without it (ONNX back end)
+    from ladon_ros.models.spec import TaskClasses
+    from ladon_ros.results import FrameResults
 
 # encoding -> (channels, OpenCV conversion to RGB or None). Only 8-bit encodings: the
 # camera encoder works on uint8 RGB, anything else needs an explicit conversion node.

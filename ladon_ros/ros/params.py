@@ -46,6 +46,8 @@ class Param:
 
 def check_device(value: str) -> None:
     """Accepts torch device strings ('cpu', 'cuda', 'cuda:1') that exist on this machine."""
+    if value == 'cpu':
+        return  # no torch import: the ONNX camera side runs without torch
     import torch
     try:
         dev = torch.device(value)
@@ -134,6 +136,10 @@ CAMERA_ENCODER = (
     Param('quality', -1, 'Image codec quality (jpeg/webp 1..100, png 0..9); -1 = codec default',
           range=(-1, 100)),
     Param('device', 'cpu', "Torch device of the encoder ('cpu', 'cuda', 'cuda:0')", check=check_device),
+    Param('backend', 'torch', "'torch' (the checkpoint) or 'onnx' (a folder from `ladon-ros export`; "
+          'onnxruntime, no torch)', check=_one_of(('torch', 'onnx'))),
+    Param('onnx_dir', '', "Exported camera folder (camera.json) for backend 'onnx'"),
+    Param('threads', 1, "ONNX Runtime intra-op threads (backend 'onnx')", range=(1, 64)),
     Param('autostart', True, 'Configure and activate on start (no lifecycle manager needed)'),
 )
 
@@ -193,9 +199,15 @@ class CameraEncoderConfig:
     rate_point: float
     quality: int
     device: str
+    backend: str
+    onnx_dir: str
+    threads: int
     autostart: bool
 
     def __post_init__(self):
+        if self.backend == 'onnx' and not (Path(self.onnx_dir) / 'camera.json').is_file():
+            raise ConfigError(f"onnx_dir: backend 'onnx' needs a folder with camera.json "
+                              f'(from `ladon-ros export`), got {self.onnx_dir!r}')
         if self.codec in IMAGE_CODECS:
             try:
                 check_quality(self.codec, self.image_quality)
