@@ -9,12 +9,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ladon_ros.bench.timing import time_ms
+from ladon_ros.bench import timing
 
 
 def run_edge_bench(*, models: tuple[str, ...] = ('ladon_resnet50', 'ladon_small'), batches=(1, 4, 8),
                    iters: int = 2, threads: int | None = None, devices: tuple[str, ...] | None = None,
-                   checkpoints: dict[str, str | Path] | None = None) -> tuple[list[dict], list[str]]:
+                   checkpoints: dict[str, str | Path] | None = None,
+                   clock: str = 'wall') -> tuple[list[dict], list[str]]:
     """Measures frames/s per (model, device, batch).
 
     Args:
@@ -24,6 +25,9 @@ def run_edge_bench(*, models: tuple[str, ...] = ('ladon_resnet50', 'ladon_small'
         threads: torch intra-op threads (default: torch's default, all cores).
         devices: ``('cpu',)`` plus ``'cuda'`` when available, by default.
         checkpoints: model name -> checkpoint path.
+        clock: ``'wall'``, or ``'thread'`` (CPU time of the calling thread: only meaningful
+            with ``threads=1`` on the CPU, where it gives frames/s per core unaffected by
+            other processes).
 
     Returns:
         ``(rows, notes)``.
@@ -36,11 +40,13 @@ def run_edge_bench(*, models: tuple[str, ...] = ('ladon_resnet50', 'ladon_small'
     from ladon_ros.edge import EdgePerception
     from ladon_ros.weights import random_checkpoint
 
+    if clock == 'thread' and (threads != 1 or (devices and 'cuda' in devices)):
+        raise ValueError("clock='thread' measures one CPU thread: use threads=1 and CPU only")
     if threads:
         torch.set_num_threads(int(threads))
-    notes = [f'torch {torch.__version__}, {torch.get_num_threads()} CPU threads']
+    notes = [f'torch {torch.__version__}, {torch.get_num_threads()} CPU threads, {clock} clock']
     if devices is None:
-        devices = ('cpu', 'cuda') if torch.cuda.is_available() else ('cpu',)
+        devices = ('cpu', 'cuda') if torch.cuda.is_available() and clock == 'wall' else ('cpu',)
         if not torch.cuda.is_available():
             notes.append('no CUDA device on this machine: GPU rows skipped')
     rows = []
@@ -59,6 +65,6 @@ def run_edge_bench(*, models: tuple[str, ...] = ('ladon_resnet50', 'ladon_small'
                     if device == 'cuda':
                         torch.cuda.synchronize()
                     return out
-                ms = time_ms(step, iters=iters, warmup=1) / b
+                ms = timing.time_ms(step, iters=iters, warmup=1, clock=clock) / b
                 rows.append({'name': f'{name}_{device}', 'batch': b, 'ms_per_frame': ms, 'fps': 1000.0 / ms})
     return rows, notes

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ladon_ros.bench.timing import time_ms
+from ladon_ros.bench import timing
 
 TARGET_RATIO = 0.06
 TARGET_MS = 25.0
@@ -26,7 +26,8 @@ def _scene(input_size: tuple[int, int], seed: int = 7) -> np.ndarray:
 
 
 def run_encoder_bench(*, checkpoint: str | Path, iters: int = 20, int8: bool = True,
-                      include_resnet50: bool = True, work_dir: str | Path | None = None) -> tuple[list[dict], dict]:
+                      include_resnet50: bool = True, work_dir: str | Path | None = None,
+                      clock: str = 'thread') -> tuple[list[dict], dict]:
     """Measures every row in one process, one thread.
 
     Args:
@@ -35,6 +36,7 @@ def run_encoder_bench(*, checkpoint: str | Path, iters: int = 20, int8: bool = T
         int8: Also build and time the int8 encoder (and measure its symbol agreement).
         include_resnet50: Time the local ResNet-50 forward (slow: ~0.5 s per call here).
         work_dir: Where to export the ONNX bundle (a temporary folder by default).
+        clock: ``'thread'`` (CPU time of this thread; everything runs on it) or ``'wall'``.
 
     Returns:
         ``(rows, summary)``; summary holds the ratio, target verdicts and the int8 accuracy.
@@ -52,6 +54,10 @@ def run_encoder_bench(*, checkpoint: str | Path, iters: int = 20, int8: bool = T
     from ladon_ros.export.rans import encode_symbols
 
     torch.set_num_threads(1)
+    cv2.setNumThreads(1)
+
+    def time_ms(fn, *, iters, warmup=2):
+        return timing.time_ms(fn, iters=iters, warmup=warmup, clock=clock)
     tmp = None
     if work_dir is None:
         tmp = tempfile.TemporaryDirectory(prefix='ladon_bench_')
@@ -64,7 +70,7 @@ def run_encoder_bench(*, checkpoint: str | Path, iters: int = 20, int8: bool = T
     rgb = _scene(meta.input_size)
     x = to_tensor(rgb, meta.mean, meta.std)
     rows, summary = [], {'model': meta.model_id, 'input_size': list(meta.input_size),
-                         'threads': 1, 'onnxruntime': ort.__version__, 'torch': torch.__version__}
+                         'threads': 1, 'clock': clock, 'onnxruntime': ort.__version__, 'torch': torch.__version__}
 
     def add(name, ms, **extra):
         rows.append({'name': name, 'ms_per_frame': float(ms), **extra})

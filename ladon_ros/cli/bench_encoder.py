@@ -10,6 +10,9 @@ def register(sub) -> None:
     p.add_argument('--checkpoint', default=None, help='Ladon checkpoint (default: random weights of --model)')
     p.add_argument('--iters', type=int, default=20, help='timed repetitions per row (median)')
     p.add_argument('--no-int8', action='store_true', help='skip the int8 encoder')
+    p.add_argument('--clock', choices=['thread', 'wall'], default='thread',
+                   help='thread: CPU time of the (single) benchmark thread, robust on a shared machine '
+                        '(default); wall: elapsed time')
     p.add_argument('--json', default=None, help='write the rows as JSON to this file')
     p.set_defaults(func=run)
 
@@ -27,7 +30,8 @@ def run(args) -> int:
     if is_random(meta):
         print(f'note: {meta.model_id} with RANDOM weights: entropy-coding time and bytes depend on the '
               'latent, a trained model codes fewer bytes')
-    rows, summary = run_encoder_bench(checkpoint=ckpt, iters=args.iters, int8=not args.no_int8)
+    rows, summary = run_encoder_bench(checkpoint=ckpt, iters=args.iters, int8=not args.no_int8,
+                                      clock=args.clock)
     print(format_table(rows, ['name', 'ms_per_frame', 'symbol_agreement']))
     s = summary
     print(f"encoder + entropy coding (ORT fp32): {s['encoder_plus_entropy_ms']:.1f} ms "
