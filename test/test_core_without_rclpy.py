@@ -1,8 +1,9 @@
 """The core (all of ladon_ros except ladon_ros.ros) imports and runs with no ROS 2 at all.
 
 A fresh interpreter gets an import hook that refuses rclpy, ROS message packages and the
-generated ladon_ros.msg, then imports every core module, builds the CLI parser (its
-subcommands must import ROS lazily) and encodes/decodes one frame.
+generated ladon_ros.msg, then imports every core module (each one also first in a forked
+process), builds the CLI parser (its subcommands must import ROS lazily) and encodes/decodes
+one frame.
 """
 from __future__ import annotations
 
@@ -48,6 +49,24 @@ SCRIPT = textwrap.dedent('''
     import torch
     torch.set_num_threads(1)
     import numpy as np
+    import os, traceback
+    import compressai, cv2, torchvision  # heavy third-party imports, shared by the forks
+
+    # Each module first in a fresh process (a fork without ladon_ros loaded): catches
+    # import cycles that only break when a module is the first one imported.
+    failed = []
+    for name in {modules!r}:
+        pid = os.fork()
+        if pid == 0:
+            try:
+                importlib.import_module(name)
+            except BaseException:
+                traceback.print_exc()
+                os._exit(1)
+            os._exit(0)
+        if os.waitpid(pid, 0)[1] != 0:
+            failed.append(name)
+    assert not failed, f'cannot be imported first in a process: {{failed}}'
     for name in {modules!r}:
         importlib.import_module(name)
     from ladon_ros.cli import build_parser
