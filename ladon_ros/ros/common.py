@@ -5,6 +5,7 @@ import sys
 import time
 
 import rclpy
+from rclpy.exceptions import ParameterException
 from rclpy.executors import ExternalShutdownException
 
 RANDOM_WARNING_PERIOD_S = 10.0
@@ -59,7 +60,9 @@ def run_node(factory, args=None) -> int:
         rclpy.spin(node)
     except (KeyboardInterrupt, ExternalShutdownException):
         pass
-    except ValueError as err:  # ConfigError, CheckpointError, a source that cannot open
+    except (ValueError, ParameterException) as err:
+        # ConfigError, CheckpointError, a source that cannot open, or a value rclpy refused
+        # at declare time (out of its declared range, wrong type): one clear line, exit 2.
         if node is not None:
             raise
         print(f'[ERROR] cannot start: {err}', file=sys.stderr)
