@@ -145,7 +145,12 @@ class EdgePerceptionNode(ManagedModelNode):
             stages = {'transit': (arrival_ns - stamp_ns) / 1e6, 'decode': res.timings_ms['decode'],
                       'heads': res.timings_ms['heads']}
             stages['total'] = (self.get_clock().now().nanoseconds - stamp_ns) / 1e6
-            robot.publish(msg, res, stages, debug_image=self.cfg.publish_debug_image, alpha=self.cfg.overlay_alpha)
+            try:
+                robot.publish(msg, res, stages, debug_image=self.cfg.publish_debug_image,
+                              alpha=self.cfg.overlay_alpha)
+            except Exception:  # noqa: BLE001 - e.g. shutting down mid-publish; keep the worker alive
+                self._reject(robot, 'publish_error', traceback.format_exc(limit=3))
+                continue
             self.stats.on_served(len(msg.data), stages, self.get_clock().now().nanoseconds)
 
     def _reject(self, robot: RobotChannel, reason: str, detail: str) -> None:
