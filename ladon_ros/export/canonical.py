@@ -21,10 +21,10 @@ import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
 # Guard band (see module docstring): tol = ATOL + RTOL * (largest |y - median| of the
-# channel). Measured torch / ONNX Runtime float32 errors: ~5e-7 at |y| ~ 1, ~3e-6 at |y| ~ 15,
-# so the band is 20-30x wider than any error seen.
+# channel). Measured torch / ONNX Runtime float32 errors: ~5e-7 at |y| ~ 1, 3e-6..5e-6 at |y| ~ 13,
+# so the band is 15-30x wider than any error seen.
 ATOL = 2e-5
-RTOL = 4e-6
+RTOL = 6e-6
 _PAD = 6  # image rows/cols the first latent row/col reaches before the image (4*0 - 6)
 
 

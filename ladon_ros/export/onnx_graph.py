@@ -29,22 +29,30 @@ class _FrozenGDN(nn.Module):
 
 
 class CameraEncoderGraph(nn.Module):
-    """(1, H, W, 3) uint8 RGB -> normalised NCHW -> encoder -> (1, C, h, w) float32 latent.
+    """(1, H, W, 3) uint8 RGB -> encoder -> (1, C, h, w) float32 latent, normalisation folded in.
 
-    The normalisation is ``ladon_ros.codec.preprocess.normalize``'s float32 op sequence
-    (x * (1/255) - mean) / std, so the input needs no preprocessing beyond the resize.
+    ``(x/255 - mean)/std`` is ``(x - 255*mean) * 1/(255*std)``: the per-channel scale is folded
+    into the first convolution's weights (exact up to float rounding, and the conv's zero
+    padding is unchanged because a scaled zero is zero), leaving one subtraction on the
+    input. The float32 values differ from the torch camera's by ~1e-6; the canonical
+    rounding (``ladon_ros.export.canonical``) makes the symbols identical anyway.
     """
 
     def __init__(self, encoder: nn.Sequential, mean, std):
         super().__init__()
-        self.layers = nn.ModuleList([_FrozenGDN(m) if type(m).__name__ == 'GDN1' else m for m in encoder])
-        self.register_buffer('scale', torch.tensor(1.0 / 255.0, dtype=torch.float32))
-        self.register_buffer('mean', torch.tensor(mean, dtype=torch.float32).reshape(1, 1, 1, 3))
-        self.register_buffer('std', torch.tensor(std, dtype=torch.float32).reshape(1, 1, 1, 3))
+        layers = [_FrozenGDN(m) if type(m).__name__ == 'GDN1' else m for m in encoder]
+        first = layers[0]
+        folded = nn.Conv2d(first.in_channels, first.out_channels, first.kernel_size, first.stride, first.padding,
+                           bias=False)
+        scale = 1.0 / (255.0 * torch.tensor(std, dtype=torch.float64))
+        with torch.no_grad():
+            folded.weight.copy_((first.weight.double() * scale.reshape(1, -1, 1, 1)).float())
+        layers[0] = folded
+        self.layers = nn.ModuleList(layers)
+        self.register_buffer('offset', (255.0 * torch.tensor(mean, dtype=torch.float64)).float().reshape(1, 1, 1, 3))
 
     def forward(self, rgb: torch.Tensor) -> torch.Tensor:
-        x = (rgb.to(torch.float32) * self.scale - self.mean) / self.std
-        x = x.permute(0, 3, 1, 2)
+        x = (rgb.to(torch.float32) - self.offset).permute(0, 3, 1, 2)
         for layer in self.layers:
             x = layer(x)
         return x
