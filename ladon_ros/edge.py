@@ -8,6 +8,7 @@ strictly before any decode; a rejected frame raises ``FrameRejected`` with a rea
 from __future__ import annotations
 
 import math
+import numbers
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -215,7 +216,7 @@ def _check_fields(frame: WireFrame) -> tuple[int, int]:
         raise FrameRejected('bad_field', f'payload must be bytes, got {type(frame.payload).__name__}')
     for name in ('rate_point', 'encode_ms'):
         value = getattr(frame, name)
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value):
             raise FrameRejected('bad_field', f'{name} must be a finite number, got {value!r}')
     if frame.encode_ms < 0 or frame.rate_point < 0:
         raise FrameRejected('bad_field', f'negative rate_point/encode_ms ({frame.rate_point}, {frame.encode_ms})')
