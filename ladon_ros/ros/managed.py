@@ -50,6 +50,7 @@ class ManagedModelNode(LifecycleNode):
 
     # -- lifecycle callbacks ------------------------------------------------------------
     def on_configure(self, state: LifecycleState) -> TransitionCallbackReturn:
+        self._error = ''
         try:
             self.cfg = read(self, self.TABLE, self.CONFIG)
             self.load(self.cfg)
