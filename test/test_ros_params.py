@@ -74,7 +74,7 @@ def test_rate_point_must_be_shipped_and_checkpoint_must_match_model(tmp_path, mo
 
 
 def test_declared_parameters_are_described_with_ranges():
-    rclpy.init()
+    rclpy.init(domain_id=23)
     try:
         node = rclpy.create_node('param_probe')
         P.declare(node, P.CAMERA_ENCODER)
