@@ -215,8 +215,9 @@ class LinkBench:
         ]
         try:
             if not self._wait_first(case, reader, procs):
-                self.log(f'  {case.label}: no frame served within {cfg.start_timeout_s:.0f} s '
-                         f'(see {self.logs}); cells recorded empty')
+                dead = [p.args[p.args.index('-m') + 1] for p in procs if p.poll() is not None]
+                why = f'exited early: {dead}' if dead else f'no frame served within {cfg.start_timeout_s:.0f} s'
+                self.log(f'  {case.label}: {why} (logs in {self.logs}); its cells are recorded empty')
             for s in settings:
                 link.shape(s.link_mbps, queue_ms=cfg.queue_ms)
                 time.sleep(cfg.settle_s)
