@@ -59,8 +59,9 @@ def test_bad_images_raise_clear_errors(change, match):
     m = _msg('rgb8', RGB)
     for k, v in change.items():
         setattr(m, k, v)
-    with pytest.raises(ValueError, match=match):
+    with pytest.raises(FrameRejected, match=match) as err:  # a ValueError with a diagnostics reason
         cv.image_to_rgb(m)
+    assert err.value.reason in ('unsupported_encoding', 'bad_image_size', 'bad_step', 'short_data')
 
 
 def test_labels_image_is_mono8():

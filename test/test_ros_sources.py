@@ -71,9 +71,16 @@ def test_camera_encoder_counts_bad_images_and_encodes_the_next(tmp_path, monkeyp
         node._on_image(bad)
         node._on_image(Image(height=0, width=0, encoding='rgb8'))
         assert node.bad_images == 2 and not sent
+        assert dict(node.stats.rejected) == {'unsupported_encoding': 1, 'bad_image_size': 1}
         node._on_image(rgb_to_image(np.zeros((30, 40, 3), np.uint8), Header(frame_id='cam')))
         assert len(sent) == 1 and sent[0].header.frame_id == 'cam' and sent[0].codec == 'jpeg'
         assert (sent[0].image_width, sent[0].image_height, sent[0].sequence) == (40, 30, 0)
+        diags = []
+        node.diag_pub.publish = diags.append
+        node._publish_diagnostics()
+        values = {kv.key: kv.value for kv in diags[0].status[0].values}
+        assert values['frames_encoded'] == '1' and values['rejected.unsupported_encoding'] == '1'
+        assert values['encode_ms_p50'] != 'n/a' and 'unreadable camera images' in diags[0].status[0].message
         node.close()
         node.destroy_node()
     finally:

@@ -9,13 +9,20 @@ from sensor_msgs.msg import Image
 
 from types import SimpleNamespace
 
+from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
+from std_msgs.msg import Header
+
 from ladon_ros.camera import make_camera_encoder
+from ladon_ros.errors import FrameRejected
 from ladon_ros.msg import LatentFrame
 from ladon_ros.ros import qos
-from ladon_ros.ros.common import run_node
+from ladon_ros.ros.common import RANDOM_PREFIX, run_node
 from ladon_ros.ros.conversions import image_to_rgb, wire_to_latent
 from ladon_ros.ros.managed import ManagedModelNode
 from ladon_ros.ros.params import CAMERA_ENCODER, CameraEncoderConfig, resolve_ladon_checkpoint
+from ladon_ros.ros.stats import PipelineStats
+
+DIAGNOSTICS_PERIOD_S = 1.0
 
 
 class CameraEncoderNode(ManagedModelNode):
@@ -28,8 +35,15 @@ class CameraEncoderNode(ManagedModelNode):
         self.encoder = None
         self.sub = self.pub = None
         self.sequence = 0
-        self.bad_images = 0
+        self.stats = PipelineStats(stages=('encode',))  # served = encoded; rejected = unreadable images
+        self.diag_pub = self.create_publisher(DiagnosticArray, '/diagnostics', qos.DIAGNOSTICS)
+        self._diag_timer = self.create_timer(DIAGNOSTICS_PERIOD_S, self._publish_diagnostics)
         self.autostart()
+
+    @property
+    def bad_images(self) -> int:
+        """Camera images dropped because they could not be read (all reasons)."""
+        return sum(self.stats.rejected.values())
 
     def load(self, cfg: CameraEncoderConfig) -> None:
         if cfg.backend == 'onnx':
@@ -66,13 +80,36 @@ class CameraEncoderNode(ManagedModelNode):
             return
         try:
             rgb = image_to_rgb(msg)
-        except ValueError as err:
-            self.bad_images += 1
-            self.log.warning('bad_image', f'dropping camera image ({self.bad_images} so far): {err}')
+        except FrameRejected as err:
+            self.stats.on_rejected(err.reason)
+            self.log.warning(err.reason, f'dropping camera image: {err} '
+                             f'({self.stats.rejected[err.reason]} {err.reason} so far)')
             return
         frame = self.encoder.encode(rgb)
         self.pub.publish(wire_to_latent(frame, msg.header, self.sequence))
         self.sequence += 1
+        self.stats.on_served(len(frame.payload), {'encode': frame.encode_ms}, self.get_clock().now().nanoseconds)
+
+    def _publish_diagnostics(self) -> None:
+        now = self.get_clock().now()
+        values = self.stats.summary(now.nanoseconds)
+        values['frames_encoded'] = values.pop('frames_served')
+        values['images_rejected'] = values.pop('frames_rejected')
+        values.pop('frames_dropped_stale')  # DDS keeps only the newest image; nothing queues here
+        if self.encoder is None:
+            level, text = DiagnosticStatus.WARN, 'not configured (no encoder loaded)'
+        elif not self.active:
+            level, text = DiagnosticStatus.WARN, 'inactive'
+        else:
+            level, text = DiagnosticStatus.OK, f'encoding {self.cfg.codec}'
+            if self.stats.rejected:
+                level, text = DiagnosticStatus.WARN, f'{text}; unreadable camera images: {dict(self.stats.rejected)}'
+            if any(m.notes.startswith(RANDOM_PREFIX) for m in self.metas):
+                level, text = DiagnosticStatus.WARN, f'{text}; RANDOM WEIGHTS: results are meaningless'
+        status = DiagnosticStatus(level=level, name='camera_encoder: encoder', message=text,
+                                  hardware_id=self.get_fully_qualified_name(),
+                                  values=[KeyValue(key=k, value=v) for k, v in values.items()])
+        self.diag_pub.publish(DiagnosticArray(header=Header(stamp=now.to_msg()), status=[status]))
 
 
 def main(args=None) -> int:

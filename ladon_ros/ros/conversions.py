@@ -44,21 +44,23 @@ def image_to_rgb(msg: Image) -> np.ndarray:
     assumes packed rows, so the view is built here and OpenCV converts the colours.
 
     Raises:
-        ValueError: Unsupported encoding, zero or absurd size, or a step/data length that
-            does not fit height x width.
+        FrameRejected: (a ``ValueError``) with reason ``'unsupported_encoding'``,
+            ``'bad_image_size'`` (zero or absurd), ``'bad_step'`` or ``'short_data'``.
     """
     enc = msg.encoding.lower()
     if enc not in _ENCODINGS:
-        raise ValueError(f'unsupported image encoding {msg.encoding!r}; supported: {list(SUPPORTED_ENCODINGS)}')
+        raise FrameRejected('unsupported_encoding', f'unsupported image encoding {msg.encoding!r}; '
+                            f'supported: {list(SUPPORTED_ENCODINGS)}')
     ch, code = _ENCODINGS[enc]
     h, w, step = int(msg.height), int(msg.width), int(msg.step)
     if not (0 < h <= MAX_IMAGE_SIDE and 0 < w <= MAX_IMAGE_SIDE):
-        raise ValueError(f'image size {w}x{h} is zero or above {MAX_IMAGE_SIDE}')
+        raise FrameRejected('bad_image_size', f'image size {w}x{h} is zero or above {MAX_IMAGE_SIDE}')
     if step < w * ch:
-        raise ValueError(f'step {step} < width {w} x {ch} channels')
+        raise FrameRejected('bad_step', f'step {step} < width {w} x {ch} channels')
     data = np.frombuffer(msg.data, np.uint8)
     if data.size < step * (h - 1) + w * ch:
-        raise ValueError(f'data has {data.size} bytes, {h} rows of step {step} need {step * (h - 1) + w * ch}')
+        raise FrameRejected('short_data', f'data has {data.size} bytes, {h} rows of step {step} '
+                            f'need {step * (h - 1) + w * ch}')
     view = np.lib.stride_tricks.as_strided(data, (h, w, ch), (step, ch, 1), writeable=False)
     if code is None:
         return np.ascontiguousarray(view)

@@ -57,10 +57,9 @@ class LinkStats:
 class PipelineStats:
     """Served frames, stage latencies and rejections of the edge node."""
 
-    STAGES = ('transit', 'decode', 'heads', 'total')
-
-    def __init__(self, window_s: float = 5.0):
+    def __init__(self, window_s: float = 5.0, stages: tuple[str, ...] = ('transit', 'decode', 'heads', 'total')):
         self.window_ns = int(window_s * 1e9)
+        self.stages = stages
         self.served = 0
         self.rejected: Counter[str] = Counter()
         self.dropped_stale = 0  # overwritten by a newer frame of the same robot before being served
@@ -87,7 +86,7 @@ class PipelineStats:
             'frames_rejected': str(sum(self.rejected.values())),
             'frames_dropped_stale': str(self.dropped_stale),
         }
-        for stage in self.STAGES:
+        for stage in self.stages:
             vals = [s[stage] for _, _, s in f if stage in s]
             out[f'{stage}_ms_p50'] = f'{statistics.median(vals):.1f}' if vals else 'n/a'
         for reason, n in sorted(self.rejected.items()):
