@@ -24,6 +24,9 @@ def test_yaml_round_trip(tmp_path):
     p.write_text(yaml.safe_dump({**_BASE, 'betas': [1, 2, 4], 'batch_size': 4}))
     cfg = load_config(p)
     assert cfg.betas == (1.0, 2.0, 4.0) and cfg.batch_size == 4 and cfg.teacher == StageConfig(steps=3, lr=1e-3)
+    assert cfg.stage1.batch_size is None
+    raw = {**_BASE, 'stage1': {'steps': 2, 'lr': 1e-3, 'batch_size': 8, 'time_limit_min': 1.5}}
+    assert parse_config(raw).stage1 == StageConfig(steps=2, lr=1e-3, batch_size=8, time_limit_min=1.5)
 
 
 @pytest.mark.parametrize('bad', [
@@ -37,6 +40,7 @@ def test_yaml_round_trip(tmp_path):
     {'teacher': {'steps': 3}},
     {'teacher': {'steps': 3, 'lr': 1e-3, 'momentum': 0.9}},
     {'teacher': {'steps': 3, 'lr': 0}},
+    {'stage1': {'steps': 3, 'lr': 1e-3, 'batch_size': 0}},
     {'ladon_model': 'teacher_small'},
 ])
 def test_invalid_configs_are_refused(bad):

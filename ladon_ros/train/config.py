@@ -18,6 +18,7 @@ class StageConfig:
         warmup_steps: Steps of linear warm-up.
         weight_decay: AdamW weight decay.
         time_limit_min: Optional wall-time cap (minutes); the stage ends early and says so.
+        batch_size: Scenes per step for this stage (default: the run's ``batch_size``).
     """
 
     steps: int
@@ -25,6 +26,7 @@ class StageConfig:
     warmup_steps: int = 0
     weight_decay: float = 0.0
     time_limit_min: float | None = None
+    batch_size: int | None = None
 
 
 @dataclass(frozen=True)
@@ -89,11 +91,12 @@ def _stage(name: str, raw) -> StageConfig:
         st = StageConfig(
             steps=int(raw['steps']), lr=float(raw['lr']), warmup_steps=int(raw.get('warmup_steps', 0)),
             weight_decay=float(raw.get('weight_decay', 0.0)),
-            time_limit_min=None if raw.get('time_limit_min') is None else float(raw['time_limit_min']))
+            time_limit_min=None if raw.get('time_limit_min') is None else float(raw['time_limit_min']),
+            batch_size=None if raw.get('batch_size') is None else int(raw['batch_size']))
     except KeyError as err:
         raise ValueError(f'{name}: missing key {err}') from None
-    if st.steps < 0 or st.lr <= 0 or st.warmup_steps < 0:
-        raise ValueError(f'{name}: steps >= 0, lr > 0 and warmup_steps >= 0 required')
+    if st.steps < 0 or st.lr <= 0 or st.warmup_steps < 0 or (st.batch_size is not None and st.batch_size < 1):
+        raise ValueError(f'{name}: steps >= 0, lr > 0, warmup_steps >= 0 and batch_size >= 1 required')
     return st
 
 

@@ -52,7 +52,7 @@ class Batches:
     def __init__(self, cfg: TrainConfig, input_size: tuple[int, int], stage: str, device: torch.device):
         self.ds = SceneDataset(length=10_000_000, image_size=input_size, seed=cfg.train_seed,
                                offset=_OFFSETS[stage])
-        self.bs, self.device = cfg.batch_size, device
+        self.bs, self.device = getattr(cfg, stage).batch_size or cfg.batch_size, device
 
     def __call__(self, step: int) -> tuple[torch.Tensor, list[dict]]:
         i0 = (step * self.bs) % (len(self.ds) - self.bs)
