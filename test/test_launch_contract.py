@@ -280,3 +280,12 @@ def test_rviz_displays_contract_topics_of_the_default_namespace():
         assert key in topics, f'{topic} is not a topic of docs/CONTRACTS.md'
         if cls == 'rviz_default_plugins/Image':
             assert topics[key] in ('Image', 'sensor_msgs/Image'), f'{topic} is {topics[key]}, not an Image'
+
+
+def test_installed_share_matches_the_sources(install_space):
+    share = install_space / 'share' / PACKAGE
+    sources = [LAUNCH, RVIZ, *sorted((ROOT / 'config').glob('*.yaml'))]
+    for src in sources:
+        installed = share / src.relative_to(ROOT)
+        assert installed.is_file(), f'{installed} is not installed: run `make setup`'
+        assert installed.read_bytes() == src.read_bytes(), f'{installed} is stale: run `make setup`'
