@@ -49,6 +49,7 @@ class Watcher:
         self.frames: dict[tuple[int, int], Joined] = {}
         self.done: list[tuple[tuple[int, int], Joined]] = []
         self.det_index: dict[str, int] = {}
+        self.seg_names: dict[int, str] = {}
         self.diag = None
         self.raw_bytes = 0  # size of one source frame as raw RGB8
         deep_be = QoSProfile(depth=50, reliability=ReliabilityPolicy.BEST_EFFORT)
@@ -60,6 +61,7 @@ class Watcher:
         latched = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE,
                              durability=DurabilityPolicy.TRANSIENT_LOCAL)
         node.create_subscription(LabelInfo, 'label_info/detection', self._on_labels, latched)
+        node.create_subscription(LabelInfo, 'label_info/segmentation', self._on_seg_labels, latched)
         node.create_subscription(DiagnosticArray, '/diagnostics', self._on_diag, qos.DIAGNOSTICS)
 
     def _key(self, header) -> tuple[int, int]:
@@ -78,6 +80,9 @@ class Watcher:
     def _on_labels(self, msg: LabelInfo) -> None:
         self.det_index = {c.class_name: c.class_id for c in msg.class_map}
 
+    def _on_seg_labels(self, msg: LabelInfo) -> None:
+        self.seg_names = {c.class_id: c.class_name for c in msg.class_map}
+
     def _on_diag(self, msg: DiagnosticArray) -> None:
         for s in msg.status:
             if s.name == 'edge_perception: pipeline':
@@ -94,7 +99,7 @@ class Watcher:
         return FrameResults(cls, dets, labels.copy())
 
 
-def describe(j: Joined, n: int) -> str:
+def describe(j: Joined, n: int, seg_names: dict[int, str]) -> str:
     """One summary line for a served frame."""
     s = j.parts['frame_stats']
     top = j.parts['classification'].results[:1]
@@ -104,10 +109,12 @@ def describe(j: Joined, n: int) -> str:
     objs += ' ...' if len(dets) > 4 else ''
     seg = j.parts['segmentation']
     counts = np.bincount(np.frombuffer(seg.data, np.uint8), minlength=1)
-    fg = 100.0 * (1 - counts[0] / max(1, counts.sum()))
+    share = counts / max(1, counts.sum())
+    top = [i for i in np.argsort(-share) if i != 0 and share[i] > 0][:3]  # label 0 = background
+    regions = ', '.join(f'{seg_names.get(int(i), int(i))} {100 * share[i]:.0f}%' for i in top) or 'background'
     return (f'#{n:3d} seq {s.sequence:3d} {s.payload_bytes:6d} B | enc {s.encode_ms:5.1f} transit {s.transit_ms:6.1f} '
             f'decode {s.decode_ms:5.1f} heads {s.heads_ms:6.1f} total {s.total_ms:6.1f} ms | scene {scene} | '
-            f'{len(dets)} obj [{objs}] | seg fg {fg:4.1f}%')
+            f'{len(dets)} obj [{objs}] | seg {regions}')
 
 
 def run_demo(*, frames: int = 100, out: str | Path = 'out/demo', rate_hz: float = 5.0, codec: str = 'ladon',
@@ -178,7 +185,7 @@ def _watch(node, watcher: Watcher, procs, frames, rate_hz, timeout_s, out: Path,
             stats.append(j.parts['frame_stats'])
             if j.image is not None:
                 watcher.raw_bytes = j.image.width * j.image.height * 3
-            print(describe(j, shown), flush=True)
+            print(describe(j, shown, watcher.seg_names), flush=True)
             if j.image is not None and (shown - 1) % png_every == 0 and len(written) < pngs:
                 path = out / f'frame_{shown:03d}.png'
                 img = annotate(image_to_rgb(j.image), watcher.to_results(j))
