@@ -1,7 +1,7 @@
 """Bad launch arguments and untrusted checkpoint files given to the real node processes.
 
 Each node is started as its console process would be (``--ros-args -p name:=value``), all at
-once on ROS_DOMAIN_ID 36. Each must exit non-zero with one clear line that names the
+once on ROS_DOMAIN_ID 36. Each must exit with code 2 and one clear line that names the
 parameter and what is wrong, without a Python traceback, and without loading anything it
 should not (a pickle checkpoint is never unpickled).
 """
@@ -61,14 +61,6 @@ def _cases(f):
     ]
 
 
-# Cases that still misbehave, with the open finding in docs/RELIABILITY.md that describes them.
-KNOWN_FINDINGS = {
-    'camera_rate_point_range': 'open finding F2: an out-of-range launch argument is refused by rclpy at '
-                               'declare time with InvalidParameterValueException, which run_node does not catch '
-                               '(traceback instead of one line; exit code 1)',
-}
-
-
 def test_bad_launch_arguments_exit_with_a_clear_error(files, capsys):
     cases = _cases(files)
     procs = NodeProcesses(DOMAIN, files['tmp'] / 'logs', files['env'])
@@ -86,8 +78,8 @@ def test_bad_launch_arguments_exit_with_a_clear_error(files, capsys):
             errors = [ln for ln in log.splitlines() if 'ERROR' in ln or 'error' in ln.lower()]
             first = errors[0].strip()[:160] if errors else log.strip().splitlines()[-1][:160] if log.strip() else ''
             lines.append(f'{label}: exit {code}: {first}')
-            if alive or code == 0:
-                problems.append(f'{label}: still running or exit 0')
+            if alive or code != 2:
+                problems.append(f'{label}: still running or exit {code} (a refused configuration exits 2)')
             elif expect not in log:
                 problems.append(f'{label}: {expect!r} not in its output:\n{log[-1500:]}')
             elif 'Traceback' in log:
@@ -95,13 +87,6 @@ def test_bad_launch_arguments_exit_with_a_clear_error(files, capsys):
         with capsys.disabled():
             print('\n[security] launch arguments:\n  ' + '\n  '.join(lines))
         assert not files['marker'].exists(), 'a pickle payload was executed'
-        known = [p for p in problems if p.split(':', 1)[0] in KNOWN_FINDINGS]
-        assert not [p for p in problems if p not in known], '\n'.join(problems)
-        fixed = [k for k in KNOWN_FINDINGS if not any(p.startswith(k + ':') for p in problems)]
-        if fixed:
-            with capsys.disabled():
-                print(f'[security] fixed since noted, update docs/RELIABILITY.md: {fixed}')
-        if known:
-            pytest.xfail('; '.join(KNOWN_FINDINGS[p.split(':', 1)[0]] for p in known))
+        assert not problems, '\n'.join(problems)
     finally:
         procs.stop()
