@@ -25,15 +25,8 @@ $(VENV_STAMP): requirements.txt setup.py
 	scripts/fix_wheel_cmake.sh $(VENV)
 	touch $@
 
-# colcon: rosidl generates ladon_ros.msg; CMakeLists.txt installs the sources, node
-# launchers, launch/, config/ and rviz/ beside it. Force-configure: new config files count.
-# The installed sources are removed first so a module deleted here cannot linger there.
-$(BUILD_STAMP): $(VENV_STAMP) $(BUILD_INPUTS)
-	rm -rf install/ladon_ros/lib/python3.11/site-packages/ladon_ros
-	AMENT_PREFIX_PATH=$(CURDIR)/$(VENV) CMAKE_PREFIX_PATH=$(CURDIR)/$(VENV) PATH=$(CURDIR)/$(VENV)/bin:$$PATH \
-	  $(VENV)/bin/colcon --log-base log build --base-paths . --packages-select ladon_ros \
-	  --build-base build --install-base install --cmake-force-configure \
-	  --cmake-args -DPython3_EXECUTABLE=$(CURDIR)/$(VPY) -DBUILD_TESTING=OFF
+$(BUILD_STAMP): $(VENV_STAMP) $(BUILD_INPUTS) scripts/colcon_build.sh
+	scripts/colcon_build.sh $(VENV)
 	touch $@
 
 test: setup
