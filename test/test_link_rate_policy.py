@@ -143,3 +143,18 @@ def test_closed_loop_follows_a_changing_link_and_stays_in_budget():
     fixed = _simulate([20, 2, 10], adaptive=False)
     assert max(r[3] for r in fixed if r[1] == 2) > 150.0 and max(r[4] for r in fixed) > 0.5
     assert not math.isnan(rows[-1][3])
+
+
+def test_successful_steps_up_shorten_the_hold_down_to_the_floor():
+    pol = RatePolicy(POINTS, PolicyConfig(budget_ms=150.0, camera_fps=10.0, up_hold_s=2.0, min_hold_s=1.0),
+                     start_index=4)
+    ups = [t / 2 for t in range(0, 20) if pol.update(_obs(t / 2, 18.0)).reason == 'up']
+    assert ups[:4] == [2.0, 3.5, 5.0, 6.5]  # hold 2 s, then 1 s (the floor), counted from the next feedback
+    assert pol.index == 0
+
+
+def test_measured_end_to_end_latency_overrides_the_delay_model():
+    pol = _policy()
+    # Delay says fine, but frames wait at a busy edge: the measured latency is over budget.
+    d = pol.update(Observation(0.0, 37.0, 600_000, 10.0, 0.0, 10.0, measured_ms=400.0))
+    assert d.reason == 'down' and d.index == 1

@@ -60,6 +60,7 @@ class PolicyConfig:
         low_water: Measured latency below ``low_water * budget_ms`` counts as comfortable.
         max_utilisation: Send at most this share of the estimated link rate.
         up_hold_s: Comfortable time needed before stepping up one point [s].
+        min_hold_s: Floor of the hold: each successful step up halves it down to this [s].
         max_hold_s: Cap of the hold after failed probes [s].
         loss_congested: Loss ratio from which the link counts as saturated.
         max_skip: Largest frame-skip factor (send 1 of every ``max_skip`` frames).
@@ -73,6 +74,7 @@ class PolicyConfig:
     low_water: float = 0.6
     max_utilisation: float = 0.8
     up_hold_s: float = 3.0
+    min_hold_s: float = 1.0
     max_hold_s: float = 30.0
     loss_congested: float = 0.05
     max_skip: int = 10
@@ -86,7 +88,8 @@ class PolicyConfig:
             (0 < self.headroom <= 1, 'headroom must be in (0, 1]'),
             (0 < self.low_water <= self.headroom, 'low_water must be in (0, headroom]'),
             (0 < self.max_utilisation <= 1, 'max_utilisation must be in (0, 1]'),
-            (0 <= self.up_hold_s <= self.max_hold_s, 'need 0 <= up_hold_s <= max_hold_s'),
+            (0 <= self.min_hold_s <= self.up_hold_s <= self.max_hold_s,
+             'need 0 <= min_hold_s <= up_hold_s <= max_hold_s'),
             (0 < self.loss_congested < 1, 'loss_congested must be in (0, 1)'),
             (self.max_skip >= 1, 'max_skip must be >= 1'),
             (self.stale_s > 0, 'stale_s must be > 0'),
@@ -107,6 +110,9 @@ class Observation:
         arrival_rate_hz: Frames received per second by the edge.
         loss_ratio: Frames lost / frames sent since the previous observation (0..1).
         sent_rate_hz: Frames the camera sent per second over the same window.
+        measured_ms: Measured end-to-end latency (capture -> results) of recent frames of
+            the current point, when known (the edge's FrameStats); else the policy uses
+            ``one_way_delay_ms`` + the point's ``edge_ms``.
     """
 
     time_s: float
@@ -115,6 +121,7 @@ class Observation:
     arrival_rate_hz: float
     loss_ratio: float = 0.0
     sent_rate_hz: float = 0.0
+    measured_ms: float | None = None
 
 
 @dataclass(frozen=True)
@@ -156,7 +163,7 @@ class RatePolicy:
         self.capacity_bps = math.nan
         self._hold_s = config.up_hold_s
         self._comfortable_since: float | None = None
-        self._last_up: tuple[float, int] | None = None  # (time, index before the step up)
+        self._last_up: tuple[float, int, float] | None = None  # (time, index before, hold before)
 
     def predict_ms(self, index: int, capacity_bps: float) -> float:
         """Predicted end-to-end latency of ``points[index]`` on a link of ``capacity_bps``."""
@@ -199,7 +206,8 @@ class RatePolicy:
         self.capacity_bps = cap
         target = cfg.headroom * cfg.budget_ms
         last = len(self.points) - 1
-        measured = obs.one_way_delay_ms + self.points[self.index].edge_ms
+        measured = obs.measured_ms if obs.measured_ms is not None else \
+            obs.one_way_delay_ms + self.points[self.index].edge_ms
         fits = [i for i in range(len(self.points)) if self.predict_ms(i, cap) <= target]
         best = fits[0] if fits else last
         over = measured > target or obs.loss_ratio >= cfg.loss_congested
@@ -210,20 +218,23 @@ class RatePolicy:
             new = min(last, max(best, self.index + (1 if over else 0)))
             if new != self.index:
                 if self._last_up and self.index == self._last_up[1] - 1 \
-                        and obs.time_s - self._last_up[0] < 2 * self._hold_s:
-                    self._hold_s = min(cfg.max_hold_s, 2 * self._hold_s)  # the probe failed
+                        and obs.time_s - self._last_up[0] < 2 * self._last_up[2]:
+                    self._hold_s = min(cfg.max_hold_s, 2 * self._last_up[2])  # the probe failed
                 self.index, reason = new, 'down'
             self._comfortable_since = None
         elif measured <= cfg.low_water * cfg.budget_ms and self.index > 0:
             if self._comfortable_since is None:
                 self._comfortable_since = obs.time_s
             if obs.time_s - self._comfortable_since >= self._hold_s:
-                self._last_up = (obs.time_s, self.index)
+                self._last_up = (obs.time_s, self.index, self._hold_s)
                 self.index, reason = self.index - 1, 'up'
                 self._comfortable_since = None
+                # Climbing a ladder one rung per full hold is slow; the hold that proves
+                # the next rung shrinks while rungs keep holding (a failure doubles it back).
+                self._hold_s = max(cfg.min_hold_s, self._hold_s / 2)
         else:
             self._comfortable_since = None
-        if self._last_up and obs.time_s - self._last_up[0] > 4 * self._hold_s:
-            self._hold_s = cfg.up_hold_s  # stable for a while: probe at the normal pace again
+        if self._last_up and reason == 'hold' and obs.time_s - self._last_up[0] > 4 * cfg.max_hold_s:
+            self._hold_s = cfg.up_hold_s  # long stable: forget old failed probes
         self.skip = self._skip_for(self.index, cap)
         return Decision(self.index, self.skip, cap, self.predict_ms(self.index, cap), reason)

@@ -122,20 +122,21 @@ class RateAdapterNode(Node):
 
     # -- feedback -> decision -------------------------------------------------------------
     def _on_stats(self, m) -> None:
-        self.edge_samples.append(m.decode_ms + m.heads_ms)
-        # Delay of frames of the point running now: the feedback's 5 s median mixes in
-        # frames of the previous point for seconds after a switch.
+        # Edge time = everything after arrival (queue wait, decode, heads, publishing).
+        self.edge_samples.append(max(0.0, m.total_ms - m.transit_ms))
+        # Delay and latency of frames of the point running now: the feedback's 5 s median
+        # mixes in frames of the previous point for seconds after a switch.
         if self.current is not None and (m.codec, round(m.rate_point, 3)) == self.identity[self.current]:
-            self.recent.append((time.monotonic(), m.transit_ms))
+            self.recent.append((time.monotonic(), m.transit_ms, m.total_ms))
 
-    def _current_delay_ms(self, now: float, fallback: float) -> float:
-        vals = [d for t, d in self.recent if now - t <= RECENT_S]
-        return statistics.median(vals) if len(vals) >= 3 else fallback
+    def _recent(self, now: float, col: int) -> float | None:
+        vals = [r[col] for r in self.recent if now - r[0] <= RECENT_S]
+        return statistics.median(vals) if len(vals) >= 3 else None
 
     def _on_feedback(self, m) -> None:
         self.last_feedback_time = time.monotonic()
-        if self.policy is None:
-            return
+        if self.policy is None or (m.frames_received == 0 and self.last_feedback is None):
+            return  # nothing sent or nothing arrived yet: no evidence about the link
         now = time.monotonic()
         prev = self.last_feedback or (m.frames_received, m.frames_lost)
         self.last_feedback = (m.frames_received, m.frames_lost)
@@ -153,14 +154,16 @@ class RateAdapterNode(Node):
             edge_ms = statistics.median(self.edge_samples)
             self.policy.points = [p.__class__(p.key, p.bytes_per_frame, p.encode_ms, edge_ms)
                                   for p in self.policy.points]
-        obs = Observation(now, self._current_delay_ms(now, m.one_way_delay_ms), m.bytes_per_s, m.arrival_rate_hz, loss,
-                          len(self.forwarded) / 5.0)
+        delay = self._recent(now, 1)
+        obs = Observation(now, m.one_way_delay_ms if delay is None else delay, m.bytes_per_s, m.arrival_rate_hz,
+                          loss, len(self.forwarded) / 5.0, self._recent(now, 2))
         if self.switching:
             return
         self._decide(self.policy.update(obs), obs)
 
     def _watchdog(self) -> None:
-        if self.policy is not None and not self.switching and \
+        # Blind only once feedback had come and then stopped (link or edge gone).
+        if self.policy is not None and not self.switching and self.last_feedback is not None and \
                 time.monotonic() - self.last_feedback_time > self.cfg.stale_s:
             self._decide(self.policy.blind(time.monotonic()), None)
 
@@ -171,7 +174,8 @@ class RateAdapterNode(Node):
             't': time.time(), 'point': key, 'bytes': self.policy.points[d.index].bytes_per_frame,
             'skip': d.skip, 'capacity_mbps': round(d.capacity_bps / 1e6, 3) if d.capacity_bps == d.capacity_bps
             else None, 'predicted_ms': round(d.predicted_ms, 1) if d.predicted_ms == d.predicted_ms else None,
-            'reason': d.reason, 'delay_ms': round(obs.one_way_delay_ms, 1) if obs else None}))
+            'reason': d.reason, 'delay_ms': round(obs.one_way_delay_ms, 1) if obs else None,
+            'measured_ms': round(obs.measured_ms, 1) if obs and obs.measured_ms is not None else None}))
         if key != self.current:
             self._apply(key)
 
