@@ -333,7 +333,7 @@ def window_row(w: Window, served: list[dict], all_served: list[dict], fps: float
     }
     if w.setting.impairment:
         extra.update(relay_delay_ms=w.setting.impairment.delay_ms, relay_loss=w.setting.impairment.loss)
-    offered = frames
+    offered = span * fps if span > 0 else float(frames)  # frames the camera captured in the window
     return BenchRow(w.case.label, w.setting.name, w.setting.link_mbps, payload, fps, n / span if span > 0 else 0.0,
                     max(0.0, 1.0 - n / offered), p50, percentile(lat, 95), floor, extra)
 
