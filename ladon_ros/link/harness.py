@@ -328,6 +328,8 @@ def window_row(w: Window, served: list[dict], all_served: list[dict], fps: float
         'veth_covers_served_bytes': bool(tx >= 0.95 * model_bytes),
         'qdisc_drops': w.c1.qdisc_drops - w.c0.qdisc_drops,
         'qdisc_backlog_max_bytes': w.backlog_max,
+        # What the encoder pushed into the link, served or not: the publisher never stalls.
+        'fps_sent_from_veth': tx / wire_bytes(payload) / span if span > 0 and payload == payload else float('nan'),
         'rate_point': w.case.rate_point,
         **w.extra,
     }
