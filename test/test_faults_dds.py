@@ -96,8 +96,12 @@ class Probe:
             for s in msg.status:
                 if s.name.startswith('edge_perception'):
                     key = 'pipeline' if s.name.endswith('pipeline') else 'robot'
-                    self.diag[key] = {kv.key: kv.value for kv in s.values}
-                    self.diag_msg[key] = s.message
+                elif s.name.startswith('camera_encoder'):
+                    key = 'camera'
+                else:
+                    continue
+                self.diag[key] = {kv.key: kv.value for kv in s.values}
+                self.diag_msg[key] = s.message
 
     def counter(self, key: str, name: str, default: int = 0) -> int:
         with self.lock:
@@ -421,6 +425,30 @@ def test_overload_keeps_latest_counts_drops_and_memory_stays_flat(world, edge30,
     assert fig['growth'] < 5.0
 
 
+def _bad_camera_images(probe) -> tuple[int, int]:
+    """Publishes unreadable images into the robot's image_raw; returns (sent, counted by the camera)."""
+    from sensor_msgs.msg import Image
+    pub = probe.node.create_publisher(Image, f'{ROBOT}/image_raw', qos.SENSOR)
+    assert probe.wait(lambda: pub.get_subscription_count() > 0, 10.0)
+    bad = [Image(height=4, width=4, encoding='16UC1', step=8, data=bytes(32)),
+           Image(height=0, width=4, encoding='rgb8', step=12, data=b''),
+           Image(height=4, width=4, encoding='rgb8', step=5, data=bytes(80)),
+           Image(height=100, width=100, encoding='rgb8', step=300, data=bytes(10)),
+           Image(height=2 ** 31, width=2 ** 31, encoding='bgr8', step=1, data=b'')]
+    before = probe.counter('camera', 'images_rejected')
+    sent = 0
+    for _ in range(4):
+        for msg in bad:
+            pub.publish(msg)
+            sent += 1
+            time.sleep(0.03)  # best effort depth 1: one image at a time, between the source's frames
+    probe.settle(lambda: probe.counter('camera', 'images_rejected'), quiet=2.5, timeout=10.0)
+    probe.node.destroy_publisher(pub)
+    counted = probe.counter('camera', 'images_rejected') - before
+    assert counted >= sent // 2, (sent, counted)
+    return sent, counted
+
+
 # --- kill / restart (domain 31) --------------------------------------------------------------
 
 def test_kill_edge_and_camera_mid_stream_and_restart(world, capsys):
@@ -441,6 +469,10 @@ def kill_restart_run(world, capsys, *, domain: int, edge_restarts: int) -> dict:
         assert probe.wait_active(), procs.log('edge_perception')[-3000:]
         assert probe.wait(lambda: len(probe.served_sequences()) >= 3, 120.0), \
             '\n'.join(f'--- {p}:\n' + procs.log(p)[-1500:] for p in ('source', 'camera', 'edge_perception'))
+        served_before_bad = len(probe.served_sequences())
+        bad_sent, bad_counted = _bad_camera_images(probe)
+        assert procs.alive('camera'), procs.log('camera')[-3000:]
+        assert probe.wait(lambda: len(probe.served_sequences()) > served_before_bad + 2, 15.0), 'encoding stopped'
         resumes, restarts, firsts = [], 0, []
         for cycle in range(edge_restarts):
             procs.procs['edge_perception'].kill()  # SIGKILL: no clean shutdown
@@ -478,6 +510,8 @@ def kill_restart_run(world, capsys, *, domain: int, edge_restarts: int) -> dict:
         say(capsys, f'kill -9 edge x{restarts}: camera kept publishing, results resumed (target 2 s) '
                     f'{", ".join(f"{r * 1000:.0f} ms" for r in resumes)} after the edge was active again '
                     f'(first frame: {"; ".join(firsts)}); '
+                    f'{bad_sent} unreadable camera images sent to the running camera_encoder: {bad_counted} counted in '
+                    f'its diagnostics, it kept encoding; '
                     f'kill -9 camera x1: first result {cam_resume:.1f} s after its restart (incl. process start), '
                     f'edge counted camera_restarts={restarts_seen}, frames_lost={lost} of {received} received '
                     f'(since the last edge start), {served_after} served after')
