@@ -132,3 +132,20 @@ def test_unexpected_keys_refused():
         map_classification({'conv1.weight': torch.zeros(1), 'fc.weight': torch.zeros(1)})
     with pytest.raises(ConversionError, match='no fc'):
         map_classification({'layer2.0.conv1.weight': torch.zeros(1)})
+
+
+@torch.no_grad()
+def test_training_wiring_gives_the_same_detections(pair):
+    """The authors' training configs name the features '1'..'4' (RoIAlign then uses three
+    levels), their runtime and ladon_ros '0'..'3' (four levels). The fourth level is chosen
+    only for boxes of sqrt(area) >= 448 px, which an input of at most 416 px cannot hold, so
+    both wirings detect the same (docs/FIDELITY.md #2)."""
+    ref_cls, ref_det, _, net, _ = pair
+    img = torch.rand(3, SIZE, SIZE, generator=torch.Generator().manual_seed(40))
+    images, _ = ref_det.transform([img])  # normalise (+ identity resize at this size)
+    trained_wiring = ref_det([img])[0]  # the full BaseRCNN forward: keys '1'..'4'
+    enc = net.robot_side().compress(images.tensors)
+    runtime = net.tail.heads.detection(net.tail.body(net.edge_side().decompress(enc['strings'], enc['shape'])))[0]
+    assert len(runtime['boxes']) > 0
+    for key in ('boxes', 'labels', 'scores'):
+        assert torch.equal(trained_wiring[key], runtime[key]), key
