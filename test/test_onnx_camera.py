@@ -144,3 +144,24 @@ def test_onnx_backend_needs_a_folder():
         make_camera_encoder(codec='ladon', backend='onnx')
     with pytest.raises(ValueError, match='backend'):
         make_camera_encoder(codec='ladon', checkpoint='x.safetensors', backend='tensorrt')
+
+
+def test_paper_model_bytes_equal(tmp_path):
+    """The paper configuration (416x416, C = 24): ONNX and torch cameras send the same bytes."""
+    torch.manual_seed(1)
+    model = build_model('ladon_resnet50').eval()
+    with torch.no_grad():
+        model.bottleneck.encoder[-1].weight.mul_(20.0)  # a latent spanning many integers
+    ckpt = tmp_path / 'paper.safetensors'
+    save_checkpoint(model, ckpt, rate_point=0.32)
+    del model
+    assert main(['export', '--checkpoint', str(ckpt), '--out', str(tmp_path / 'bundle')]) == 0
+    torch_cam = make_camera_encoder(codec='ladon', checkpoint=ckpt)
+    onnx_cam = make_camera_encoder(codec='ladon', backend='onnx', onnx_dir=tmp_path / 'bundle')
+    checked = 0
+    for rgb in _images((416, 416), 2, seed=11) + _images((480, 640), 1, seed=12):
+        a, b = torch_cam.encode(rgb), onnx_cam.encode(rgb)
+        checked += onnx_cam.stats.checked
+        assert a.latent_shape == b.latent_shape == (24, 103, 103)
+        assert a.payload == b.payload
+    assert checked > 0
