@@ -6,8 +6,9 @@
 * overload at 10x what the edge serves: keep-latest, newest served, drops counted, RSS flat;
 * kill -9 of the edge mid-stream and restart (camera side never blocks, results resume
   within 2 s of the edge being up again); kill -9 of the camera encoder and restart;
-* lifecycle over lifecycle_msgs services: cleanup frees the model, configure with other
-  weights serves them, same process.
+* lifecycle over lifecycle_msgs services (edge and camera encoder): cleanup frees the model,
+  configure with other weights uses them, same process;
+* unreadable images into a running camera encoder: counted, encoding goes on.
 
 Figures are printed with a ``[faults]`` prefix (shown even without ``-s``).
 """
@@ -71,6 +72,7 @@ class Probe:
         self.lock = threading.Lock()
         self.stats: list[tuple[float, FrameStats]] = []
         self.latent: list[tuple[float, int]] = []
+        self.latent_hashes: list[str] = []
         self.diag: dict[str, dict[str, str]] = {}
         self.diag_msg: dict[str, str] = {}
         self.node.create_subscription(FrameStats, f'{ns}/perception/frame_stats', self._on_stats, qos.RESULTS)
@@ -90,6 +92,7 @@ class Probe:
     def _on_latent(self, msg: LatentFrame) -> None:
         with self.lock:
             self.latent.append((time.monotonic(), msg.sequence))
+            self.latent_hashes.append(msg.weights_hash)
 
     def _on_diag(self, msg: DiagnosticArray) -> None:
         with self.lock:
@@ -522,6 +525,15 @@ def kill_restart_run(world, capsys, *, domain: int, edge_restarts: int) -> dict:
         assert restarts_seen >= 1 and served_after > 0
         assert lost <= 0.2 * received + 2  # a restart is not counted as millions of lost frames
         assert procs.alive('edge_perception') and procs.alive('source')
+        # The camera encoder reloads other weights through lifecycle services, same process.
+        cam_pid = procs.procs['camera'].pid
+        from ladon_ros.checkpoint import read_metadata
+        other_hash = read_metadata(world['other']).short_hash
+        Lifecycle(probe.node, f'{ROBOT}/camera_encoder').reload('checkpoint', world['other'])
+        assert probe.wait(lambda: other_hash in probe.latent_hashes, 15.0), procs.log('camera')[-2000:]
+        assert procs.procs['camera'].pid == cam_pid and procs.alive('camera')
+        say(capsys, f'camera_encoder lifecycle over services: deactivate, cleanup, checkpoint:=other, configure, '
+                    f'activate: same pid {cam_pid} now sends latents of weights {other_hash}')
         return dict(edge_restarts=restarts, camera_restarts=restarts_seen, resumes=resumes, lost=lost,
                     received=received)
     finally:
@@ -542,45 +554,75 @@ def _call(node, client, request, timeout=30.0):
     return future.result()
 
 
+class Lifecycle:
+    """Drives a managed node of another process through lifecycle_msgs / rcl_interfaces services."""
+
+    def __init__(self, node, name: str):
+        from lifecycle_msgs.srv import ChangeState, GetState
+        from rcl_interfaces.srv import SetParameters
+        self.node = node
+        self.change = node.create_client(ChangeState, f'{name}/change_state')
+        self.get = node.create_client(GetState, f'{name}/get_state')
+        self.setp = node.create_client(SetParameters, f'{name}/set_parameters')
+
+    def transition(self, tid: int) -> None:
+        from lifecycle_msgs.msg import Transition
+        from lifecycle_msgs.srv import ChangeState
+        assert _call(self.node, self.change, ChangeState.Request(transition=Transition(id=tid))).success, tid
+
+    def state(self) -> str:
+        from lifecycle_msgs.srv import GetState
+        return _call(self.node, self.get, GetState.Request()).current_state.label
+
+    def set(self, name: str, value) -> None:
+        from rcl_interfaces.msg import Parameter as ParamMsg
+        from rcl_interfaces.msg import ParameterType, ParameterValue
+        from rcl_interfaces.srv import SetParameters
+        if isinstance(value, list):
+            pv = ParameterValue(type=ParameterType.PARAMETER_STRING_ARRAY, string_array_value=value)
+        else:
+            pv = ParameterValue(type=ParameterType.PARAMETER_STRING, string_value=value)
+        res = _call(self.node, self.setp, SetParameters.Request(parameters=[ParamMsg(name=name, value=pv)]))
+        assert res.results[0].successful, res.results[0].reason
+
+    def reload(self, name: str, value) -> None:
+        """deactivate -> cleanup (frees the model) -> set ``name`` -> configure -> activate."""
+        from lifecycle_msgs.msg import Transition
+        self.transition(Transition.TRANSITION_DEACTIVATE)
+        self.transition(Transition.TRANSITION_CLEANUP)
+        assert self.state() == 'unconfigured'
+        self.set(name, value)
+        self.transition(Transition.TRANSITION_CONFIGURE)
+        self.transition(Transition.TRANSITION_ACTIVATE)
+        assert self.state() == 'active'
+
+
 def test_lifecycle_cleanup_frees_the_model_and_reconfigure_swaps_weights(world, edge30, capsys):
     """Runs last on the shared edge: afterwards it serves the other weights."""
     from lifecycle_msgs.msg import Transition
-    from lifecycle_msgs.srv import ChangeState, GetState
-    from rcl_interfaces.msg import Parameter as ParamMsg
-    from rcl_interfaces.msg import ParameterType, ParameterValue
-    from rcl_interfaces.srv import SetParameters
     procs, probe = edge30
     pid = procs.procs['edge_perception'].pid
-    node = probe.node
-    change = node.create_client(ChangeState, '/edge_perception/change_state')
-    get = node.create_client(GetState, '/edge_perception/get_state')
-    setp = node.create_client(SetParameters, '/edge_perception/set_parameters')
+    life = Lifecycle(probe.node, '/edge_perception')
     other = make_camera_encoder(codec='ladon', checkpoint=world['other']).encode(IMAGE)
     assert _serve_one(probe, world['good'])
     rss_loaded = rss_mib(pid)
-
-    def transition(tid):
-        assert _call(node, change, ChangeState.Request(transition=Transition(id=tid))).success, tid
-
-    transition(Transition.TRANSITION_DEACTIVATE)
-    transition(Transition.TRANSITION_CLEANUP)
-    assert _call(node, get, GetState.Request()).current_state.label == 'unconfigured'
+    life.transition(Transition.TRANSITION_DEACTIVATE)
+    life.transition(Transition.TRANSITION_CLEANUP)
+    assert life.state() == 'unconfigured'
     assert probe.wait(lambda: 'not configured' in probe.diag_msg.get('pipeline', ''), 5.0)
     time.sleep(0.5)
     rss_free = rss_mib(pid)
-    value = ParameterValue(type=ParameterType.PARAMETER_STRING_ARRAY, string_array_value=[world['other']])
-    res = _call(node, setp, SetParameters.Request(parameters=[ParamMsg(name='checkpoints', value=value)]))
-    assert res.results[0].successful, res.results[0].reason
-    transition(Transition.TRANSITION_CONFIGURE)
-    transition(Transition.TRANSITION_ACTIVATE)
-    assert _call(node, get, GetState.Request()).current_state.label == 'active'
+    life.set('checkpoints', [world['other']])
+    life.transition(Transition.TRANSITION_CONFIGURE)
+    life.transition(Transition.TRANSITION_ACTIVATE)
+    assert life.state() == 'active'
     assert probe.wait(lambda: probe.pub.get_subscription_count() > 0, 10.0)
     rejected0 = probe.rejected().get('weights_mismatch', 0)
     assert _serve_one(probe, other), procs.log('edge_perception')[-2000:]
     probe.publish(world['good'])  # the old weights are gone
     assert probe.wait(lambda: probe.rejected().get('weights_mismatch', 0) > rejected0, 5.0)
     assert procs.procs['edge_perception'].pid == pid and procs.alive('edge_perception')
-    say(capsys, f'lifecycle over services: deactivate+cleanup -> unconfigured, diagnostics "not configured (no '
+    say(capsys, f'edge lifecycle over services: deactivate+cleanup -> unconfigured, diagnostics "not configured (no '
                 f'model loaded)", RSS {rss_loaded:.1f} -> {rss_free:.1f} MiB (the small models are a few MiB inside '
                 f'the torch runtime; freed memory stays with the allocator); set checkpoints + configure + activate '
                 f'in the same process (pid {pid}): the new weights are served, the old ones refused '
