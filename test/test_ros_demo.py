@@ -1,13 +1,17 @@
 """``ladon-ros demo`` end to end (short): three node processes over DDS, summary, PNGs, clean exit."""
 from __future__ import annotations
 
+import os
+
 from ladon_ros.cli import main
+
+DOMAIN = 25 + os.getpid() % 2  # see test_ros_pipeline: concurrent checkouts rarely share it
 
 
 def test_demo_serves_frames_and_writes_pngs(tmp_path, monkeypatch, capsys):
     monkeypatch.setenv('LADON_ROS_CACHE', str(tmp_path / 'cache'))
     out = tmp_path / 'demo'
-    code = main(['demo', '--frames', '6', '--out', str(out), '--domain-id', '24', '--pngs', '2'])
+    code = main(['demo', '--frames', '6', '--out', str(out), '--domain-id', str(DOMAIN), '--pngs', '2'])
     text = capsys.readouterr().out
     assert code == 0, text
     lines = [ln for ln in text.splitlines() if ln.startswith('#')]

@@ -7,6 +7,7 @@ and foreign latent frames followed by valid ones.
 """
 from __future__ import annotations
 
+import os
 import time
 
 import numpy as np
@@ -22,7 +23,9 @@ from ladon_ros.ros import qos
 from ladon_ros.ros.conversions import wire_to_latent
 from ladon_ros.ros.processes import NodeProcesses
 
-DOMAIN = 21
+# 20..24 by process id: two checkouts running this suite at once (a shared machine) rarely
+# share a domain, where a fixed id would mix their robots' frames.
+DOMAIN = 20 + os.getpid() % 5
 ROBOTS = ('/robot1', '/robot2')
 INTRUDER = '/intruder'
 FRAMES = 40  # per robot source, at 4 Hz: the stream outlasts the checks
@@ -53,7 +56,6 @@ class Recorder:
 def pipeline(tmp_path_factory):
     tmp = tmp_path_factory.mktemp('pipeline')
     env = {'LADON_ROS_CACHE': str(tmp / 'cache'), 'OMP_NUM_THREADS': '1', 'ROS_DOMAIN_ID': str(DOMAIN)}
-    import os
     old = {k: os.environ.get(k) for k in env}
     os.environ.update(env)
     procs = NodeProcesses(DOMAIN, tmp / 'logs', env)
