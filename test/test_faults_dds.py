@@ -5,7 +5,8 @@
 * a link that drops a share of the frames: no stall, losses counted, latency unchanged;
 * overload at 10x what the edge serves: keep-latest, newest served, drops counted, RSS flat;
 * kill -9 of the edge mid-stream and restart (camera side never blocks, results resume
-  within 2 s of the edge being up again); kill -9 of the camera encoder and restart;
+  soon after the edge is up again: target 2 s, see docs/RELIABILITY.md F3); kill -9 of the
+  camera encoder and restart;
 * lifecycle over lifecycle_msgs services (edge and camera encoder): cleanup frees the model,
   configure with other weights uses them, same process;
 * unreadable images into a running camera encoder: counted, encoding goes on.
