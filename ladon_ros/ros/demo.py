@@ -127,7 +127,7 @@ def run_demo(*, frames: int = 100, out: str | Path = 'out/demo', rate_hz: float 
     # Resolve (and, without shipped weights, write once) the checkpoints before three
     # processes race to create the same random fallback file.
     metas = [read_metadata(default_checkpoint(k)) for k in ('ladon', 'teacher')]
-    random = is_random(metas[0]) or (codec != 'ladon' and is_random(metas[1]))
+    random = is_random(metas[0] if codec == 'ladon' else metas[1])  # the model serving this codec
     if random:
         print(f'{BANNER}\n!!! RANDOM WEIGHTS: no trained checkpoint is shipped; every result below is MEANINGLESS.\n'
               f'!!! (the pipeline, bytes and latencies are real; the labels are noise)\n{BANNER}', flush=True)
