@@ -193,6 +193,9 @@ def _watch(node, watcher: Watcher, procs, frames, rate_hz, timeout_s, out: Path,
                 written.append(path)
         if time.monotonic() > source_end and time.monotonic() - last_new > 8.0:
             break  # the source is done and nothing arrived for a while
+    settle = time.monotonic() + 1.5  # one more 1 Hz /diagnostics message, counting the last frames
+    while time.monotonic() < settle:
+        rclpy.spin_once(node, timeout_sec=0.1)
     for label in procs.procs:
         if not procs.alive(label):
             print(f'!!! {label} exited early:\n{procs.log(label)[-3000:]}')
