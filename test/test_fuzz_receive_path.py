@@ -422,8 +422,21 @@ def test_decompression_bombs_are_refused_before_imdecode(world, monkeypatch, cod
     assert err.value.reason == reason, err.value
 
 
+def test_oversized_image_body_is_refused_before_decoding(world, monkeypatch):
+    def never(*args, **kwargs):
+        raise AssertionError('cv2.imdecode must not see this body')
+    monkeypatch.setattr(image_codecs.cv2, 'imdecode', never)
+    frame = world['images']['jpeg']
+    _, body = bitstream.parse(frame.payload)
+    _, h, w = frame.latent_shape
+    padded = body + b'\xff\xfe' + bytes(2 * h * w * 3 + 65536)  # a giant trailing segment
+    with pytest.raises(FrameRejected) as err:
+        world['edge'].prepare(_with_body(frame, padded))
+    assert err.value.reason == 'too_large'
+
+
 def test_real_png_bomb_is_refused_without_allocating(world, capsys):
-    bomb = _png_bomb(16384, 16384)  # 256 MiB of pixels once decoded (768 MiB as BGR)
+    bomb = _png_bomb(8192, 8192)  # 64 MiB of pixels once decoded (192 MiB as BGR), a ~65 KB file
     frame = world['images']['png']
     before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     with pytest.raises(FrameRejected) as err:
@@ -431,7 +444,7 @@ def test_real_png_bomb_is_refused_without_allocating(world, capsys):
     grown_mib = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) / 1024
     assert err.value.reason == 'bad_shape' and grown_mib < 64
     with capsys.disabled():
-        print(f'\n[fuzz] PNG bomb: {len(bomb)} B file declaring 16384x16384 refused, peak RSS grew {grown_mib:.1f} MiB')
+        print(f'\n[fuzz] PNG bomb: {len(bomb)} B file declaring 8192x8192 refused, peak RSS grew {grown_mib:.1f} MiB')
 
 
 # --- camera side -----------------------------------------------------------------------------

@@ -65,6 +65,12 @@ def decode_image(codec: str, body: bytes, shape: tuple[int, int, int]) -> np.nda
         return np.frombuffer(body, np.uint8).reshape(h, w, 3)
     if codec not in _EXT:
         raise FrameRejected('unknown_codec', f'{codec!r}')
+    # An encoded image larger than 2x its raw pixels (+64 KiB of headers) is not what an
+    # encoder writes (noise at JPEG q100: 0.66x, PNG level 0: 1.003x); refusing it bounds the
+    # decoder's work (e.g. a progressive JPEG made of thousands of scans).
+    limit = 2 * h * w * 3 + 65536
+    if len(body) > limit:
+        raise FrameRejected('too_large', f'{codec} body of {len(body)} bytes for {w}x{h} (limit {limit})')
     dh, dw = declared_size(codec, body)
     if (dh, dw) != (h, w):
         raise FrameRejected('bad_shape', f'{codec} header declares {dw}x{dh}, bitstream says {w}x{h}')
