@@ -5,11 +5,10 @@ encoding or the link is slower than the camera, old images are dropped, never qu
 """
 from __future__ import annotations
 
-from sensor_msgs.msg import Image
-
 from types import SimpleNamespace
 
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
+from sensor_msgs.msg import Image
 from std_msgs.msg import Header
 
 from ladon_ros.camera import make_camera_encoder
