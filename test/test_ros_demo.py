@@ -3,7 +3,11 @@ from __future__ import annotations
 
 import os
 
+import pytest
+
 from ladon_ros.cli import main
+
+pytestmark = pytest.mark.ros  # rclpy nodes / DDS processes (setup.cfg)
 
 DOMAIN = 25 + os.getpid() % 2  # see test_ros_pipeline: concurrent checkouts rarely share it
 

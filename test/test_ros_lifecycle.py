@@ -12,6 +12,8 @@ from ladon_ros.errors import FrameRejected
 from ladon_ros.ros.conversions import latent_to_wire, wire_to_latent
 from ladon_ros.ros.params import ConfigError
 
+pytestmark = pytest.mark.ros  # rclpy nodes / DDS processes (setup.cfg)
+
 
 @pytest.fixture()
 def ros(tmp_path, monkeypatch):

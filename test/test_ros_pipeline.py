@@ -23,6 +23,8 @@ from ladon_ros.ros import qos
 from ladon_ros.ros.conversions import wire_to_latent
 from ladon_ros.ros.processes import NodeProcesses
 
+pytestmark = pytest.mark.ros  # rclpy nodes / DDS processes (setup.cfg)
+
 # 20..24 by process id: two checkouts running this suite at once (a shared machine) rarely
 # share a domain, where a fixed id would mix their robots' frames.
 DOMAIN = 20 + os.getpid() % 5

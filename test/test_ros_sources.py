@@ -18,6 +18,8 @@ from ladon_ros.ros.conversions import rgb_to_image
 from ladon_ros.ros.image_source_node import Frames
 from ladon_ros.ros.params import IMAGE_SOURCE, ImageSourceConfig, parse
 
+pytestmark = pytest.mark.ros  # rclpy nodes / DDS processes (setup.cfg)
+
 
 def _cfg(**kw) -> ImageSourceConfig:
     return parse(IMAGE_SOURCE, ImageSourceConfig, kw)
