@@ -435,6 +435,25 @@ def test_oversized_image_body_is_refused_before_decoding(world, monkeypatch):
     assert err.value.reason == 'too_large'
 
 
+def test_jpeg_with_thousands_of_scans_is_refused_before_decoding(world, monkeypatch):
+    import cv2
+    frame = world['images']['jpeg']
+    _, h, w = frame.latent_shape
+    rgb = np.random.default_rng(4).integers(0, 255, (h, w, 3), dtype=np.uint8)
+    ok, buf = cv2.imencode('.jpg', rgb, [cv2.IMWRITE_JPEG_QUALITY, 90, cv2.IMWRITE_JPEG_PROGRESSIVE, 1])
+    prog = buf.tobytes()
+    assert image_codecs.declared_size('jpeg', prog) == (h, w)  # a normal progressive JPEG is fine
+    tiny_scan = b'\xff\xda' + struct.pack('>HBBBBBB', 8, 1, 1, 0x00, 1, 1, 0x00) + b'\x00'  # 1 AC coefficient
+    many = prog[:-2] + tiny_scan * 2000 + b'\xff\xd9'  # 22 KB: within the size limit
+
+    def never(*args, **kwargs):
+        raise AssertionError('cv2.imdecode must not see this body')
+    monkeypatch.setattr(image_codecs.cv2, 'imdecode', never)
+    with pytest.raises(FrameRejected) as err:
+        world['edge'].prepare(_with_body(frame, many))
+    assert err.value.reason == 'unsupported_image' and 'scans' in err.value.detail
+
+
 def test_real_png_bomb_is_refused_without_allocating(world, capsys):
     bomb = _png_bomb(8192, 8192)  # 64 MiB of pixels once decoded (192 MiB as BGR), a ~65 KB file
     frame = world['images']['png']

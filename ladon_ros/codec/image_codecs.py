@@ -85,6 +85,9 @@ def decode_image(codec: str, body: bytes, shape: tuple[int, int, int]) -> np.nda
 _PNG_SIGNATURE = b'\x89PNG\r\n\x1a\n'
 # JPEG frame types OpenCV's libjpeg decodes with Huffman coding: baseline, extended, progressive.
 _JPEG_SOF = {0xC0, 0xC1, 0xC2}
+# A progressive JPEG has ~10 scans; thousands of tiny scans make libjpeg revisit every
+# coefficient per scan (CPU exhaustion), so more than this is refused before decoding.
+MAX_JPEG_SCANS = 64
 _JPEG_OTHER_SOF = {0xC3, 0xC5, 0xC6, 0xC7, 0xC9, 0xCA, 0xCB, 0xCD, 0xCE, 0xCF}
 
 
@@ -135,10 +138,30 @@ def _jpeg_size(body: bytes) -> tuple[int, int]:
             raise FrameRejected('bad_image_header', f'JPEG segment length {length}')
         if marker in _JPEG_SOF:
             h, w = struct.unpack_from('>HH', body, i + 5)
+            scans = _jpeg_scan_count(body, i + 2 + length)
+            if scans > MAX_JPEG_SCANS:
+                raise FrameRejected('unsupported_image', f'JPEG with {scans} scans (limit {MAX_JPEG_SCANS})')
             return h, w
         if marker in _JPEG_OTHER_SOF:
             raise FrameRejected('unsupported_image', f'JPEG frame type {marker:#x} is not served')
         i += 2 + length
+
+
+def _jpeg_scan_count(body: bytes, i: int) -> int:
+    """Start-of-scan markers from byte ``i`` on, skipping entropy-coded data (0xFF00 stuffing, RSTn)."""
+    scans = 0
+    while True:
+        i = body.find(b'\xff', i)
+        if i < 0 or i + 1 >= len(body):
+            return scans
+        marker = body[i + 1]
+        if marker == 0xDA:
+            scans += 1
+            if scans > MAX_JPEG_SCANS:
+                return scans
+        if marker == 0xD9:
+            return scans
+        i += 2
 
 
 def _webp_size(body: bytes) -> tuple[int, int]:
