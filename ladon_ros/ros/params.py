@@ -121,8 +121,8 @@ IMAGE_SOURCE = (
     Param('frame_id', 'camera_optical_frame', 'frame_id of the published images'),
     Param('loop', True, "Restart a 'video' / 'folder' source at its end"),
     Param('max_frames', 0, 'Stop publishing after this many frames (0 = never)', range=(0, 2**31 - 1)),
-    Param('wait_for_subscribers', 0, 'Publish nothing until image_raw has this many matched subscribers, '
-          'so a bounded run (max_frames) loses no frame to DDS discovery (0 = start at once)', range=(0, 1000)),
+    Param('wait_for_subscribers', 0, 'Publish only while image_raw has at least this many matched subscribers, '
+          'so a bounded run (max_frames) loses no frame to DDS discovery (0 = always publish)', range=(0, 1000)),
 )
 
 CAMERA_ENCODER = (
