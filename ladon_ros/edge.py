@@ -221,11 +221,13 @@ def _check_fields(frame: WireFrame) -> tuple[int, int]:
     if frame.encode_ms < 0 or frame.rate_point < 0:
         raise FrameRejected('bad_field', f'negative rate_point/encode_ms ({frame.rate_point}, {frame.encode_ms})')
     try:
+        if len(frame.latent_shape) != 3:  # before converting: the list may be huge
+            raise FrameRejected('bad_shape', f'latent_shape has {len(frame.latent_shape)} dims, not (C, H, W)')
         h, w = (int(v) for v in frame.image_size)
-        shape = tuple(int(v) for v in frame.latent_shape)
-    except (TypeError, ValueError, OverflowError):
-        raise FrameRejected('bad_image_size', f'image_size {frame.image_size!r} / latent_shape '
-                            f'{frame.latent_shape!r} are not integer tuples') from None
-    if len(shape) != 3:
-        raise FrameRejected('bad_shape', f'latent_shape {shape} is not (C, H, W)')
+        tuple(int(v) for v in frame.latent_shape)
+    except (TypeError, ValueError, OverflowError) as err:
+        if isinstance(err, FrameRejected):
+            raise
+        raise FrameRejected('bad_image_size', f'image_size {str(frame.image_size)[:40]} / latent_shape '
+                            f'{str(frame.latent_shape)[:40]} are not integer tuples') from None
     return h, w
