@@ -158,3 +158,11 @@ def test_measured_end_to_end_latency_overrides_the_delay_model():
     # Delay says fine, but frames wait at a busy edge: the measured latency is over budget.
     d = pol.update(Observation(0.0, 37.0, 600_000, 10.0, 0.0, 10.0, measured_ms=400.0))
     assert d.reason == 'down' and d.index == 1
+
+
+def test_climbs_when_latency_is_edge_bound_and_the_next_point_adds_little():
+    pol = RatePolicy(POINTS, PolicyConfig(budget_ms=150.0, camera_fps=10.0, up_hold_s=1.0), start_index=4)
+    # 100 ms measured (above low_water * budget = 90) though 3 kB frames cross in ~2.4 ms (10 Mbit/s):
+    # the next point adds 3 kB = ~2.4 ms, still inside the budget.
+    ds = [pol.update(Observation(t, 3 + 10 + 2.4, 30_000, 10.0, 0.0, 10.0, measured_ms=100.0)) for t in (0.0, 1.0)]
+    assert ds[-1].reason == 'up' and pol.index == 3

@@ -171,6 +171,15 @@ class RatePolicy:
         tx = 8 * p.bytes_per_frame / capacity_bps * 1e3 if capacity_bps > 0 else math.inf
         return p.encode_ms + self.cfg.base_delay_ms + tx + p.edge_ms
 
+    def _extra_tx_ms(self, capacity_bps: float) -> float:
+        """Extra transmission time of the next richer point over the current one [ms].
+
+        Lets the policy climb when the latency is high for reasons the link does not
+        cause (a busy edge): the next point only adds its extra bytes' time.
+        """
+        extra = self.points[self.index - 1].bytes_per_frame - self.points[self.index].bytes_per_frame
+        return 8 * extra / capacity_bps * 1e3 if capacity_bps > 0 else math.inf
+
     def _skip_for(self, index: int, capacity_bps: float) -> int:
         if not capacity_bps > 0:
             return self.cfg.max_skip
@@ -222,7 +231,8 @@ class RatePolicy:
                     self._hold_s = min(cfg.max_hold_s, 2 * self._last_up[2])  # the probe failed
                 self.index, reason = new, 'down'
             self._comfortable_since = None
-        elif measured <= cfg.low_water * cfg.budget_ms and self.index > 0:
+        elif self.index > 0 and (measured <= cfg.low_water * cfg.budget_ms
+                                 or measured + self._extra_tx_ms(cap) <= 0.9 * target):
             if self._comfortable_since is None:
                 self._comfortable_since = obs.time_s
             if obs.time_s - self._comfortable_since >= self._hold_s:

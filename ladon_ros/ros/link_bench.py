@@ -54,6 +54,7 @@ class ProbeTalker(Node):
         self.rng = np.random.default_rng(0)
         self.shape = (side, side, 3)
         self.count, self.sent = count, 0
+        self.publish_ms: list[float] = []
         self.pub = self.create_publisher(Image, 'probe', qos.LATENT)
         self.timer = self.create_timer(1.0 / rate_hz, self._tick)
 
@@ -69,8 +70,12 @@ class ProbeTalker(Node):
         t0 = time.perf_counter()
         self.pub.publish(msg)
         # publish() returning slowly would be the publisher stalling on the link.
-        self.get_logger().debug(f'publish took {(time.perf_counter() - t0) * 1e3:.2f} ms')
+        self.publish_ms.append((time.perf_counter() - t0) * 1e3)
         self.sent += 1
+        if self.count and self.sent == self.count:
+            ms = sorted(self.publish_ms)
+            print(json.dumps({'published': self.sent, 'publish_ms_p50': ms[len(ms) // 2],
+                              'publish_ms_max': ms[-1]}), flush=True)
 
 
 class ProbeListener(Node):

@@ -39,6 +39,7 @@ from ladon_ros.ros.common import run_node
 from ladon_ros.ros.conversions import image_to_rgb
 
 RECENT_S = 3.0        # FrameStats of the current point this recent give the delay [s]
+FEEDBACK_WINDOW_S = 5.0  # the edge's LinkFeedback window (ladon_ros.ros.stats.LinkStats)
 STARVE_S = 1.0        # no new frame at the edge for this long ...
 STARVE_GRACE_S = 0.3  # ... while frames older than this went out = total loss [s]
 RELOAD = (Transition.TRANSITION_DEACTIVATE, Transition.TRANSITION_CLEANUP,
@@ -87,6 +88,7 @@ class RateAdapterNode(Node):
         self.last_feedback: tuple[int, int] | None = None  # (received, lost) of the previous feedback
         self.last_feedback_time = time.monotonic()
         self.recv_changed: float | None = None
+        self.stream_start = time.monotonic()
         enc = self.get_parameter('encoder_node').value
         self.set_cli = self.create_client(SetParameters, f'{enc}/set_parameters')
         self.state_cli = self.create_client(ChangeState, f'{enc}/change_state')
@@ -112,6 +114,7 @@ class RateAdapterNode(Node):
             self.forwarded.popleft()
 
     def _calibrate(self, msg: Image) -> None:
+        self.stream_start = time.monotonic()
         points = calibrate(self.specs, image_to_rgb(msg), edge_ms=self.edge_ms)
         start = self.specs[self.start_point]
         ordered = [p.key for p in sorted(points, key=lambda p: -p.bytes_per_frame)]
@@ -155,8 +158,11 @@ class RateAdapterNode(Node):
             self.policy.points = [p.__class__(p.key, p.bytes_per_frame, p.encode_ms, edge_ms)
                                   for p in self.policy.points]
         delay = self._recent(now, 1)
+        # The edge's rates are 5 s window averages: for 5 s after the stream (re)starts they
+        # under-count arrivals, which must not read as a saturated link.
+        warm = now - self.stream_start >= FEEDBACK_WINDOW_S
         obs = Observation(now, m.one_way_delay_ms if delay is None else delay, m.bytes_per_s, m.arrival_rate_hz,
-                          loss, len(self.forwarded) / 5.0, self._recent(now, 2))
+                          loss, len(self.forwarded) / FEEDBACK_WINDOW_S if warm else 0.0, self._recent(now, 2))
         if self.switching:
             return
         self._decide(self.policy.update(obs), obs)
@@ -194,7 +200,7 @@ class RateAdapterNode(Node):
     def _transition(self, key: str, step: int) -> None:
         if step == len(RELOAD):
             self.current, self.switching = key, False
-            self.recv_changed = time.monotonic()  # the reload itself sent nothing: not a loss
+            self.recv_changed = self.stream_start = time.monotonic()  # the reload sent nothing: no loss
             self.recent.clear()
             self.get_logger().info(f'encoder now runs {key}')
             return
