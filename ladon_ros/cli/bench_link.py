@@ -72,6 +72,15 @@ def run(args) -> int:
     png = plot_latency_vs_rate(rows, out / 'link_latency_vs_rate.png')
     print(table)
     print(f'wrote {json_path}, {out / "link_table.md"}, {png}')
+    from ladon_ros.link.harness import publisher_probe
+    import json
+    probe = publisher_probe(out, domain_id=44)
+    (out / 'link_publisher_probe.json').write_text(json.dumps(probe, indent=1) + '\n')
+    print(f'keep-latest probe ({probe["bytes"]} B at {probe["fps"]:g} Hz into {probe["link_mbps"]:g} Mbit/s): '
+          f'{probe["published"]} published in {probe["talker_done_s"]:.1f} s, publish() p50 '
+          f'{probe.get("publish_ms_p50", float("nan")):.2f} ms max {probe.get("publish_ms_max", float("nan")):.2f} ms, '
+          f'tbf backlog max {probe["qdisc_backlog_max_bytes"]} B (bound {probe["queue_bound_bytes"]} B), '
+          f'{probe["frames_received"]} frames complete at the edge')
     bad = [r.codec for r in rows if r.extra.get('veth_covers_served_bytes') is False]
     if bad:
         print(f'!!! veth counters show fewer bytes than were served for {bad}: a transport bypassed the link !!!')

@@ -351,3 +351,46 @@ def local_row(result: dict) -> BenchRow:
                     {'compute_ms_p50': compute, 'model_id': result['model_id'],
                      'random_weights': result['random_weights'], 'frames_served': n,
                      'measured_over_floor': percentile(lat, 50) / compute if n else float('nan')})
+
+
+def publisher_probe(out_dir: Path, *, link_mbps: float = 1.0, nbytes: int = 50_000, fps: float = 10.0,
+                    count: int = 100, domain_id: int = 44, queue_ms: float = 400.0) -> dict:
+    """Keep-latest check: a publisher offering far more than the link carries must not stall.
+
+    A probe talker publishes ``count`` incompressible frames of ``nbytes`` at ``fps`` into a
+    ``link_mbps`` link (keep-latest QoS, as ``latent``); returns how long ``publish()`` took,
+    how long the talker needed for all frames, what crossed the veth, the tbf drops and
+    the largest tbf backlog (the queue bound).
+    """
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    env = ros_env(domain_id, write_udp_profile(out_dir / 'fastdds_udp_only.xml'))
+    received, log = out_dir / 'probe_received.jsonl', out_dir / 'logs' / 'probe_talker.log'
+    log.parent.mkdir(parents=True, exist_ok=True)
+    for p in (received, log):
+        p.unlink(missing_ok=True)
+    with NetnsLink() as link:
+        link.shape(link_mbps, queue_ms=queue_ms)
+        link.spawn('edge', [sys.executable, '-m', 'ladon_ros.ros.link_bench', 'probe-listener', '--out',
+                            str(received)], env=env)
+        time.sleep(3.0)  # discovery
+        c0 = link.counters()
+        t0 = time.monotonic()
+        link.spawn('camera', [sys.executable, '-m', 'ladon_ros.ros.link_bench', 'probe-talker', '--bytes',
+                              str(nbytes), '--rate-hz', str(fps), '--count', str(count)], env=env, log=log)
+        backlog, result = 0, None
+        while time.monotonic() - t0 < count / fps * 4 + 30 and result is None:
+            time.sleep(0.2)
+            backlog = max(backlog, link.counters().qdisc_backlog_bytes)
+            for line in log.read_text().splitlines() if log.exists() else []:
+                if line.startswith('{'):
+                    result = json.loads(line)
+        elapsed = time.monotonic() - t0
+        time.sleep(1.0)
+        c1 = link.counters()
+    n = sum(1 for _ in open(received)) if received.exists() else 0
+    return {'link_mbps': link_mbps, 'bytes': nbytes, 'fps': fps, 'frames': count,
+            'talker_done_s': elapsed, **(result or {'published': 0}), 'frames_received': n,
+            'veth_tx_bytes': c1.tx_bytes - c0.tx_bytes, 'offered_bytes': nbytes * count,
+            'qdisc_drops': c1.qdisc_drops - c0.qdisc_drops, 'qdisc_backlog_max_bytes': backlog,
+            'queue_bound_bytes': int(link_mbps * 1e6 / 8 * queue_ms / 1e3) + 4096}
