@@ -79,11 +79,7 @@ def test_latent_roundtrip_and_field_checks():
     assert back.payload == frame.payload and back.latent_shape == frame.latent_shape
     assert back.image_size == (480, 640) and back.weights_hash == frame.weights_hash
     assert math.isclose(back.rate_point, 1.28, rel_tol=1e-6)
-    msg.rate_point = float('nan')
-    with pytest.raises(FrameRejected) as err:
-        cv.latent_to_wire(msg)
-    assert err.value.reason == 'non_finite'
-    msg.rate_point, msg.latent_shape = 1.0, [1, 2, 3, 4]
+    msg.latent_shape = [1, 2, 3, 4]
     with pytest.raises(FrameRejected) as err:
         cv.latent_to_wire(msg)
     assert err.value.reason == 'bad_shape'

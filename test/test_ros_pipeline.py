@@ -162,7 +162,7 @@ def _bad_frames(good: LatentFrame) -> dict[str, LatentFrame]:
         'unknown_codec': variant(codec='h264'),
         'weights_mismatch': variant(weights_hash='0123456789abcdef'),
         'crc_mismatch': variant(data=data[:40] + bytes([data[40] ^ 0xFF]) + data[41:]),
-        'non_finite': variant(rate_point=float('nan')),
+        'bad_field': variant(rate_point=float('nan')),
         'bad_magic': variant(data=bytes(np.random.default_rng(1).integers(0, 256, 500, dtype=np.uint8))),
     }
 

@@ -5,7 +5,6 @@ buffer copies (``tobytes`` / ``np.frombuffer``), never element by element.
 """
 from __future__ import annotations
 
-import math
 from typing import TYPE_CHECKING
 
 import cv2
@@ -83,14 +82,12 @@ def labels_to_image(labels: np.ndarray, header: Header) -> Image:
 
 
 def latent_to_wire(msg: LatentFrame) -> WireFrame:
-    """A received ``LatentFrame`` -> ``WireFrame`` (field checks only; the edge validates the rest).
+    """A received ``LatentFrame`` -> ``WireFrame``; the core (``EdgePerception.prepare``) validates.
 
     Raises:
-        FrameRejected: ``'non_finite'`` for NaN/Inf floats, ``'bad_shape'`` for a latent
-            shape that is not 3-D.
+        FrameRejected: ``'bad_shape'`` for a latent shape that is not 3-D (checked before the
+            list is copied: a hostile message may carry a huge one).
     """
-    if not (math.isfinite(msg.rate_point) and math.isfinite(msg.encode_ms)):
-        raise FrameRejected('non_finite', f'rate_point={msg.rate_point} encode_ms={msg.encode_ms}')
     if len(msg.latent_shape) != 3:
         raise FrameRejected('bad_shape', f'latent_shape has {len(msg.latent_shape)} dims, expected 3')
     shape = tuple(int(v) for v in msg.latent_shape)
