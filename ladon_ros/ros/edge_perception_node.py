@@ -148,7 +148,9 @@ class EdgePerceptionNode(ManagedModelNode):
             try:
                 robot.publish(msg, res, stages, debug_image=self.cfg.publish_debug_image,
                               alpha=self.cfg.overlay_alpha)
-            except Exception:  # noqa: BLE001 - e.g. shutting down mid-publish; keep the worker alive
+            except Exception:  # noqa: BLE001 - keep the worker alive
+                if not self.context.ok():
+                    return  # SIGINT/SIGTERM shut rclpy down before close() stopped this worker
                 self._reject(robot, 'publish_error', traceback.format_exc(limit=3))
                 continue
             self.stats.on_served(len(msg.data), stages, self.get_clock().now().nanoseconds)
