@@ -25,8 +25,8 @@ HELDOUT_SEED_BASE = 1_000_000  # held-out worlds: seed = base + N (training uses
 EVAL_SCORE_THRESH = 0.01  # low threshold for mAP (the demo threshold is the spec's)
 EVAL_MAX_DETS = 100
 
-QUICK = {'scenes': 96, 'jpeg': (5, 10, 20, 40, 70, 90), 'webp': (5, 20, 50, 80), 'png': (9,)}
-FULL = {'scenes': 240, 'jpeg': (3, 5, 10, 15, 20, 30, 50, 70, 90), 'webp': (1, 5, 10, 20, 50, 80),
+QUICK = {'scenes': 96, 'jpeg': (1, 3, 5, 10, 20, 40, 70, 90), 'webp': (1, 5, 20, 50, 80), 'png': (9,)}
+FULL = {'scenes': 240, 'jpeg': (1, 2, 3, 5, 10, 15, 20, 30, 50, 70, 90), 'webp': (1, 5, 10, 20, 50, 80),
         'png': (9,)}
 
 
