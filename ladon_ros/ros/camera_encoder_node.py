@@ -15,7 +15,7 @@ from ladon_ros.camera import make_camera_encoder
 from ladon_ros.errors import FrameRejected
 from ladon_ros.msg import LatentFrame
 from ladon_ros.ros import qos
-from ladon_ros.ros.common import RANDOM_PREFIX, run_node
+from ladon_ros.ros.common import run_node
 from ladon_ros.ros.conversions import image_to_rgb, wire_to_latent
 from ladon_ros.ros.managed import ManagedModelNode
 from ladon_ros.ros.params import CAMERA_ENCODER, CameraEncoderConfig, resolve_ladon_checkpoint
@@ -95,16 +95,9 @@ class CameraEncoderNode(ManagedModelNode):
         values['frames_encoded'] = values.pop('frames_served')
         values['images_rejected'] = values.pop('frames_rejected')
         values.pop('frames_dropped_stale')  # DDS keeps only the newest image; nothing queues here
-        if self.encoder is None:
-            level, text = DiagnosticStatus.WARN, 'not configured (no encoder loaded)'
-        elif not self.active:
-            level, text = DiagnosticStatus.WARN, 'inactive'
-        else:
-            level, text = DiagnosticStatus.OK, f'encoding {self.cfg.codec}'
-            if self.stats.rejected:
-                level, text = DiagnosticStatus.WARN, f'{text}; unreadable camera images: {dict(self.stats.rejected)}'
-            if any(m.notes.startswith(RANDOM_PREFIX) for m in self.metas):
-                level, text = DiagnosticStatus.WARN, f'{text}; RANDOM WEIGHTS: results are meaningless'
+        serving = f'encoding {self.cfg.codec}' if self.cfg else ''
+        level, text = self.health(loaded=self.encoder is not None, serving=serving,
+                                  rejected=self.stats.rejected, rejected_what='unreadable camera images')
         status = DiagnosticStatus(level=level, name='camera_encoder: encoder', message=text,
                                   hardware_id=self.get_fully_qualified_name(),
                                   values=[KeyValue(key=k, value=v) for k, v in values.items()])

@@ -26,7 +26,7 @@ from ladon_ros.ros.managed import ManagedModelNode
 from ladon_ros.ros.params import EDGE, EdgeConfig, resolve_ladon_checkpoint
 from ladon_ros.ros.robot_channel import RobotChannel
 from ladon_ros.ros.stats import PipelineStats
-from ladon_ros.weights import default_checkpoint, is_random
+from ladon_ros.weights import default_checkpoint
 
 DIAGNOSTICS_PERIOD_S = 1.0
 FEEDBACK_PERIOD_S = 0.5
@@ -173,16 +173,8 @@ class EdgePerceptionNode(ManagedModelNode):
         values = self.stats.summary(now.nanoseconds)
         values['frames_lost_on_link'] = str(sum(r.link.lost for r in self.robots))  # sequence gaps
         hw = self.get_fully_qualified_name()
-        if self.edge is None:
-            level, text = DiagnosticStatus.WARN, 'not configured (no model loaded)'
-        elif not self.active:
-            level, text = DiagnosticStatus.WARN, 'inactive'
-        else:
-            level, text = DiagnosticStatus.OK, f'serving {len(self.robots)} robot(s)'
-            if self.stats.rejected:
-                level, text = DiagnosticStatus.WARN, f'{text}; rejected frames: {dict(self.stats.rejected)}'
-            if any(is_random(m) for m in self.metas):
-                level, text = DiagnosticStatus.WARN, f'{text}; RANDOM WEIGHTS: results are meaningless'
+        level, text = self.health(loaded=self.edge is not None, serving=f'serving {len(self.robots)} robot(s)',
+                                  rejected=self.stats.rejected, rejected_what='rejected frames')
         status = [DiagnosticStatus(level=level, name='edge_perception: pipeline', hardware_id=hw, message=text,
                                    values=[KeyValue(key=k, value=v) for k, v in values.items()])]
         status += [r.diagnostic(hw) for r in self.robots]

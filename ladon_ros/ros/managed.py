@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import traceback
 
+from diagnostic_msgs.msg import DiagnosticStatus
 from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackReturn
 
-from ladon_ros.ros.common import RANDOM_WARNING_PERIOD_S, RateLimitedLog, warn_if_random
+from ladon_ros.ros.common import RANDOM_PREFIX, RANDOM_WARNING_PERIOD_S, RateLimitedLog, warn_if_random
 from ladon_ros.ros.params import ConfigError, declare, read
 
 OK, FAIL = TransitionCallbackReturn.SUCCESS, TransitionCallbackReturn.FAILURE
@@ -33,6 +34,26 @@ class ManagedModelNode(LifecycleNode):
         self.log = RateLimitedLog(self.get_logger())
         self._error = ''
         self._random_timer = None
+
+    def health(self, *, loaded: bool, serving: str, rejected: dict, rejected_what: str) -> tuple[int, str]:
+        """Level and message of the node's main ``/diagnostics`` status.
+
+        Args:
+            loaded: Whether the model is loaded (configured).
+            serving: Message when all is well (e.g. 'serving 2 robot(s)').
+            rejected: Reason -> count of refused inputs.
+            rejected_what: What the refused inputs are, for the message.
+        """
+        if not loaded:
+            return DiagnosticStatus.WARN, 'not configured (no model loaded)'
+        if not self.active:
+            return DiagnosticStatus.WARN, 'inactive'
+        level, text = DiagnosticStatus.OK, serving
+        if rejected:
+            level, text = DiagnosticStatus.WARN, f'{text}; {rejected_what}: {dict(rejected)}'
+        if any(m.notes.startswith(RANDOM_PREFIX) for m in self.metas):
+            level, text = DiagnosticStatus.WARN, f'{text}; RANDOM WEIGHTS: results are meaningless'
+        return level, text
 
     def autostart(self) -> None:
         """configure + activate when the ``autostart`` parameter is true.
