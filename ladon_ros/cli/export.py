@@ -21,14 +21,10 @@ def run(args) -> int:
     """Exports and prints what was written."""
     from ladon_ros.checkpoint import CheckpointError, read_metadata
     from ladon_ros.export.bundle import export_camera_bundle
-    from ladon_ros.weights import default_checkpoint, is_random, ladon_rate_points, random_checkpoint
+    from ladon_ros.weights import default_checkpoint, is_random
     ckpt = args.checkpoint
     if ckpt is None:
-        if args.model is None:
-            ckpt = default_checkpoint('ladon')
-        else:
-            points = ladon_rate_points(args.model)
-            ckpt = points[len(points) // 2][0] if points else random_checkpoint(args.model)
+        ckpt = default_checkpoint('ladon', args.model)
     try:
         meta = read_metadata(ckpt)
         if args.model is not None and meta.model_id != args.model:

@@ -131,7 +131,7 @@ CAMERA_ENCODER = (
           check=check_checkpoint_file),
     Param('model', '', "Ladon model id the checkpoint must be; '' = any (default model when checkpoint is '')",
           check=check_model),
-    Param('rate_point', 0.0, "Shipped rate point (beta) to use when checkpoint is ''; 0 = the middle one",
+    Param('rate_point', 0.0, "Shipped rate point (beta) to use when checkpoint is ''; 0 = the most accurate (lowest beta)",
           range=(0.0, 1000.0)),
     Param('quality', -1, 'Image codec quality (jpeg/webp 1..100, png 0..9); -1 = codec default',
           range=(-1, 100)),
@@ -312,13 +312,13 @@ def resolve_ladon_checkpoint(checkpoint: str, model: str = '', rate_point: float
     Args:
         checkpoint: Explicit file ('' = a shipped one).
         model: Required model id ('' = any; the default model when picking a shipped one).
-        rate_point: Shipped rate point to pick (0 = the middle one).
+        rate_point: Shipped rate point to pick (0 = the default: the most accurate one).
 
     Raises:
         ConfigError: The file is of another model/kind, or no shipped file has that rate point.
     """
     from ladon_ros.checkpoint import read_metadata
-    from ladon_ros.weights import DEFAULT_LADON, default_checkpoint, ladon_rate_points, random_checkpoint
+    from ladon_ros.weights import DEFAULT_LADON, default_checkpoint, ladon_rate_points
     if checkpoint:
         meta = read_metadata(checkpoint)
         if meta.kind != 'ladon':
@@ -338,7 +338,7 @@ def resolve_ladon_checkpoint(checkpoint: str, model: str = '', rate_point: float
                 return path
         raise ConfigError(f'rate_point: no shipped {model!r} checkpoint has rate point {rate_point}; '
                           f'shipped: {[m.rate_point for _, m in points]}')
-    return points[len(points) // 2][0] if points else random_checkpoint(model)
+    return default_checkpoint('ladon', model)
 
 
 

@@ -34,21 +34,29 @@ def ladon_rate_points(model_id: str = DEFAULT_LADON) -> list[tuple[Path, Checkpo
     return sorted(found, key=lambda pm: pm[1].rate_point)
 
 
-def default_checkpoint(kind: str = 'ladon') -> Path:
-    """The shipped checkpoint for ``kind`` ('ladon': the middle rate point; 'teacher').
+def default_checkpoint(kind: str = 'ladon', model_id: str | None = None) -> Path:
+    """The shipped checkpoint for ``kind`` ('ladon' or 'teacher').
 
+    For 'ladon' it is the most accurate shipped rate point (the lowest beta): on the small
+    synthetic-world model the higher betas lose most of the detection accuracy (see
+    docs/TRAINING.md), and the embedded default should show what the heads can do. Other
+    rate points are chosen explicitly (ROS parameter ``rate_point``, or a checkpoint path).
     Falls back to ``random_checkpoint`` when nothing is shipped.
+
+    Args:
+        kind: 'ladon' or 'teacher'.
+        model_id: Registry name (default: ``DEFAULT_LADON`` / ``DEFAULT_TEACHER``).
     """
     if kind == 'ladon':
-        points = ladon_rate_points()
-        if points:
-            return points[len(points) // 2][0]
-        return random_checkpoint(DEFAULT_LADON)
+        model_id = model_id or DEFAULT_LADON
+        points = ladon_rate_points(model_id)
+        return points[0][0] if points else random_checkpoint(model_id)
     if kind == 'teacher':
+        model_id = model_id or DEFAULT_TEACHER
         for path, meta in shipped_checkpoints():
-            if meta.model_id == DEFAULT_TEACHER:
+            if meta.model_id == model_id:
                 return path
-        return random_checkpoint(DEFAULT_TEACHER)
+        return random_checkpoint(model_id)
     raise ValueError(f"kind must be 'ladon' or 'teacher', got {kind!r}")
 
 
