@@ -19,18 +19,9 @@ from safetensors.torch import load_file, save_file
 
 from ladon_ros.checkpoint import CheckpointError, load_checkpoint, read_metadata, save_checkpoint
 from ladon_ros.models import build_model
+from pickle_payload import Payload
 
 REPO = Path(__file__).resolve().parents[1]
-
-
-class _Payload:
-    """Unpickling this runs code: it writes a marker file (proves nobody unpickled it)."""
-
-    def __init__(self, marker: Path):
-        self.marker = marker
-
-    def __reduce__(self):
-        return (Path.write_text, (self.marker, 'pwned'))
 
 
 @pytest.fixture(scope='module')
@@ -54,9 +45,9 @@ def test_pickle_files_are_refused_and_never_executed(tmp_path, name):
     marker = tmp_path / 'marker.txt'
     path = tmp_path / name
     if name.startswith('torch_zip'):
-        torch.save({'w': torch.zeros(2), 'evil': _Payload(marker)}, path)  # torch's zip+pickle format
+        torch.save({'w': torch.zeros(2), 'evil': Payload(marker)}, path)  # torch's zip+pickle format
     else:
-        path.write_bytes(pickle.dumps(_Payload(marker)))
+        path.write_bytes(pickle.dumps(Payload(marker)))
     with pytest.raises(CheckpointError) as err:
         load_checkpoint(path)
     with pytest.raises(CheckpointError):

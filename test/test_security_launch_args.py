@@ -15,17 +15,10 @@ from pathlib import Path
 import pytest
 
 from ladon_ros.ros.processes import NodeProcesses
+from pickle_payload import Payload
 
 pytestmark = pytest.mark.ros
 DOMAIN = 36
-
-
-class _Payload:
-    def __init__(self, marker: Path):
-        self.marker = marker
-
-    def __reduce__(self):
-        return (Path.write_text, (self.marker, 'pwned'))
 
 
 @pytest.fixture(scope='module')
@@ -43,9 +36,9 @@ def files(tmp_path_factory):
             os.environ['LADON_ROS_CACHE'] = old
     marker = tmp / 'marker.txt'
     pt = tmp / 'weights.pt'
-    pt.write_bytes(pickle.dumps(_Payload(marker)))
+    pt.write_bytes(pickle.dumps(Payload(marker)))
     disguised = tmp / 'weights_pickle.safetensors'
-    disguised.write_bytes(pickle.dumps(_Payload(marker)))
+    disguised.write_bytes(pickle.dumps(Payload(marker)))
     return dict(tmp=tmp, ladon=str(ladon), teacher=str(teacher), pt=str(pt), disguised=str(disguised), marker=marker,
                 env={'LADON_ROS_CACHE': str(tmp / 'cache'), 'OMP_NUM_THREADS': '1'})
 
