@@ -154,12 +154,11 @@ class EdgePerception:
         # Zero padding keeps every word the C++ rANS decoder may read inside the string it
         # was given (see ``bitstream.rans_guard_padding``); a valid stream never reads it.
         padded = body + bytes(bitstream.rans_guard_padding(len(body), c * lh * lw))
-        with torch.no_grad():
-            y_hat = edge.bottleneck.entropy_bottleneck.decompress([padded], [lh, lw])
-            if not bool(torch.isfinite(y_hat).all()) or float(y_hat.abs().max()) > MAX_LATENT_MAGNITUDE:
-                raise FrameRejected('bad_symbols', f'latent symbols outside +-{MAX_LATENT_MAGNITUDE:g} '
-                                    '(garbage with a valid checksum?)')
-            features = edge.bottleneck.decoder(y_hat.to(self.device))
+        y_hat = edge.entropy_decode([[padded]], (lh, lw))
+        if not bool(torch.isfinite(y_hat).all()) or float(y_hat.abs().max()) > MAX_LATENT_MAGNITUDE:
+            raise FrameRejected('bad_symbols', f'latent symbols outside +-{MAX_LATENT_MAGNITUDE:g} '
+                                '(garbage with a valid checksum?)')
+        features = edge.decode(y_hat.to(self.device))
         if not bool(torch.isfinite(features).all()):
             raise FrameRejected('bad_symbols', 'decoded features are not finite')
         return meta.short_hash, features

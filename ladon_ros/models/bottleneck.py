@@ -110,5 +110,8 @@ class LadonBottleneck(CompressionModel):
         Returns:
             Features, (B, target_channels, h + 1, w + 1).
         """
-        y_hat = self.entropy_bottleneck.decompress(strings[0], list(shape))
-        return self.decoder(y_hat)
+        return self.decoder(self.entropy_decode(strings, shape))
+
+    def entropy_decode(self, strings: list, shape: tuple[int, int]) -> torch.Tensor:
+        """Entropy-decodes ``strings`` to the dequantised latent, (B, C, h, w)."""
+        return self.entropy_bottleneck.decompress(strings[0], list(shape))

@@ -154,6 +154,16 @@ class EdgeSide(nn.Module):
         return self.bottleneck.decompress(strings, shape)
 
     @torch.no_grad()
+    def entropy_decode(self, strings: list, shape: tuple[int, int]) -> torch.Tensor:
+        """First half of ``decompress``: strings -> latent (so a caller can check the symbols)."""
+        return self.bottleneck.entropy_decode(strings, shape)
+
+    @torch.no_grad()
+    def decode(self, latent: torch.Tensor) -> torch.Tensor:
+        """Second half of ``decompress``: latent -> ``layer1``-shaped features."""
+        return self.bottleneck.decoder(latent)
+
+    @torch.no_grad()
     def infer(self, layer1: torch.Tensor, tasks: tuple[str, ...] = TASKS) -> TaskOutputs:
         """Features -> the three tasks' outputs."""
         return self.tail.infer(layer1, tasks)
