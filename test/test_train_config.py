@@ -70,3 +70,15 @@ def test_time_limit_ends_the_schedule_early():
 
 def test_beta_tag():
     assert beta_tag(0.5) == 'b0.5' and beta_tag(2.0) == 'b2' and beta_tag(8) == 'b8'
+
+
+def test_aux_lr_and_stage1_finetune():
+    raw = {**_BASE, 'stage1': {'steps': 2, 'lr': 1e-3, 'aux_lr': 0.01},
+           'stage1_finetune': {'steps': 1, 'lr': 1e-4, 'aux_lr': 0.01}}
+    cfg = parse_config(raw)
+    assert cfg.stage1.aux_lr == 0.01 and cfg.stage1_finetune == StageConfig(steps=1, lr=1e-4, aux_lr=0.01)
+    assert parse_config(_BASE).stage1_finetune is None
+    with pytest.raises(ValueError, match='aux_lr'):
+        parse_config({**_BASE, 'teacher': {'steps': 3, 'lr': 1e-3, 'aux_lr': 0.1}})
+    with pytest.raises(ValueError, match='aux_lr'):
+        parse_config({**_BASE, 'stage1': {'steps': 3, 'lr': 1e-3, 'aux_lr': 0}})

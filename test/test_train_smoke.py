@@ -21,12 +21,15 @@ def trained(tmp_path_factory):
     tmp_path = tmp_path_factory.mktemp('tiny')
     cfg = dataclasses.replace(load_config('configs/train/tiny.yaml'), run_dir=str(tmp_path / 'run'),
                               weights_dir=str(tmp_path / 'w'))
-    return tmp_path, cfg, train(cfg, betas=(4.0,))
+    return tmp_path, cfg, train(cfg, betas=(1.0, 4.0))
 
 
 def test_tiny_recipe_end_to_end_and_resume(trained):
     tmp_path, cfg, summary = trained
-    assert {'teacher', 'b4_stage1', 'b4_stage2', 'b4_heads'} <= set(summary)
+    assert {'teacher', 'b1_stage1', 'b4_stage1', 'b4_stage2', 'b4_heads'} <= set(summary)
+    # tiny.yaml has stage1_finetune: beta 4 starts from beta 1's stage 1 and runs that stage.
+    assert summary['b4_stage1']['steps_done'] == 2 and 'optimizer_aux' in json.loads(
+        (tmp_path / 'run' / 'b4_stage1.json').read_text())
     teacher_path, ladon_path = tmp_path / 'w' / 'teacher_small.safetensors', tmp_path / 'w' / 'ladon_small_b4.safetensors'
     ladon, meta = load_checkpoint(ladon_path)
     assert meta.rate_point == 4.0 and meta.classes == CLASSES and 'b4_stage1 2 steps' in meta.notes
@@ -38,7 +41,7 @@ def test_tiny_recipe_end_to_end_and_resume(trained):
     assert result.segmentation.shape == (96, 160)
     # The log has every stage; a second run skips everything (finished states are kept).
     stages = {json.loads(s)['stage'] for s in (tmp_path / 'run' / 'losses.jsonl').read_text().splitlines()}
-    assert stages == {'teacher', 'b4_stage1', 'b4_stage2', 'b4_heads'}
+    assert stages == {'teacher', 'b1_stage1', 'b1_stage2', 'b1_heads', 'b4_stage1', 'b4_stage2', 'b4_heads'}
     before = ladon_path.read_bytes()
     again = train(cfg, betas=(4.0,))
     assert again['b4_heads']['steps_done'] == 2
@@ -57,6 +60,7 @@ def test_eval_cli_writes_the_issue_json_plot_and_table(trained):
     codecs = {r['codec'] for r in rows['segmentation']}
     assert codecs == {'teacher', 'ladon', 'jpeg', 'webp', 'png'}
     ladon = [r for r in rows['classification'] if r['codec'] == 'ladon']
-    assert ladon[0]['setting'] == 4.0 and 30 < ladon[0]['bytes_per_frame'] < 128 * 128 * 3
+    assert {r['setting'] for r in ladon} == {1.0, 4.0}
+    assert all(30 < r['bytes_per_frame'] < 128 * 128 * 3 for r in ladon)
     assert (out / 'rate_accuracy.png').stat().st_size > 1000
     assert '| teacher |' in (out / 'table.md').read_text()

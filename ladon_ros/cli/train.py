@@ -10,6 +10,9 @@ def register(sub) -> None:
     p.add_argument('--betas', default='', help='comma list: train only these rate points of the config')
     p.add_argument('--run-dir', default='', help='override run_dir (resumable states, loss log)')
     p.add_argument('--weights-dir', default='', help='override weights_dir (final checkpoints)')
+    p.add_argument('--threads', type=int, default=-1,
+                   help='override threads (torch CPU threads; 0 = torch default), e.g. when '
+                        'running one process per rate point')
     p.set_defaults(func=run)
 
 
@@ -26,6 +29,8 @@ def run(args) -> int:
         over['run_dir'] = args.run_dir
     if args.weights_dir:
         over['weights_dir'] = args.weights_dir
+    if args.threads >= 0:
+        over['threads'] = args.threads
     if over:
         cfg = dataclasses.replace(cfg, **over)
     stages = tuple(s.strip() for s in args.stages.split(',') if s.strip())

@@ -19,6 +19,9 @@ class StageConfig:
         weight_decay: AdamW weight decay.
         time_limit_min: Optional wall-time cap (minutes); the stage ends early and says so.
         batch_size: Scenes per step for this stage (default: the run's ``batch_size``).
+        aux_lr: Stage 1 only: constant learning rate of the separate Adam that fits the
+            entropy model's quantiles to the auxiliary loss (CompressAI's aux optimiser).
+            Unset, the quantiles share the main optimiser, its schedule and its gradient clip.
     """
 
     steps: int
@@ -27,6 +30,7 @@ class StageConfig:
     weight_decay: float = 0.0
     time_limit_min: float | None = None
     batch_size: int | None = None
+    aux_lr: float | None = None
 
 
 @dataclass(frozen=True)
@@ -53,12 +57,17 @@ class TrainConfig:
         stage1: Ladon stage 1 (feature distillation + beta x bits + aux loss).
         stage2: Ladon stage 2 (entropy model frozen; decoder, body, classifier with KD).
         heads: Detection and segmentation heads on the frozen shared body.
+        stage1_finetune: Optional. When set, only the first beta runs ``stage1`` from a
+            fresh bottleneck; every other beta starts its stage 1 from the first beta's
+            finished stage 1 and runs this (shorter) stage instead, the usual way to get
+            more rate points of a learned codec from one long run.
     """
 
     teacher: StageConfig
     stage1: StageConfig
     stage2: StageConfig
     heads: StageConfig
+    stage1_finetune: StageConfig | None = None
     betas: tuple[float, ...] = (0.5, 2.0, 8.0)
     teacher_model: str = 'teacher_small'
     ladon_model: str = 'ladon_small'
@@ -78,6 +87,8 @@ class TrainConfig:
 
 
 _STAGES = ('teacher', 'stage1', 'stage2', 'heads')
+_OPTIONAL_STAGES = ('stage1_finetune',)
+_AUX_STAGES = ('stage1', 'stage1_finetune')  # the stages that train the entropy model
 
 
 def _stage(name: str, raw) -> StageConfig:
@@ -92,11 +103,14 @@ def _stage(name: str, raw) -> StageConfig:
             steps=int(raw['steps']), lr=float(raw['lr']), warmup_steps=int(raw.get('warmup_steps', 0)),
             weight_decay=float(raw.get('weight_decay', 0.0)),
             time_limit_min=None if raw.get('time_limit_min') is None else float(raw['time_limit_min']),
-            batch_size=None if raw.get('batch_size') is None else int(raw['batch_size']))
+            batch_size=None if raw.get('batch_size') is None else int(raw['batch_size']),
+            aux_lr=None if raw.get('aux_lr') is None else float(raw['aux_lr']))
     except KeyError as err:
         raise ValueError(f'{name}: missing key {err}') from None
     if st.steps < 0 or st.lr <= 0 or st.warmup_steps < 0 or (st.batch_size is not None and st.batch_size < 1):
         raise ValueError(f'{name}: steps >= 0, lr > 0, warmup_steps >= 0 and batch_size >= 1 required')
+    if st.aux_lr is not None and (st.aux_lr <= 0 or name not in _AUX_STAGES):
+        raise ValueError(f'{name}: aux_lr must be > 0 and is only used by {list(_AUX_STAGES)}')
     return st
 
 
@@ -111,10 +125,12 @@ def parse_config(raw: dict, source: str = '') -> TrainConfig:
     missing = [s for s in _STAGES if s not in raw]
     if missing:
         raise ValueError(f'config needs the stages {missing}')
-    kw = {k: v for k, v in raw.items() if k not in _STAGES}
+    kw = {k: v for k, v in raw.items() if k not in _STAGES + _OPTIONAL_STAGES}
     if 'betas' in kw:
         kw['betas'] = tuple(float(b) for b in kw['betas'])
-    cfg = TrainConfig(**{s: _stage(s, raw[s]) for s in _STAGES}, **kw, source=source)
+    stages = {s: _stage(s, raw[s]) for s in _STAGES}
+    stages.update({s: _stage(s, raw[s]) for s in _OPTIONAL_STAGES if raw.get(s) is not None})
+    cfg = TrainConfig(**stages, **kw, source=source)
     if not cfg.betas or any(b <= 0 for b in cfg.betas) or len(set(cfg.betas)) != len(cfg.betas):
         raise ValueError(f'betas must be distinct positive numbers, got {cfg.betas}')
     if cfg.batch_size < 1 or cfg.save_every < 1 or cfg.log_every < 1:

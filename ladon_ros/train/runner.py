@@ -26,7 +26,8 @@ from ladon_ros.train.losses import bits_per_image, feature_distillation, kd_loss
 # proposals, 512 RoIs per image): the scenes hold <= 7 objects, and on a CPU the RoI
 # sampling dominates the step time otherwise.
 DET_TRAIN_PRE_NMS, DET_TRAIN_POST_NMS, DET_TRAIN_ROIS = 300, 150, 64
-_OFFSETS = {'teacher': 0, 'stage1': 10_000_000, 'stage2': 20_000_000, 'heads': 30_000_000}
+_OFFSETS = {'teacher': 0, 'stage1': 10_000_000, 'stage2': 20_000_000, 'heads': 30_000_000,
+            'stage1_finetune': 40_000_000}
 
 
 def pick_device(name: str) -> torch.device:
@@ -167,8 +168,13 @@ def train_ladon(cfg: TrainConfig, teacher: nn.Module, beta: float, device: torch
     h, w = model.spec.input_size
     results = []
 
-    # Stage 1: train encoder + entropy model + decoder; body/heads frozen (eval BN).
-    b1 = Batches(cfg, (h, w), 'stage1', device)
+    # Stage 1: train encoder + entropy model + decoder; body/heads frozen (eval BN). With
+    # ``stage1_finetune``, the rate points after the first start from the first's stage 1.
+    first = beta == cfg.betas[0]
+    s1_cfg = cfg.stage1 if first or cfg.stage1_finetune is None else cfg.stage1_finetune
+    s1_init = None if s1_cfg is cfg.stage1 else Path(cfg.run_dir) / f'{beta_tag(cfg.betas[0])}_stage1'
+    split_aux = s1_cfg.aux_lr is not None
+    b1 = Batches(cfg, (h, w), 'stage1' if s1_init is None else 'stage1_finetune', device)
 
     def stage1_step(step: int) -> dict:
         x, _ = b1(step)
@@ -179,13 +185,18 @@ def train_ladon(cfg: TrainConfig, teacher: nn.Module, beta: float, device: torch
         fd = feature_distillation(s_feats, t_feats)
         bpp = bits_per_image(out['likelihoods']) / (h * w)
         aux = model.aux_loss()
-        return {'loss': fd + beta * bpp + aux, 'fd': fd, 'bpp': bpp, 'aux': aux}
+        main = fd + beta * bpp
+        return {'loss': main if split_aux else main + aux, 'fd': fd, 'bpp': bpp, 'aux': aux}
 
     model.eval()
     bn.train()
     params = _set_trainable(model, [bn])
-    results.append(run_stage(name=f'{tag}_stage1', cfg=cfg.stage1, model=model, params=params,
-                             step_fn=stage1_step, **common))
+    aux_params = None
+    if split_aux:  # CompressAI's split: the quantiles get their own optimiser
+        aux_params = [p for n, p in bn.named_parameters() if n.endswith('quantiles')]
+        params = [p for n, p in bn.named_parameters() if not n.endswith('quantiles')]
+    results.append(run_stage(name=f'{tag}_stage1', cfg=s1_cfg, model=model, params=params,
+                             step_fn=stage1_step, aux_params=aux_params, init_from=s1_init, **common))
 
     # Stage 2: update() the entropy coder, freeze encoder + entropy model; fine-tune decoder,
     # body and classifier on the *rounded* latent (what the wire carries) with KD. The stage-1
