@@ -70,3 +70,71 @@ def test_camera_encoder_lifecycle_and_config_errors(ros):
         node.destroy_node()
     with pytest.raises(ConfigError, match="device: 'gpu' is not a torch device"):
         CameraEncoderNode(parameter_overrides=[Parameter('device', value='gpu')])
+
+
+def _rss_mb() -> float:
+    with open('/proc/self/status', encoding='ascii') as f:
+        return next(int(line.split()[1]) for line in f if line.startswith('VmRSS:')) / 1024
+
+
+def test_edge_deactivate_frees_the_model_and_activate_reloads_it(ros, capsys):
+    import gc
+    import weakref
+
+    from ladon_ros.ros.edge_perception_node import EdgePerceptionNode
+    from ladon_ros.weights import random_checkpoint
+    a = str(random_checkpoint('ladon_resnet50', seed=0))  # the paper model: ~100 MB of weights
+    node = EdgePerceptionNode(parameter_overrides=[
+        Parameter('checkpoints', value=[a]), Parameter('serve_image_codecs', value=False)])
+    try:
+        frame = latent_to_wire(wire_to_latent(make_camera_encoder(codec='ladon', checkpoint=a).encode(
+            np.random.default_rng(0).integers(0, 256, (120, 160, 3), dtype=np.uint8)), Header(), 0))
+        gc.collect()
+        rss_active = _rss_mb()
+        edge_ref = weakref.ref(node.edge)
+        model = next(iter(node.edge._edges.values()))[0]  # the EdgeSide module
+        weights_mb = sum(t.numel() * t.element_size() for t in model.state_dict().values()) / 2**20
+        model_ref = weakref.ref(model)
+        del model
+        assert node.trigger_deactivate() == rclpy.lifecycle.TransitionCallbackReturn.SUCCESS
+        rss_inactive = _rss_mb()
+        # Nothing holds the model any more; topics, robots and the validated config stay.
+        assert edge_ref() is None and model_ref() is None and node.edge is None
+        assert node.cfg is not None and node.robots and not node.active
+        assert node.health(loaded=True, serving='', rejected={}, rejected_what='')[1].startswith('inactive')
+        assert node.trigger_activate() == rclpy.lifecycle.TransitionCallbackReturn.SUCCESS
+        rss_again = _rss_mb()
+        assert node.active and node.edge is not None
+        assert node.edge.infer([node.edge.prepare(frame)])[0].segmentation.shape == (120, 160)
+        with capsys.disabled():
+            print(f'\n[lifecycle] edge with ladon_resnet50 ({weights_mb:.0f} MB of weights): RSS '
+                  f'{rss_active:.0f} MB active -> {rss_inactive:.0f} MB after deactivate -> '
+                  f'{rss_again:.0f} MB after activate')
+        assert rss_active - rss_inactive > 0.6 * weights_mb  # the weights went back to the OS
+    finally:
+        node.close()
+        node.destroy_node()
+
+
+def test_activate_after_the_checkpoint_vanished_fails_cleanly_and_recovers(ros, tmp_path):
+    import shutil
+
+    from ladon_ros.ros.camera_encoder_node import CameraEncoderNode
+    a, _ = _ckpts()
+    ckpt = tmp_path / 'cam.safetensors'
+    shutil.copy(a, ckpt)
+    node = CameraEncoderNode(parameter_overrides=[Parameter('checkpoint', value=str(ckpt))])
+    try:
+        assert node.active and node.encoder is not None
+        assert node.trigger_deactivate() == rclpy.lifecycle.TransitionCallbackReturn.SUCCESS
+        assert node.encoder is None and node.pub is not None  # model freed, topics kept
+        ckpt.rename(tmp_path / 'moved.safetensors')
+        assert node.trigger_activate() == rclpy.lifecycle.TransitionCallbackReturn.FAILURE
+        assert 'activate:' in node._error and not node.active and node.encoder is None
+        (tmp_path / 'moved.safetensors').rename(ckpt)
+        assert node.trigger_activate() == rclpy.lifecycle.TransitionCallbackReturn.SUCCESS
+        rgb = np.zeros((64, 64, 3), np.uint8)
+        assert node.active and node.encoder.encode(rgb).payload
+    finally:
+        node.close()
+        node.destroy_node()

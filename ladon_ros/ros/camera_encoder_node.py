@@ -45,6 +45,15 @@ class CameraEncoderNode(ManagedModelNode):
         return sum(self.stats.rejected.values())
 
     def load(self, cfg: CameraEncoderConfig) -> None:
+        source = self.load_model(cfg)
+        self.pub = self.create_lifecycle_publisher(LatentFrame, 'latent', qos.LATENT)
+        self.sub = self.create_subscription(Image, 'image_raw', self._on_image, qos.SENSOR)
+        what = f'{self.metas[0].model_id} rate point {self.metas[0].rate_point} ({source})' \
+            if self.metas else f'{cfg.codec} quality {cfg.image_quality}'
+        self.get_logger().info(f'encoding {self.sub.topic_name} -> {self.pub.topic_name} with {what}')
+
+    def load_model(self, cfg: CameraEncoderConfig) -> str:
+        """Builds the encoder; returns where its weights came from (for the log)."""
         if cfg.backend == 'onnx':
             from ladon_ros.export.bundle import read_bundle_info
             info = read_bundle_info(cfg.onnx_dir)
@@ -61,11 +70,13 @@ class CameraEncoderNode(ManagedModelNode):
                                                device=cfg.device)
             meta = read_metadata(path)
         self.metas = [meta] if cfg.codec == 'ladon' else []
-        self.pub = self.create_lifecycle_publisher(LatentFrame, 'latent', qos.LATENT)
-        self.sub = self.create_subscription(Image, 'image_raw', self._on_image, qos.SENSOR)
-        what = f'{self.metas[0].model_id} rate point {self.metas[0].rate_point} ({source})' \
-            if self.metas else f'{cfg.codec} quality {cfg.image_quality}'
-        self.get_logger().info(f'encoding {self.sub.topic_name} -> {self.pub.topic_name} with {what}')
+        return source
+
+    def model_loaded(self) -> bool:
+        return self.encoder is not None
+
+    def free_model(self) -> None:
+        self.encoder = None
 
     def unload(self) -> None:
         if self.sub is not None:
@@ -96,7 +107,7 @@ class CameraEncoderNode(ManagedModelNode):
         values['images_rejected'] = values.pop('frames_rejected')
         values.pop('frames_dropped_stale')  # DDS keeps only the newest image; nothing queues here
         serving = f'encoding {self.cfg.codec}' if self.cfg else ''
-        level, text = self.health(loaded=self.encoder is not None, serving=serving,
+        level, text = self.health(loaded=self.cfg is not None, serving=serving,
                                   rejected=self.stats.rejected, rejected_what='unreadable camera images')
         status = DiagnosticStatus(level=level, name='camera_encoder: encoder', message=text,
                                   hardware_id=self.get_fully_qualified_name(),

@@ -54,13 +54,7 @@ class EdgePerceptionNode(ManagedModelNode):
 
     # -- lifecycle ----------------------------------------------------------------------
     def load(self, cfg: EdgeConfig) -> None:
-        ladon = [c or resolve_ladon_checkpoint('') for c in cfg.checkpoints]
-        teacher = None
-        if cfg.serve_image_codecs:
-            teacher = cfg.teacher_checkpoint or default_checkpoint('teacher')
-        self.edge = EdgePerception.from_checkpoints(ladon, teacher, device=cfg.device, top_k=cfg.top_k,
-                                                    min_score=cfg.min_score)
-        self.metas = list(self.edge.served_models.values())
+        self.load_model(cfg)
         stamp = self.get_clock().now().to_msg()
         for task in TASKS:
             pub = self.create_publisher(LabelInfo, f'label_info/{task}', qos.LATCHED)
@@ -71,6 +65,21 @@ class EdgePerceptionNode(ManagedModelNode):
         self._feedback_timer = self.create_timer(FEEDBACK_PERIOD_S, self._publish_feedback)
         served = ', '.join(f'{m.model_id}@{m.rate_point} [{h}]' for h, m in self.edge.served_models.items())
         self.get_logger().info(f'serving {[r.name for r in self.robots]} with {served}')
+
+    def load_model(self, cfg: EdgeConfig) -> None:
+        ladon = [c or resolve_ladon_checkpoint('') for c in cfg.checkpoints]
+        teacher = None
+        if cfg.serve_image_codecs:
+            teacher = cfg.teacher_checkpoint or default_checkpoint('teacher')
+        self.edge = EdgePerception.from_checkpoints(ladon, teacher, device=cfg.device, top_k=cfg.top_k,
+                                                    min_score=cfg.min_score)
+        self.metas = list(self.edge.served_models.values())
+
+    def model_loaded(self) -> bool:
+        return self.edge is not None
+
+    def free_model(self) -> None:
+        self.edge = None  # stop() has joined the worker: nothing else holds it
 
     def start(self) -> None:
         self._stop.clear()
@@ -173,7 +182,7 @@ class EdgePerceptionNode(ManagedModelNode):
         values = self.stats.summary(now.nanoseconds)
         values['frames_lost_on_link'] = str(sum(r.link.lost for r in self.robots))  # sequence gaps
         hw = self.get_fully_qualified_name()
-        level, text = self.health(loaded=self.edge is not None, serving=f'serving {len(self.robots)} robot(s)',
+        level, text = self.health(loaded=self.cfg is not None, serving=f'serving {len(self.robots)} robot(s)',
                                   rejected=self.stats.rejected, rejected_what='rejected frames')
         status = [DiagnosticStatus(level=level, name='edge_perception: pipeline', hardware_id=hw, message=text,
                                    values=[KeyValue(key=k, value=v) for k, v in values.items()])]

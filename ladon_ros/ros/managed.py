@@ -1,13 +1,18 @@
 """Base of the two model-holding nodes: a lifecycle (managed) node that can start itself.
 
-configure = read + validate parameters and load the weights; activate = start serving;
-deactivate = pause (weights stay loaded so activate is instant); cleanup = free the model
-and every topic, so configure can load other weights without restarting the process.
+configure = read + validate parameters, load the weights, create the topics; activate =
+start serving (reloading the weights if deactivate freed them); deactivate = stop serving
+and free the model (weights, ONNX sessions, cached CUDA memory) while the topics and the
+validated config stay, so a paused robot holds no model memory; cleanup = also drop every
+topic and the config, so configure can load other weights without restarting the process.
 No lifecycle manager runs in the embedded default, so ``autostart`` (default true)
 walks configure -> activate in the constructor; a config error then stops the process.
 """
 from __future__ import annotations
 
+import ctypes
+import gc
+import sys
 import traceback
 
 from diagnostic_msgs.msg import DiagnosticStatus
@@ -19,8 +24,21 @@ from ladon_ros.ros.params import ConfigError, declare, read
 OK, FAIL = TransitionCallbackReturn.SUCCESS, TransitionCallbackReturn.FAILURE
 
 
+def _trim_heap() -> None:
+    """Returns freed heap pages to the OS (glibc ``malloc_trim``; a no-op elsewhere).
+
+    Freed weights otherwise stay in glibc's arenas: its mmap threshold grows after the
+    first large free, so later tensors live on the heap, which shrinks only when trimmed.
+    """
+    try:
+        ctypes.CDLL('libc.so.6').malloc_trim(0)
+    except (OSError, AttributeError):
+        pass
+
+
 class ManagedModelNode(LifecycleNode):
-    """Subclasses set ``TABLE``/``CONFIG`` and implement ``load``, ``start``, ``stop``, ``unload``."""
+    """Subclasses set ``TABLE``/``CONFIG`` and implement ``load``, ``load_model``,
+    ``model_loaded``, ``free_model``, ``start``, ``stop`` and ``unload``."""
 
     TABLE: tuple = ()
     CONFIG: type = object
@@ -39,7 +57,7 @@ class ManagedModelNode(LifecycleNode):
         """Level and message of the node's main ``/diagnostics`` status.
 
         Args:
-            loaded: Whether the model is loaded (configured).
+            loaded: Whether the node is configured.
             serving: Message when all is well (e.g. 'serving 2 robot(s)').
             rejected: Reason -> count of refused inputs.
             rejected_what: What the refused inputs are, for the message.
@@ -47,7 +65,7 @@ class ManagedModelNode(LifecycleNode):
         if not loaded:
             return DiagnosticStatus.WARN, 'not configured (no model loaded)'
         if not self.active:
-            return DiagnosticStatus.WARN, 'inactive'
+            return DiagnosticStatus.WARN, 'inactive (model freed until activate)'
         level, text = DiagnosticStatus.OK, serving
         if rejected:
             level, text = DiagnosticStatus.WARN, f'{text}; {rejected_what}: {dict(rejected)}'
@@ -85,6 +103,14 @@ class ManagedModelNode(LifecycleNode):
         return OK
 
     def on_activate(self, state: LifecycleState) -> TransitionCallbackReturn:
+        if not self.model_loaded():  # deactivate freed it: same validated config, load again
+            self._error = ''
+            try:
+                self.load_model(self.cfg)
+            except ValueError as err:  # e.g. the checkpoint changed on disk since configure
+                return self._fail_activate(f'activate: {err}')
+            except Exception:  # noqa: BLE001
+                return self._fail_activate(f'activate crashed:\n{traceback.format_exc()}')
         self.start()
         self.active = True
         self.get_logger().info('active')
@@ -93,6 +119,8 @@ class ManagedModelNode(LifecycleNode):
     def on_deactivate(self, state: LifecycleState) -> TransitionCallbackReturn:
         self.active = False
         self.stop()
+        self._free_model()
+        self.get_logger().info('inactive: model freed')
         return super().on_deactivate(state)
 
     def on_cleanup(self, state: LifecycleState) -> TransitionCallbackReturn:
@@ -113,6 +141,14 @@ class ManagedModelNode(LifecycleNode):
             self.stop()
         self._release()
 
+    def _free_model(self) -> None:
+        self.free_model()
+        gc.collect()  # model tensors sit in reference cycles (nn.Module); free them now
+        torch = sys.modules.get('torch')  # never import torch here (the ONNX camera runs without it)
+        if torch is not None and torch.cuda.is_available() and torch.cuda.is_initialized():
+            torch.cuda.empty_cache()
+        _trim_heap()
+
     def _release(self) -> None:
         if self._random_timer is not None:
             self.destroy_timer(self._random_timer)
@@ -120,6 +156,12 @@ class ManagedModelNode(LifecycleNode):
         self.unload()
         self.metas = []
         self.cfg = None
+
+    def _fail_activate(self, text: str) -> TransitionCallbackReturn:
+        self._error = text
+        self.get_logger().error(text)  # the node stays inactive (topics kept); fix and activate again
+        self._free_model()
+        return FAIL
 
     def _fail(self, text: str) -> TransitionCallbackReturn:
         self._error = text
@@ -132,7 +174,19 @@ class ManagedModelNode(LifecycleNode):
 
     # -- for subclasses -----------------------------------------------------------------
     def load(self, cfg) -> None:
-        """Loads the model(s) and creates topics; raises ``ValueError`` on bad config."""
+        """Loads the model(s) (``load_model``) and creates topics; raises ``ValueError`` on bad config."""
+        raise NotImplementedError
+
+    def load_model(self, cfg) -> None:
+        """Builds the model(s) from a validated config; raises ``ValueError`` on bad files."""
+        raise NotImplementedError
+
+    def model_loaded(self) -> bool:
+        """Whether the model(s) are in memory."""
+        raise NotImplementedError
+
+    def free_model(self) -> None:
+        """Drops every reference to the model(s) (deactivate); topics stay."""
         raise NotImplementedError
 
     def start(self) -> None:
