@@ -62,12 +62,30 @@ ARGUMENTS = [
         'edge_perception_params', default_value=_config('edge_perception.yaml'),
         description='Parameters file of the edge_perception node'),
     DeclareLaunchArgument(
+        'dds_profile', default_value='fleet',
+        description="Fast DDS profile of the nodes: 'fleet' = ladon_ros/link/fastdds_fleet.xml "
+                    "(participants announced every 0.5 s, so a restarted node is matched within "
+                    "about 1 s), a path to your own XML, or '' for Fast DDS defaults. Ignored when "
+                    "FASTDDS_DEFAULT_PROFILES_FILE is already set in the environment"),
+    DeclareLaunchArgument(
         'rviz', default_value='false', choices=['true', 'false'],
         description='Also start rviz2 with rviz/ladon.rviz (shows the default namespace robot1)'),
     DeclareLaunchArgument(
         'rviz_config', default_value=PathJoinSubstitution([FindPackageShare(PACKAGE), 'rviz', 'ladon.rviz']),
         description='RViz configuration file'),
 ]
+
+
+def _dds_env(profile):
+    """Extra environment of our nodes: the Fast DDS profile, unless the user set one already."""
+    import os
+    if not profile or any(os.environ.get(v) for v in ('FASTDDS_DEFAULT_PROFILES_FILE',
+                                                      'FASTRTPS_DEFAULT_PROFILES_FILE')):
+        return {}
+    if profile == 'fleet':
+        from ladon_ros.link.fastdds import FLEET_PROFILE
+        profile = str(FLEET_PROFILE)
+    return {'FASTDDS_DEFAULT_PROFILES_FILE': profile}
 
 
 def _nodes(context):
@@ -77,20 +95,21 @@ def _nodes(context):
 
     namespace = arg('namespace').strip('/')
     checkpoint = arg('checkpoint')
+    env = _dds_env(arg('dds_profile'))
     nodes = [
         Node(package=PACKAGE, executable='image_source', name='image_source', namespace=namespace,
-             output='screen',
+             output='screen', additional_env=env,
              parameters=[arg('image_source_params'),
                          {'mode': arg('source'), 'path': arg('source_path'),
                           'camera_index': int(arg('camera_index'))}]),
         Node(package=PACKAGE, executable='camera_encoder', name='camera_encoder', namespace=namespace,
-             output='screen',
+             output='screen', additional_env=env,
              parameters=[arg('camera_encoder_params'),
                          {'codec': arg('codec'), 'model': arg('model'), 'checkpoint': checkpoint,
                           'device': arg('device')}]),
         # At the root: one edge node can serve many robots (robot_namespaces lists them).
         Node(package=PACKAGE, executable='edge_perception', name='edge_perception',
-             output='screen',
+             output='screen', additional_env=env,
              parameters=[arg('edge_perception_params'),
                          {'robot_namespaces': ['/' + namespace], 'checkpoints': [checkpoint],
                           'device': arg('device')}]),

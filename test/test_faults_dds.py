@@ -4,11 +4,12 @@
   and /diagnostics counts every reject by reason;
 * a link that drops a share of the frames: no stall, losses counted, latency unchanged;
 * overload at 10x what the edge serves: keep-latest, newest served, drops counted, RSS flat;
-* kill -9 of the edge mid-stream and restart (camera side never blocks, results resume
-  soon after the edge is up again: target 2 s, see docs/RELIABILITY.md F3); kill -9 of the
+* kill -9 of the edge mid-stream and restart, three times (camera side never blocks; results
+  resume a median < 2 s after the edge is up again, none later than 5 s); kill -9 of the
   camera encoder and restart;
-* lifecycle over lifecycle_msgs services (edge and camera encoder): cleanup frees the model,
-  configure with other weights uses them, same process;
+* lifecycle over lifecycle_msgs services (edge and camera encoder): deactivate frees the
+  model and activate reloads it, cleanup drops the topics too, configure with other
+  weights uses them, same process;
 * unreadable images into a running camera encoder: counted, encoding goes on.
 
 Figures are printed with a ``[faults]`` prefix (shown even without ``-s``).
@@ -40,7 +41,9 @@ from ladon_ros.ros.processes import NodeProcesses
 
 pytestmark = pytest.mark.ros
 ROBOT = '/robot1'
-RESUME_BOUND_S = 5.0  # results must resume this soon after a restarted edge is active (target 2 s)
+RESUME_TARGET_S = 2.0  # the issue's target: results resume within 2 s of the restarted edge being active
+RESUME_BOUND_S = 5.0  # no single restart may take longer (a stall, not DDS matching noise)
+EDGE_RESTARTS = 3  # kill -9 / restart cycles in the default run (the soak runs more)
 IMAGE = np.random.default_rng(5).integers(0, 255, (120, 160, 3), dtype=np.uint8)
 
 
@@ -456,7 +459,9 @@ def _bad_camera_images(probe) -> tuple[int, int]:
 # --- kill / restart (domain 31) --------------------------------------------------------------
 
 def test_kill_edge_and_camera_mid_stream_and_restart(world, capsys):
-    kill_restart_run(world, capsys, domain=31, edge_restarts=1)
+    fig = kill_restart_run(world, capsys, domain=31, edge_restarts=EDGE_RESTARTS)
+    assert fig['edge_restarts'] == EDGE_RESTARTS
+    assert statistics.median(fig['resumes']) < RESUME_TARGET_S, fig['resumes']
 
 
 def kill_restart_run(world, capsys, *, domain: int, edge_restarts: int) -> dict:
@@ -477,7 +482,7 @@ def kill_restart_run(world, capsys, *, domain: int, edge_restarts: int) -> dict:
         bad_sent, bad_counted = _bad_camera_images(probe)
         assert procs.alive('camera'), procs.log('camera')[-3000:]
         assert probe.wait(lambda: len(probe.served_sequences()) > served_before_bad + 2, 15.0), 'encoding stopped'
-        resumes, restarts, firsts = [], 0, []
+        resumes, restarts, firsts, starts = [], 0, [], []
         for cycle in range(edge_restarts):
             procs.procs['edge_perception'].kill()  # SIGKILL: no clean shutdown
             procs.procs['edge_perception'].wait()
@@ -487,10 +492,12 @@ def kill_restart_run(world, capsys, *, domain: int, edge_restarts: int) -> dict:
                 during = [s for t, s in probe.latent if t > t_kill]
             assert len(during) >= 5, 'the camera side blocked while the edge was down'
             assert procs.alive('camera') and procs.alive('source')
+            t_spawn = time.monotonic()
             procs.start('edge_perception', params=_edge_params(world, serve_image_codecs=False))
             log_path = procs.log_dir / 'edge_perception.log'
             assert probe.wait(lambda: ']: active' in log_path.read_text(errors='replace'), 90.0, step=0.02)
             t_active = time.monotonic()
+            starts.append(t_active - t_spawn)
             assert probe.wait(lambda: probe.served_sequences(t_active), 10.0), procs.log('edge_perception')[-2000:]
             with probe.lock:
                 t_first, first = next((t, m) for t, m in probe.stats if t >= t_active)
@@ -513,6 +520,8 @@ def kill_restart_run(world, capsys, *, domain: int, edge_restarts: int) -> dict:
         served_after = len(probe.served_sequences()) - served_before
         say(capsys, f'kill -9 edge x{restarts}: camera kept publishing, results resumed (target 2 s) '
                     f'{", ".join(f"{r * 1000:.0f} ms" for r in resumes)} after the edge was active again '
+                    f'(median {statistics.median(resumes) * 1000:.0f} ms; process start to active: '
+                    f'{", ".join(f"{s:.1f} s" for s in starts)}, mostly Python, torch and rclpy imports) '
                     f'(first frame: {"; ".join(firsts)}); '
                     f'{bad_sent} unreadable camera images sent to the running camera_encoder: {bad_counted} counted in '
                     f'its diagnostics, it kept encoding; '
@@ -520,8 +529,8 @@ def kill_restart_run(world, capsys, *, domain: int, edge_restarts: int) -> dict:
                     f'edge counted camera_restarts={restarts_seen}, frames_lost={lost} of {received} received '
                     f'(since the last edge start), {served_after} served after')
         # Target: 2 s. What remains after the edge is active is DDS endpoint matching (the first
-        # frame itself takes ~0.1 s); on the shared 2-core test machine matching took 0.1-2.5 s, so the
-        # default suite asserts a bound that catches a stall and the soak asserts the 2 s median.
+        # frame itself takes ~0.1 s); on a loaded 2-core machine one matching took up to 2.5 s, so
+        # every restart must stay under a stall bound and the callers assert the 2 s median.
         assert max(resumes) < RESUME_BOUND_S, resumes
         assert restarts_seen >= 1 and served_after > 0
         assert lost <= 0.2 * received + 2  # a restart is not counted as millions of lost frames
@@ -536,7 +545,7 @@ def kill_restart_run(world, capsys, *, domain: int, edge_restarts: int) -> dict:
         say(capsys, f'camera_encoder lifecycle over services: deactivate, cleanup, checkpoint:=other, configure, '
                     f'activate: same pid {cam_pid} now sends latents of weights {other_hash}')
         return dict(edge_restarts=restarts, camera_restarts=restarts_seen, resumes=resumes, lost=lost,
-                    received=received)
+                    received=received, starts=starts)
     finally:
         if probe is not None:
             probe.close()
@@ -607,6 +616,13 @@ def test_lifecycle_cleanup_frees_the_model_and_reconfigure_swaps_weights(world, 
     other = make_camera_encoder(codec='ladon', checkpoint=world['other']).encode(IMAGE)
     assert _serve_one(probe, world['good'])
     rss_loaded = rss_mib(pid)
+    # deactivate frees the model (topics stay); activate loads it again and serving resumes.
+    life.transition(Transition.TRANSITION_DEACTIVATE)
+    assert life.state() == 'inactive'
+    assert probe.wait(lambda: 'model freed' in probe.diag_msg.get('pipeline', ''), 5.0)
+    life.transition(Transition.TRANSITION_ACTIVATE)
+    assert life.state() == 'active'
+    assert _serve_one(probe, world['good']), procs.log('edge_perception')[-2000:]
     life.transition(Transition.TRANSITION_DEACTIVATE)
     life.transition(Transition.TRANSITION_CLEANUP)
     assert life.state() == 'unconfigured'
@@ -623,8 +639,9 @@ def test_lifecycle_cleanup_frees_the_model_and_reconfigure_swaps_weights(world, 
     probe.publish(world['good'])  # the old weights are gone
     assert probe.wait(lambda: probe.rejected().get('weights_mismatch', 0) > rejected0, 5.0)
     assert procs.procs['edge_perception'].pid == pid and procs.alive('edge_perception')
-    say(capsys, f'edge lifecycle over services: deactivate+cleanup -> unconfigured, diagnostics "not configured (no '
+    say(capsys, f'edge lifecycle over services: deactivate -> inactive, diagnostics "model freed"; activate -> '
+                f'served again; deactivate+cleanup -> unconfigured, diagnostics "not configured (no '
                 f'model loaded)", RSS {rss_loaded:.1f} -> {rss_free:.1f} MiB (the small models are a few MiB inside '
-                f'the torch runtime; freed memory stays with the allocator); set checkpoints + configure + activate '
+                f'the torch runtime); set checkpoints + configure + activate '
                 f'in the same process (pid {pid}): the new weights are served, the old ones refused '
                 f'(weights_mismatch); RSS {rss_mib(pid):.1f} MiB')

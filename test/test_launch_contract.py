@@ -289,3 +289,21 @@ def test_installed_share_matches_the_sources(install_space):
         installed = share / src.relative_to(ROOT)
         assert installed.is_file(), f'{installed} is not installed: run `make setup`'
         assert installed.read_bytes() == src.read_bytes(), f'{installed} is stale: run `make setup`'
+
+
+@pytest.mark.parametrize('profile,preset,expect', [
+    ('fleet', None, 'FLEET'), ('', None, None), ('/etc/my_dds.xml', None, '/etc/my_dds.xml'),
+    ('fleet', '/site/dds.xml', None)], ids=['fleet', 'off', 'own-file', 'user-env-wins'])
+def test_nodes_get_the_fleet_dds_profile_unless_the_user_chose_one(launch_file, monkeypatch, profile, preset,
+                                                                     expect):
+    from ladon_ros.link.fastdds import FLEET_PROFILE
+    monkeypatch.delenv('FASTRTPS_DEFAULT_PROFILES_FILE', raising=False)
+    if preset:
+        monkeypatch.setenv('FASTDDS_DEFAULT_PROFILES_FILE', preset)
+    else:
+        monkeypatch.delenv('FASTDDS_DEFAULT_PROFILES_FILE', raising=False)
+    ours = [n.kwargs for n in _run(launch_file, dds_profile=profile) if n.kwargs['package'] == PACKAGE]
+    want = str(FLEET_PROFILE) if expect == 'FLEET' else expect
+    for kw in ours:
+        assert kw['additional_env'].get('FASTDDS_DEFAULT_PROFILES_FILE') == want, kw['executable']
+    assert FLEET_PROFILE.is_file()

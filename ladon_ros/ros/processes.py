@@ -2,7 +2,8 @@
 
 Each process runs ``python -m ladon_ros.ros.<node>`` with this interpreter, the caller's
 environment (PYTHONPATH / LD_LIBRARY_PATH that find ``ladon_ros.msg``) and the given
-``ROS_DOMAIN_ID``, so parallel runs never hear each other.
+``ROS_DOMAIN_ID``, so parallel runs never hear each other, and the fleet Fast DDS profile
+(``ladon_ros/link/fastdds_fleet.xml``) unless the environment names another.
 """
 from __future__ import annotations
 
@@ -12,6 +13,8 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+
+from ladon_ros.link.fastdds import with_fleet_profile
 
 MODULES = {
     'image_source': 'ladon_ros.ros.image_source_node',
@@ -30,7 +33,8 @@ class NodeProcesses:
     """
 
     def __init__(self, domain_id: int, log_dir: str | Path, env: dict[str, str] | None = None):
-        self.env = {**os.environ, 'ROS_DOMAIN_ID': str(domain_id), 'PYTHONUNBUFFERED': '1', **(env or {})}
+        self.env = with_fleet_profile(
+            {**os.environ, 'ROS_DOMAIN_ID': str(domain_id), 'PYTHONUNBUFFERED': '1', **(env or {})})
         self.log_dir = Path(log_dir)
         self.log_dir.mkdir(parents=True, exist_ok=True)
         self.procs: dict[str, subprocess.Popen] = {}
