@@ -45,16 +45,34 @@ def blend_mask(rgb: np.ndarray, labels: np.ndarray, alpha: float = 0.5) -> np.nd
     return out
 
 
+def bright(colour) -> tuple[int, int, int]:
+    """A palette colour scaled so its largest channel is 255 (VOC's 128-level colours are dark)."""
+    c = np.asarray(colour, np.float32)
+    return tuple(int(v) for v in np.round(c * (255.0 / max(1.0, float(c.max())))))
+
+
+def outline_mask(rgb: np.ndarray, labels: np.ndarray, thickness: int = 1) -> np.ndarray:
+    """Draws the outline of every labelled region in its class colour (brightened), in place."""
+    for label in np.unique(labels):
+        if label == 0:
+            continue
+        contours, _ = cv2.findContours((labels == label).astype(np.uint8), cv2.RETR_EXTERNAL,
+                                       cv2.CHAIN_APPROX_SIMPLE)
+        cv2.drawContours(rgb, contours, -1, bright(_PALETTE[label]), thickness, cv2.LINE_8)
+    return rgb
+
+
 def annotate(rgb: np.ndarray, results: FrameResults, alpha: float = 0.5) -> np.ndarray:
-    """The debug image: mask blended, detection boxes with class + score, top-1 class in the corner."""
+    """The debug image: mask blended and outlined, detection boxes with class + score, top-1 class."""
     out = blend_mask(rgb, results.segmentation, alpha)
     h, w = out.shape[:2]
     scale = max(0.35, min(h, w) / 600)
     thick = max(1, round(scale * 2))
+    outline_mask(out, results.segmentation, thick)
     for det in results.detections:
         x1, y1 = int(round(det.center_x - det.size_x / 2)), int(round(det.center_y - det.size_y / 2))
         x2, y2 = int(round(det.center_x + det.size_x / 2)), int(round(det.center_y + det.size_y / 2))
-        colour = tuple(int(c) for c in _PALETTE[(det.hypothesis.class_index % 255) + 1])
+        colour = bright(_PALETTE[(det.hypothesis.class_index % 255) + 1])
         cv2.rectangle(out, (x1, y1), (x2, y2), colour, thick)
         _text(out, f'{det.hypothesis.class_name} {det.hypothesis.score:.2f}', (x1, max(y1 - 3, 10)), scale, colour)
     if results.classification:

@@ -118,3 +118,13 @@ def test_visualize():
     assert out.shape == img.shape and not np.array_equal(out[5:25, 10], img[5:25, 10])  # box edge drawn
     with pytest.raises(ValueError):
         blend_mask(img, r.segmentation[:10])
+
+
+def test_mask_outlines_use_the_brightened_class_colour():
+    from ladon_ros.visualize import bright, outline_mask
+    labels = np.zeros((30, 30), np.uint8)
+    labels[10:20, 10:20] = 2
+    img = outline_mask(np.zeros((30, 30, 3), np.uint8), labels)
+    assert bright(label_palette()[2]) == (0, 255, 0)
+    assert tuple(img[10, 15]) == (0, 255, 0) and tuple(img[15, 15]) == (0, 0, 0)  # edge drawn, inside not
+    assert not img[:5].any()  # background untouched
