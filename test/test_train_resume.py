@@ -143,3 +143,16 @@ def test_init_from_takes_weights_of_a_finished_stage_only(tmp_path):
         run_stage(name='other', cfg=cfg, model=_model(), params=list(fresh.parameters()), step_fn=no_step,
                   run_dir=tmp_path, device='cpu', save_every=1, log_every=1, log_path=tmp_path / 'l.jsonl',
                   init_from=tmp_path / 'missing')
+
+
+def test_state_files_keep_stage_names_with_dots(tmp_path):
+    # 'b0.25_stage1' once became 'b0.safetensors' (Path.with_suffix), so every stage of a
+    # fractional rate point overwrote the same files.
+    from ladon_ros.train.state import read_progress, save_state
+    m = _model()
+    opt = torch.optim.Adam(m.parameters())
+    save_state(tmp_path / 'b0.25_stage1', m, opt, {'done': True})
+    save_state(tmp_path / 'b0.25_stage2', m, opt, {'done': False})
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        'b0.25_stage1.json', 'b0.25_stage1.safetensors', 'b0.25_stage2.json', 'b0.25_stage2.safetensors']
+    assert read_progress(tmp_path / 'b0.25_stage1')['done'] is True

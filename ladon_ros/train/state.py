@@ -21,6 +21,11 @@ _CDF_BUFFERS = ('_quantized_cdf', '_offset', '_cdf_length')
 _OPT_MAIN, _OPT_AUX = ('optim', 'optimizer'), ('optim_aux', 'optimizer_aux')
 
 
+def _file(path_prefix: Path, ext: str) -> Path:
+    """``<prefix><ext>``; not ``with_suffix``, which would cut a stage name like 'b0.25_stage1'."""
+    return path_prefix.parent / (path_prefix.name + ext)
+
+
 def _flat_optimizer(opt: torch.optim.Optimizer, prefix: str) -> tuple[dict[str, torch.Tensor], dict]:
     sd = opt.state_dict()
     tensors, scalars = {}, {}
@@ -44,18 +49,18 @@ def save_state(path_prefix: Path, model: nn.Module, opt: torch.optim.Optimizer, 
         if o is not None:
             opt_t, meta[key] = _flat_optimizer(o, prefix)
             tensors.update(opt_t)
-    tmp = path_prefix.with_suffix('.safetensors.tmp')
+    tmp = _file(path_prefix, '.safetensors.tmp')
     save_file(tensors, str(tmp))
-    os.replace(tmp, path_prefix.with_suffix('.safetensors'))
-    tmpj = path_prefix.with_suffix('.json.tmp')
+    os.replace(tmp, _file(path_prefix, '.safetensors'))
+    tmpj = _file(path_prefix, '.json.tmp')
     tmpj.write_text(json.dumps({**progress, **meta}, indent=1, default=float))
-    os.replace(tmpj, path_prefix.with_suffix('.json'))
+    os.replace(tmpj, _file(path_prefix, '.json'))
 
 
 def read_progress(path_prefix: Path) -> dict | None:
     """The JSON progress of a saved state, or None if there is none."""
-    p = path_prefix.with_suffix('.json')
-    if not p.is_file() or not path_prefix.with_suffix('.safetensors').is_file():
+    p = _file(path_prefix, '.json')
+    if not p.is_file() or not _file(path_prefix, '.safetensors').is_file():
         return None
     return json.loads(p.read_text())
 
@@ -85,7 +90,7 @@ def load_state(path_prefix: Path, model: nn.Module, opt: torch.optim.Optimizer |
     progress = read_progress(path_prefix)
     if progress is None:
         raise FileNotFoundError(f'no training state at {path_prefix}')
-    tensors = load_file(str(path_prefix.with_suffix('.safetensors')), device=str(device))
+    tensors = load_file(str(_file(path_prefix, '.safetensors')), device=str(device))
     msd = {k[len('model.'):]: v for k, v in tensors.items() if k.startswith('model.')}
     eb = getattr(getattr(model, 'bottleneck', None), 'entropy_bottleneck', None)
     if eb is not None:
