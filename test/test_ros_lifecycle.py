@@ -101,7 +101,7 @@ def test_edge_deactivate_frees_the_model_and_activate_reloads_it(ros, capsys):
         # Nothing holds the model any more; topics, robots and the validated config stay.
         assert edge_ref() is None and model_ref() is None and node.edge is None
         assert node.cfg is not None and node.robots and not node.active
-        assert node.health(loaded=True, serving='', rejected={}, rejected_what='')[1].startswith('inactive')
+        assert node.health(serving='', rejected={}, rejected_what='')[1].startswith('inactive')
         assert node.trigger_activate() == rclpy.lifecycle.TransitionCallbackReturn.SUCCESS
         rss_again = _rss_mb()
         assert node.active and node.edge is not None

@@ -107,8 +107,8 @@ class CameraEncoderNode(ManagedModelNode):
         values['images_rejected'] = values.pop('frames_rejected')
         values.pop('frames_dropped_stale')  # DDS keeps only the newest image; nothing queues here
         serving = f'encoding {self.cfg.codec}' if self.cfg else ''
-        level, text = self.health(loaded=self.cfg is not None, serving=serving,
-                                  rejected=self.stats.rejected, rejected_what='unreadable camera images')
+        level, text = self.health(serving=serving, rejected=self.stats.rejected,
+                                  rejected_what='unreadable camera images')
         status = DiagnosticStatus(level=level, name='camera_encoder: encoder', message=text,
                                   hardware_id=self.get_fully_qualified_name(),
                                   values=[KeyValue(key=k, value=v) for k, v in values.items()])

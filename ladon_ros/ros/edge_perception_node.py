@@ -182,8 +182,8 @@ class EdgePerceptionNode(ManagedModelNode):
         values = self.stats.summary(now.nanoseconds)
         values['frames_lost_on_link'] = str(sum(r.link.lost for r in self.robots))  # sequence gaps
         hw = self.get_fully_qualified_name()
-        level, text = self.health(loaded=self.cfg is not None, serving=f'serving {len(self.robots)} robot(s)',
-                                  rejected=self.stats.rejected, rejected_what='rejected frames')
+        level, text = self.health(serving=f'serving {len(self.robots)} robot(s)', rejected=self.stats.rejected,
+                                  rejected_what='rejected frames')
         status = [DiagnosticStatus(level=level, name='edge_perception: pipeline', hardware_id=hw, message=text,
                                    values=[KeyValue(key=k, value=v) for k, v in values.items()])]
         status += [r.diagnostic(hw) for r in self.robots]

@@ -53,16 +53,15 @@ class ManagedModelNode(LifecycleNode):
         self._error = ''
         self._random_timer = None
 
-    def health(self, *, loaded: bool, serving: str, rejected: dict, rejected_what: str) -> tuple[int, str]:
+    def health(self, *, serving: str, rejected: dict, rejected_what: str) -> tuple[int, str]:
         """Level and message of the node's main ``/diagnostics`` status.
 
         Args:
-            loaded: Whether the node is configured.
             serving: Message when all is well (e.g. 'serving 2 robot(s)').
             rejected: Reason -> count of refused inputs.
             rejected_what: What the refused inputs are, for the message.
         """
-        if not loaded:
+        if self.cfg is None:
             return DiagnosticStatus.WARN, 'not configured (no model loaded)'
         if not self.active:
             return DiagnosticStatus.WARN, 'inactive (model freed until activate)'
