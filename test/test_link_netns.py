@@ -75,6 +75,10 @@ def test_veth_counters_see_every_byte_and_tbf_bounds_the_queue():
 
 def test_relay_adds_delay_and_loss():
     with NetnsLink(impairment=Impairment(delay_ms=50.0, loss=0.3, seed=3)) as link:
+        # Neighbours are permanent: a lost ARP exchange must not drop a whole burst.
+        neigh = subprocess.run(['ip', '-n', link.camera_ns, 'neigh', 'show', EDGE_ADDR], capture_output=True,
+                               text=True, check=True).stdout
+        assert 'PERMANENT' in neigh, neigh
         got = _transfer(link, count=200, size=200, gap=0.002)
     assert got['min_delay_ms'] >= 50.0
     assert 0.45 * 200 < got['n'] < 0.9 * 200
