@@ -16,6 +16,7 @@ Figures are printed with a ``[faults]`` prefix (shown even without ``-s``).
 """
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import os
 import statistics
@@ -262,19 +263,26 @@ def bad_frames(world) -> list[tuple[str, object]]:
 
 # --- the shared edge (domain 30): fuzz corpus, lossy link, overload -------------------------
 
-@pytest.fixture(scope='module')
-def edge30(world):
-    procs = NodeProcesses(30, world['tmp'] / 'logs30', world['env'])
+@contextlib.contextmanager
+def running_edge(world, domain: int):
+    """An edge_perception process on ``domain`` and an active probe; both stopped on exit."""
+    procs = NodeProcesses(domain, world['tmp'] / f'logs{domain}', world['env'])
     probe = None
     try:
         procs.start('edge_perception', params=_edge_params(world))
-        probe = Probe(30)
+        probe = Probe(domain)
         assert probe.wait_active(), procs.log('edge_perception')[-3000:]
         yield procs, probe
     finally:
         if probe is not None:
             probe.close()
         procs.stop()
+
+
+@pytest.fixture(scope='module')
+def edge30(world):
+    with running_edge(world, 30) as running:
+        yield running
 
 
 def _serve_one(probe, frame, timeout=10.0) -> bool:
