@@ -21,7 +21,7 @@ setup(
     python_requires='>=3.10',
     packages=find_packages(include=['ladon_ros', 'ladon_ros.*']),
     # Shipped checkpoints (safetensors + JSON metadata) and YAML configs travel with the code.
-    package_data={'ladon_ros': ['weights/*.safetensors', 'weights/*.json', '**/*.yaml', 'link/*.xml', 'reference/classes/*.txt']},
+    package_data={'ladon_ros': ['weights/*.safetensors', 'weights/*.json', '**/*.yaml', 'reference/classes/*.txt']},
     include_package_data=False,
     # Into the install prefix like a ROS package: ament index marker, package.xml, params
     # files, launch, RViz and training configs (colcon installs the same via CMakeLists.txt).
@@ -29,6 +29,7 @@ setup(
         ('share/ament_index/resource_index/packages', ['resource/ladon_ros']),
         ('share/ladon_ros', ['package.xml']),
         _share('config', '*.yaml'),
+        _share('config', '*.xml'),
         _share('configs/train', '*.yaml'),
         _share('launch', '*.launch.py'),
         _share('rviz', '*.rviz'),

@@ -63,7 +63,7 @@ ARGUMENTS = [
         description='Parameters file of the edge_perception node'),
     DeclareLaunchArgument(
         'dds_profile', default_value='fleet',
-        description="Fast DDS profile of the nodes: 'fleet' = ladon_ros/link/fastdds_fleet.xml "
+        description="Fast DDS profile of the nodes: 'fleet' = config/fastdds_fleet.xml "
                     "(participants announced every 0.5 s, so a restarted node is matched within "
                     "about 1 s), a path to your own XML, or '' for Fast DDS defaults. Ignored when "
                     "FASTDDS_DEFAULT_PROFILES_FILE is already set in the environment"),
@@ -76,18 +76,6 @@ ARGUMENTS = [
 ]
 
 
-def _dds_env(profile):
-    """Extra environment of our nodes: the Fast DDS profile, unless the user set one already."""
-    import os
-    if not profile or any(os.environ.get(v) for v in ('FASTDDS_DEFAULT_PROFILES_FILE',
-                                                      'FASTRTPS_DEFAULT_PROFILES_FILE')):
-        return {}
-    if profile == 'fleet':
-        from ladon_ros.link.fastdds import FLEET_PROFILE
-        profile = str(FLEET_PROFILE)
-    return {'FASTDDS_DEFAULT_PROFILES_FILE': profile}
-
-
 def _nodes(context):
     """Builds the nodes from the evaluated arguments (plain strings keep '' values intact)."""
     def arg(name):
@@ -95,7 +83,8 @@ def _nodes(context):
 
     namespace = arg('namespace').strip('/')
     checkpoint = arg('checkpoint')
-    env = _dds_env(arg('dds_profile'))
+    from ladon_ros.config_files import dds_profile_env
+    env = dds_profile_env(arg('dds_profile'))
     nodes = [
         Node(package=PACKAGE, executable='image_source', name='image_source', namespace=namespace,
              output='screen', additional_env=env,

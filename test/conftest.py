@@ -42,7 +42,7 @@ _apply_env_sh()
 # In-process probes (rclpy nodes of the tests) use the fleet Fast DDS profile like the node
 # processes they talk to (ladon_ros.ros.processes does the same for those).
 if not any(os.environ.get(v) for v in ('FASTDDS_DEFAULT_PROFILES_FILE', 'FASTRTPS_DEFAULT_PROFILES_FILE')):
-    os.environ['FASTDDS_DEFAULT_PROFILES_FILE'] = str(ROOT / 'ladon_ros' / 'link' / 'fastdds_fleet.xml')
+    os.environ['FASTDDS_DEFAULT_PROFILES_FILE'] = str(ROOT / 'config' / 'fastdds_fleet.xml')
 
 
 @pytest.fixture(scope='session')

@@ -284,7 +284,7 @@ def test_rviz_displays_contract_topics_of_the_default_namespace():
 
 def test_installed_share_matches_the_sources(install_space):
     share = install_space / 'share' / PACKAGE
-    sources = [LAUNCH, RVIZ, *sorted((ROOT / 'config').glob('*.yaml'))]
+    sources = [LAUNCH, RVIZ, *sorted((ROOT / 'config').glob('*.yaml')), ROOT / 'config' / 'fastdds_fleet.xml']
     for src in sources:
         installed = share / src.relative_to(ROOT)
         assert installed.is_file(), f'{installed} is not installed: run `make setup`'
@@ -296,14 +296,14 @@ def test_installed_share_matches_the_sources(install_space):
     ('fleet', '/site/dds.xml', None)], ids=['fleet', 'off', 'own-file', 'user-env-wins'])
 def test_nodes_get_the_fleet_dds_profile_unless_the_user_chose_one(launch_file, monkeypatch, profile, preset,
                                                                      expect):
-    from ladon_ros.link.fastdds import FLEET_PROFILE
+    from ladon_ros.config_files import fleet_profile
     monkeypatch.delenv('FASTRTPS_DEFAULT_PROFILES_FILE', raising=False)
     if preset:
         monkeypatch.setenv('FASTDDS_DEFAULT_PROFILES_FILE', preset)
     else:
         monkeypatch.delenv('FASTDDS_DEFAULT_PROFILES_FILE', raising=False)
     ours = [n.kwargs for n in _run(launch_file, dds_profile=profile) if n.kwargs['package'] == PACKAGE]
-    want = str(FLEET_PROFILE) if expect == 'FLEET' else expect
+    want = str(fleet_profile()) if expect == 'FLEET' else expect
     for kw in ours:
         assert kw['additional_env'].get('FASTDDS_DEFAULT_PROFILES_FILE') == want, kw['executable']
-    assert FLEET_PROFILE.is_file()
+    assert fleet_profile().is_file()

@@ -5,11 +5,11 @@ from pathlib import Path
 
 import pytest
 
-from ladon_ros.link.cases import parse_codecs, parse_rates
-from ladon_ros.link.floor import BenchRow
-from ladon_ros.link.harness import node_argv, ros_param
-from ladon_ros.link.rate_points import parse_point, point_spec
-from ladon_ros.link.report import markdown_table, write_json
+from ladon_ros.bench.link.cases import parse_codecs, parse_rates
+from ladon_ros.bench.link.floor import BenchRow
+from ladon_ros.bench.link.harness import node_argv, ros_param
+from ladon_ros.rate.points import parse_point, point_spec
+from ladon_ros.bench.link.report import markdown_table, write_json
 
 POINTS = [(Path('/w/a.safetensors'), 1.28, False), (Path('/w/b.safetensors'), 5.12, False)]
 

@@ -5,7 +5,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ladon_ros.link.rate_policy import Observation, PolicyConfig, RatePoint, RatePolicy
+from ladon_ros.rate.policy import Observation, PolicyConfig, RatePoint, RatePolicy
 
 # Bytes per frame like the Ladon rate points (richest first) + compute times [ms].
 POINTS = [RatePoint(f'b{i}', b, encode_ms=10.0, edge_ms=40.0)

@@ -7,7 +7,7 @@ from pathlib import Path
 
 def register(sub) -> None:
     """Adds the ``bench-link`` subcommand."""
-    from ladon_ros.link.cases import STANDARD_CODECS, STANDARD_RATES_MBPS
+    from ladon_ros.bench.link.cases import STANDARD_CODECS, STANDARD_RATES_MBPS
     p = sub.add_parser('bench-link', help='end-to-end benchmark over two network namespaces and a tbf-shaped veth '
                                           '(needs root)')
     p.add_argument('--codecs', default=STANDARD_CODECS,
@@ -36,7 +36,7 @@ def register(sub) -> None:
 
 def run(args) -> int:
     """Runs the benchmark; returns 0, or 2 when this machine cannot build the link."""
-    from ladon_ros.link.netns import cleanup_stale, unavailable_reason
+    from ladon_ros.bench.link.netns import cleanup_stale, unavailable_reason
     reason = unavailable_reason()
     if reason:
         print(f'bench-link: cannot run here: {reason}', file=sys.stderr)
@@ -49,11 +49,11 @@ def run(args) -> int:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     if args.adaptive_only:
-        from ladon_ros.link.adaptive_run import run_adaptive_cli
+        from ladon_ros.bench.link.adaptive_run import run_adaptive_cli
         return run_adaptive_cli(args, out)
-    from ladon_ros.link.cases import ladon_points, parse_codecs, parse_rates
-    from ladon_ros.link.harness import BenchConfig, LinkBench
-    from ladon_ros.link.report import markdown_table, plot_latency_vs_rate, write_json
+    from ladon_ros.bench.link.cases import ladon_points, parse_codecs, parse_rates
+    from ladon_ros.bench.link.harness import BenchConfig, LinkBench
+    from ladon_ros.bench.link.report import markdown_table, plot_latency_vs_rate, write_json
     import os
     # Random fallback weights go to a cache of this run: a cache shared with older code
     # may hold weights of an architecture that has changed since.
@@ -72,7 +72,7 @@ def run(args) -> int:
     png = plot_latency_vs_rate(rows, out / 'link_latency_vs_rate.png')
     print(table)
     print(f'wrote {json_path}, {out / "link_table.md"}, {png}')
-    from ladon_ros.link.harness import publisher_probe
+    from ladon_ros.bench.link.harness import publisher_probe
     import json
     probe = publisher_probe(out, domain_id=44)
     (out / 'link_publisher_probe.json').write_text(json.dumps(probe, indent=1) + '\n')
@@ -86,6 +86,6 @@ def run(args) -> int:
         print(f'!!! veth counters show fewer bytes than were served for {bad}: a transport bypassed the link !!!')
         return 1
     if not args.no_adaptive:
-        from ladon_ros.link.adaptive_run import run_adaptive_cli
+        from ladon_ros.bench.link.adaptive_run import run_adaptive_cli
         return run_adaptive_cli(args, out)
     return 0

@@ -3,7 +3,7 @@
 Each process runs ``python -m ladon_ros.ros.<node>`` with this interpreter, the caller's
 environment (PYTHONPATH / LD_LIBRARY_PATH that find ``ladon_ros.msg``) and the given
 ``ROS_DOMAIN_ID``, so parallel runs never hear each other, and the fleet Fast DDS profile
-(``ladon_ros/link/fastdds_fleet.xml``) unless the environment names another.
+(``config/fastdds_fleet.xml``) unless the environment names another.
 """
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ import sys
 import time
 from pathlib import Path
 
-from ladon_ros.link.fastdds import with_fleet_profile
+from ladon_ros.config_files import with_fleet_profile
 
 MODULES = {
     'image_source': 'ladon_ros.ros.image_source_node',

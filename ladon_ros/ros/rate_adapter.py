@@ -6,7 +6,7 @@ hot-swap hook, so this small node drives it from outside, in the robot's namespa
 - it gates the camera: subscribes ``image_raw`` and republishes one of every ``skip``
   images on ``image_gated`` (run the encoder with ``-r image_raw:=image_gated``);
 - it subscribes the edge's ``link_feedback`` (and ``perception/frame_stats`` for the
-  edge's compute time), feeds ``ladon_ros.link.rate_policy.RatePolicy`` and, when the
+  edge's compute time), feeds ``ladon_ros.rate.policy.RatePolicy`` and, when the
   chosen rate point changes, sets the encoder's ``codec``/``quality``/``checkpoint``
   parameters (``set_parameters`` service) and reloads it through its lifecycle
   (deactivate -> cleanup -> configure -> activate: a few hundred ms on this machine).
@@ -32,8 +32,8 @@ from rcl_interfaces.srv import SetParameters
 from rclpy.node import Node
 from sensor_msgs.msg import Image
 
-from ladon_ros.link.rate_points import calibrate, frame_identity, parse_point
-from ladon_ros.link.rate_policy import Observation, PolicyConfig, RatePolicy
+from ladon_ros.rate.points import calibrate, frame_identity, parse_point
+from ladon_ros.rate.policy import Observation, PolicyConfig, RatePolicy
 from ladon_ros.ros import qos
 from ladon_ros.ros.common import run_node
 from ladon_ros.ros.conversions import image_to_rgb

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ladon_ros.codec.image_codecs import DEFAULT_QUALITY, IMAGE_CODECS, check_quality
-from ladon_ros.link.netns import Impairment
+from ladon_ros.bench.link.netns import Impairment
 
 STANDARD_CODECS = 'raw,jpeg@50,jpeg@75,jpeg@90,webp,png,ladon,local'
 STANDARD_RATES_MBPS = (20.0, 5.0, 1.0)

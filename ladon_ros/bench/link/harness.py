@@ -21,10 +21,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from ladon_ros.link.cases import LOSSY, LOSSY_RATE_MBPS, CodecCase, LinkSetting
-from ladon_ros.link.fastdds import dds_env, write_udp_profile
-from ladon_ros.link.floor import BenchRow, link_floor_ms, percentile, slope_per_s, wire_bytes
-from ladon_ros.link.netns import Counters, NetnsLink
+from ladon_ros.bench.link.cases import LOSSY, LOSSY_RATE_MBPS, CodecCase, LinkSetting
+from ladon_ros.bench.link.fastdds import dds_env, write_udp_profile
+from ladon_ros.bench.link.floor import BenchRow, link_floor_ms, percentile, slope_per_s, wire_bytes
+from ladon_ros.bench.link.netns import Counters, NetnsLink
 
 ROBOT_NS = '/robot1'
 # Two machines on one: the robot side (source, encoder, local baseline) gets core 0, the
@@ -195,7 +195,7 @@ class LinkBench:
             self._spawn(link, 'edge', node_argv('ladon_ros.ros.edge_perception_node', {
                 'robot_namespaces': [ROBOT_NS], 'checkpoints': ladon_ckpts, 'serve_image_codecs': True,
                 'publish_debug_image': cfg.publish_debug_image}), f'edge_{tag}.log')
-            self._spawn(link, 'edge', [sys.executable, '-m', 'ladon_ros.ros.link_bench', 'record', '--out',
+            self._spawn(link, 'edge', [sys.executable, '-m', 'ladon_ros.ros.bench_nodes', 'record', '--out',
                                        str(rec_path), '--robot-ns', ROBOT_NS], f'recorder_{tag}.log')
             for case in cases:
                 self._run_case(link, case, settings, reader, tag)
@@ -259,7 +259,7 @@ class LinkBench:
     def _run_local(self) -> dict:
         cfg = self.cfg
         out = self.out / 'local_baseline.json'
-        argv = [sys.executable, '-m', 'ladon_ros.link.local_baseline', '--frames', str(cfg.frames),
+        argv = [sys.executable, '-m', 'ladon_ros.bench.link.local_baseline', '--frames', str(cfg.frames),
                 '--fps', str(cfg.fps), '--width', str(cfg.width), '--height', str(cfg.height), '--out', str(out)]
         if shutil.which('taskset'):
             argv = ['taskset', '-c', CORES['camera'], *argv]  # one robot core
@@ -371,12 +371,12 @@ def publisher_probe(out_dir: Path, *, link_mbps: float = 1.0, nbytes: int = 50_0
         p.unlink(missing_ok=True)
     with NetnsLink() as link:
         link.shape(link_mbps, queue_ms=queue_ms)
-        link.spawn('edge', [sys.executable, '-m', 'ladon_ros.ros.link_bench', 'probe-listener', '--out',
+        link.spawn('edge', [sys.executable, '-m', 'ladon_ros.ros.bench_nodes', 'probe-listener', '--out',
                             str(received)], env=env)
         time.sleep(3.0)  # discovery
         c0 = link.counters()
         t0 = time.monotonic()
-        link.spawn('camera', [sys.executable, '-m', 'ladon_ros.ros.link_bench', 'probe-talker', '--bytes',
+        link.spawn('camera', [sys.executable, '-m', 'ladon_ros.ros.bench_nodes', 'probe-talker', '--bytes',
                               str(nbytes), '--rate-hz', str(fps), '--count', str(count)], env=env, log=log)
         backlog, result = 0, None
         while time.monotonic() - t0 < count / fps * 4 + 30 and result is None:

@@ -1,11 +1,4 @@
-"""Fast DDS profiles: the fleet default (faster re-discovery) and UDP-only for the link bench.
-
-``FLEET_PROFILE`` (``fastdds_fleet.xml``, shipped) announces each participant every 0.5 s
-instead of Fast DDS's 3 s, so a restarted node's topics are matched within about 1 s.
-The launch file, ``ladon-ros demo`` and the tests use it via ``with_fleet_profile`` unless
-the user already chose a Fast DDS profile.
-
-UDP-only, for the link benchmark:
+"""The UDP-only Fast DDS profile of the link benchmark (the fleet profile: ``ladon_ros.config_files``).
 
 Fast DDS may move data between processes of one host through shared memory, which would
 bypass the veth and fake a fast link. The profile below disables the builtin transports
@@ -18,30 +11,23 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from ladon_ros.config_files import fleet_profile
+
 # Socket buffers asked of the kernel [bytes]; it caps them at net.core.{r,w}mem_max.
 # Large frames arrive as bursts of IP fragments: a small receive buffer drops them.
 SOCKET_BUFFER_BYTES = 4 << 20
 
-FLEET_PROFILE = Path(__file__).with_name('fastdds_fleet.xml')
-_PROFILE_VARS = ('FASTDDS_DEFAULT_PROFILES_FILE', 'FASTRTPS_DEFAULT_PROFILES_FILE')  # new, deprecated name
-
-
-def with_fleet_profile(env: dict[str, str]) -> dict[str, str]:
-    """``env`` plus ``FASTDDS_DEFAULT_PROFILES_FILE=FLEET_PROFILE``, unless it names a profile already."""
-    if any(env.get(v) for v in _PROFILE_VARS):
-        return dict(env)
-    return {**env, 'FASTDDS_DEFAULT_PROFILES_FILE': str(FLEET_PROFILE)}
-
 
 def announcement_period_xml() -> str:
-    """The ``<leaseAnnouncement>`` element of ``FLEET_PROFILE`` (reused by the UDP-only profile)."""
-    text = FLEET_PROFILE.read_text()
+    """The ``<leaseAnnouncement>`` element of the fleet profile (reused by the UDP-only profile)."""
+    text = fleet_profile().read_text()
     start, end = text.index('<leaseAnnouncement>'), text.index('</leaseAnnouncement>')
     return text[start:end + len('</leaseAnnouncement>')]
 
+
 _PROFILE = """<?xml version="1.0" encoding="UTF-8"?>
-<!-- Written by ladon_ros.link.fastdds: UDPv4 only (no shared memory), for the link benchmark;
-     participant announcements as in the fleet profile (fastdds_fleet.xml). -->
+<!-- Written by ladon_ros.bench.link.fastdds: UDPv4 only (no shared memory), for the link benchmark;
+     participant announcements as in the fleet profile (config/fastdds_fleet.xml). -->
 <dds xmlns="http://www.eprosima.com">
   <profiles>
     <transport_descriptors>

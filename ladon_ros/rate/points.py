@@ -11,7 +11,7 @@ import time
 
 import numpy as np
 
-from ladon_ros.link.rate_policy import RatePoint
+from ladon_ros.rate.policy import RatePoint
 
 _TYPES = {'codec': str, 'checkpoint': str, 'quality': int}
 

@@ -13,11 +13,11 @@ import sys
 import time
 from pathlib import Path
 
-from ladon_ros.link.floor import percentile
-from ladon_ros.link.harness import ROBOT_NS, LinkBench, BenchConfig, RecordReader, node_argv
-from ladon_ros.link.cases import CodecCase
-from ladon_ros.link.netns import NetnsLink
-from ladon_ros.link.rate_points import frame_identity, parse_point
+from ladon_ros.bench.link.floor import percentile
+from ladon_ros.bench.link.harness import ROBOT_NS, LinkBench, BenchConfig, RecordReader, node_argv
+from ladon_ros.bench.link.cases import CodecCase
+from ladon_ros.bench.link.netns import NetnsLink
+from ladon_ros.rate.points import frame_identity, parse_point
 
 SCHEDULE = ((20.0, 25.0), (2.0, 25.0), (10.0, 25.0))  # (Mbit/s, seconds)
 # An image-codec ladder for when fewer than three Ladon rate points are shipped (richest first).
@@ -63,7 +63,7 @@ class AdaptiveRun(LinkBench):
             self._spawn(link, 'edge', node_argv('ladon_ros.ros.edge_perception_node', {
                 'robot_namespaces': [ROBOT_NS], 'checkpoints': ladon or [''], 'serve_image_codecs': True,
                 'publish_debug_image': False}), f'adaptive_edge_{mode}.log')
-            self._spawn(link, 'edge', [sys.executable, '-m', 'ladon_ros.ros.link_bench', 'record', '--out',
+            self._spawn(link, 'edge', [sys.executable, '-m', 'ladon_ros.ros.bench_nodes', 'record', '--out',
                                        str(rec_path), '--robot-ns', ROBOT_NS], f'adaptive_recorder_{mode}.log')
             self._spawn(link, 'camera', node_argv('ladon_ros.ros.image_source_node', {
                 'rate_hz': float(cfg.fps), 'width': cfg.width, 'height': cfg.height}, ROBOT_NS),
