@@ -1,5 +1,6 @@
 # make demo | make test   (each runs `make setup` first; see README.md)
-# make setup: .venv (pinned requirements, `ladon-ros` CLI) + colcon build of msg/ into install/.
+# make setup: .venv (pinned requirements, `ladon-ros` CLI) + colcon build of msg/ into install/
+# (+ the ros2 launch test tooling when ../shared/ros2-launch exists).
 SHELL := /bin/bash
 PYTHON311 ?= python3.11
 VENV := .venv
@@ -14,9 +15,14 @@ BUILD_STAMP := install/.ladon-build.stamp
 BUILD_INPUTS := package.xml CMakeLists.txt $(wildcard cmake/* msg/*.msg launch/* config/* configs/*/* rviz/*) \
 	$(shell find ladon_ros -name '*.py' -o -name '*.safetensors' 2>/dev/null)
 
+# Test tooling: `ros2 launch` + CLI from ../shared/ros2-launch when that folder exists
+# (scripts/setup_launch.sh); without it the launcher tests skip and say why.
+LAUNCH_TOOLS ?= ../shared/ros2-launch
+LAUNCH_STAMP := install/ros2_launch/.ladon-launch.stamp
+
 .PHONY: setup test demo bench train eval soak clean
 
-setup: $(BUILD_STAMP)
+setup: $(BUILD_STAMP) $(if $(wildcard $(LAUNCH_TOOLS)/wheels/*.whl),$(LAUNCH_STAMP))
 
 $(VENV_STAMP): requirements.txt setup.py
 	test -x $(VPY) || $(PYTHON311) -m venv $(VENV)
@@ -27,6 +33,10 @@ $(VENV_STAMP): requirements.txt setup.py
 
 $(BUILD_STAMP): $(VENV_STAMP) $(BUILD_INPUTS) scripts/colcon_build.sh
 	scripts/colcon_build.sh $(VENV)
+	touch $@
+
+$(LAUNCH_STAMP): $(VENV_STAMP) requirements-launch.txt scripts/setup_launch.sh
+	scripts/setup_launch.sh $(VENV) $(LAUNCH_TOOLS)
 	touch $@
 
 test: setup

@@ -16,4 +16,12 @@ export LD_LIBRARY_PATH="$_ladon_install/lib:$_ladon_venv/lib${LD_LIBRARY_PATH:+:
 export AMENT_PREFIX_PATH="$_ladon_install:$_ladon_venv${AMENT_PREFIX_PATH:+:$AMENT_PREFIX_PATH}"
 export CMAKE_PREFIX_PATH="$_ladon_venv${CMAKE_PREFIX_PATH:+:$CMAKE_PREFIX_PATH}"
 export LADON_ROS_ROOT="$_ladon_root"
-unset _ladon_root _ladon_venv _ladon_install _ladon_site
+# ros2 launch / CLI test tooling (scripts/setup_launch.sh): composition_interfaces, built into
+# its own prefix, which launch_ros imports at load. Absent on a user's fresh clone.
+_ladon_launch="$_ladon_root/install/ros2_launch"
+if [ -d "$_ladon_launch/lib" ]; then
+  export PYTHONPATH="$PYTHONPATH:$_ladon_launch/lib/python3.11/site-packages"
+  export LD_LIBRARY_PATH="$LD_LIBRARY_PATH:$_ladon_launch/lib"
+  export AMENT_PREFIX_PATH="$AMENT_PREFIX_PATH:$_ladon_launch"
+fi
+unset _ladon_root _ladon_venv _ladon_install _ladon_site _ladon_launch
