@@ -3,13 +3,14 @@ from __future__ import annotations
 
 import numpy as np
 from diagnostic_msgs.msg import DiagnosticStatus, KeyValue
-from sensor_msgs.msg import Image
+from sensor_msgs.msg import CompressedImage, Image
 from std_msgs.msg import Header
 
 from ladon_ros.msg import (Classification, Detection2DArray, FrameStats, LatentFrame, LinkFeedback)
 from ladon_ros.results import FrameResults
 from ladon_ros.ros import qos
-from ladon_ros.ros.conversions import labels_to_image, rgb_to_image, to_classification, to_detections
+from ladon_ros.ros.conversions import (labels_to_compressed, labels_to_image, rgb_to_image, to_classification,
+                                      to_detections)
 from ladon_ros.ros.stats import LinkStats
 from ladon_ros.visualize import annotate, colorize_labels
 
@@ -34,6 +35,11 @@ class RobotChannel:
         self.pubs = {
             'classification': pub(Classification, topic(ns, 'perception/classification'), qos.RESULTS),
             'detections': pub(Detection2DArray, topic(ns, 'perception/detections'), qos.RESULTS),
+            # The robot's compact results contract (what may cross its slow link back):
+            # classification, detections, the label map as PNG (image_transport 'compressed'
+            # naming) and frame_stats. The raw label map, overlay and debug images are
+            # 100-1000x larger: for base-station viewers only.
+            'segmentation_png': pub(CompressedImage, topic(ns, 'perception/segmentation/compressed'), qos.RESULTS),
             'segmentation': pub(Image, topic(ns, 'perception/segmentation'), qos.RESULTS),
             'overlay': pub(Image, topic(ns, 'perception/segmentation_overlay'), qos.RESULTS),
             'debug': pub(Image, topic(ns, 'perception/debug_image'), qos.RESULTS),
@@ -50,15 +56,23 @@ class RobotChannel:
         h = msg.header
         self.pubs['classification'].publish(to_classification(results, h))
         self.pubs['detections'].publish(to_detections(results, h, msg.sequence))
-        self.pubs['segmentation'].publish(labels_to_image(results.segmentation, h))
-        self.pubs['overlay'].publish(rgb_to_image(colorize_labels(results.segmentation), h))
-        if debug_image:
+        self.pubs['segmentation_png'].publish(labels_to_compressed(results.segmentation, h))
+        # The big images are rendered only while somebody listens: with nobody subscribed
+        # they would cost edge CPU (fleet capacity) for nothing.
+        if self._wanted('segmentation'):
+            self.pubs['segmentation'].publish(labels_to_image(results.segmentation, h))
+        if self._wanted('overlay'):
+            self.pubs['overlay'].publish(rgb_to_image(colorize_labels(results.segmentation), h))
+        if debug_image and self._wanted('debug'):
             canvas = np.full((*results.segmentation.shape, 3), _CANVAS_GREY, np.uint8)
             self.pubs['debug'].publish(rgb_to_image(annotate(canvas, results, alpha), h))
         self.pubs['stats'].publish(FrameStats(
             header=h, sequence=msg.sequence, codec=msg.codec, rate_point=msg.rate_point,
             payload_bytes=len(msg.data), encode_ms=msg.encode_ms, transit_ms=stages_ms['transit'],
             decode_ms=stages_ms['decode'], heads_ms=stages_ms['heads'], total_ms=stages_ms['total']))
+
+    def _wanted(self, key: str) -> bool:
+        return self.pubs[key].get_subscription_count() > 0
 
     def publish_feedback(self, stamp, now_ns: int) -> None:
         """LinkFeedback of the last window (edge clock)."""
