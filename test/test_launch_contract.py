@@ -3,7 +3,7 @@
 `launch` / `launch_ros` are not installable here, so the launch file is read with `ast` and
 also run against small stand-ins of the few launch classes it uses; the parameters it sets
 and the params files it loads are checked against the nodes' declared parameter tables
-(ladon_ros/ros/params.py), executables against the colcon install space, topics of the
+(the config dataclasses of ladon_ros/ros/params.py), executables against the colcon install space, topics of the
 .rviz file against docs/CONTRACTS.md.
 """
 from __future__ import annotations
@@ -47,25 +47,28 @@ def contract_topics() -> dict[str, str]:
     return topics
 
 
-def node_tables() -> dict[str, tuple[tuple, type]]:
-    """executable -> (parameter table, config dataclass) the node's source imports from params."""
+def node_configs() -> dict[str, type]:
+    """executable -> the config dataclass its node's source imports from ladon_ros.ros.params."""
+    from ladon_ros.config import params_of
     from ladon_ros.ros import params
-    tables = {n: v for n, v in vars(params).items()
-              if isinstance(v, tuple) and v and all(isinstance(p, params.Param) for p in v)}
-    configs = {n: v for n, v in vars(params).items() if dataclasses.is_dataclass(v) and isinstance(v, type)}
+    configs = {n: v for n, v in vars(params).items()
+               if isinstance(v, type) and dataclasses.is_dataclass(v) and params_of(v)}
     out = {}
     for exe, row in contract_executables().items():
         source = ROOT / Path(*row['module'].split('.')).with_suffix('.py')
         imported = {a.name for node in ast.walk(ast.parse(source.read_text()))
                     if isinstance(node, ast.ImportFrom) and node.module == 'ladon_ros.ros.params'
                     for a in node.names}
-        found = [tables[n] for n in imported if n in tables]
-        assert len(found) == 1, f'{source.name} should import exactly one parameter table, found {found}'
-        names = [p.name for p in found[0]]
-        cls = [c for c in configs.values() if [f.name for f in dataclasses.fields(c)] == names]
-        assert len(cls) == 1, f'no single config dataclass with the fields of {exe}'
-        out[exe] = (found[0], cls[0])
+        found = [configs[n] for n in imported if n in configs]
+        assert len(found) == 1, f'{source.name} should import exactly one config dataclass, found {found}'
+        out[exe] = found[0]
     return out
+
+
+def declared(cls: type) -> set[str]:
+    """The parameter names a node with config ``cls`` declares."""
+    from ladon_ros.config import params_of
+    return {p.name for p in params_of(cls)}
 
 
 # --- static: what the launch file's source names --------------------------------------
@@ -107,22 +110,22 @@ def test_every_contract_executable_is_installed_and_wired(install_space):
 
 
 def test_launch_nodes_are_contract_executables_with_declared_parameters():
-    contract, tables = contract_executables(), node_tables()
+    contract, configs = contract_executables(), node_configs()
     ours = [n for n in launch_nodes_ast() if n['package'] == PACKAGE]
     assert {n['executable'] for n in ours} == set(contract)
     for node in ours:
         assert node['name'] == contract[node['executable']]['node']
-        declared = {p.name for p in tables[node['executable']][0]}
-        assert node['keys'] and set(node['keys']) <= declared, \
-            f"{node['executable']}: {set(node['keys']) - declared} not declared by the node"
+        names = declared(configs[node['executable']])
+        assert node['keys'] and set(node['keys']) <= names, \
+            f"{node['executable']}: {set(node['keys']) - names} not declared by the node"
 
 
 def test_shipped_params_files_are_declared_and_valid():
-    from ladon_ros.ros.params import parse
-    for exe, (table, cls) in node_tables().items():
+    from ladon_ros.config import from_mapping
+    for exe, cls in node_configs().items():
         values = params_file_values(ROOT / contract_executables()[exe]['params'], exe)
-        assert set(values) <= {p.name for p in table}
-        parse(table, cls, values)  # raises ConfigError on a bad shipped value
+        assert set(values) <= declared(cls)
+        from_mapping(cls, values)  # raises ConfigError on a bad shipped value
 
 
 def params_file_values(path: Path, node_name: str) -> dict:
@@ -237,8 +240,8 @@ def test_launch_arguments_are_documented(launch_file):
                                        {'namespace': '', 'source': 'camera', 'camera_index': '2'}],
                          ids=['defaults', 'rviz-robot7-jpeg', 'root-camera'])
 def test_launched_nodes_exist_and_their_parameters_validate(launch_file, install_space, overrides):
-    from ladon_ros.ros.params import parse
-    tables = node_tables()
+    from ladon_ros.config import from_mapping
+    configs = node_configs()
     nodes = _run(launch_file, **overrides)
     ours = [n.kwargs for n in nodes if n.kwargs['package'] == PACKAGE]
     assert sorted(n['executable'] for n in ours) == sorted(contract_executables())
@@ -253,10 +256,9 @@ def test_launched_nodes_exist_and_their_parameters_validate(launch_file, install
                 path = Path(item)
                 assert path.is_file(), f'{exe}: params file {path} is not installed'
                 values.update(params_file_values(path, kw['name']))
-        table, cls = tables[exe]
         if exe == 'image_source' and values.get('mode') in ('video', 'folder'):
             continue  # needs a real path; covered by the params tests of the node
-        config = parse(table, cls, values)
+        config = from_mapping(configs[exe], values)
         if exe == 'edge_perception':
             assert config.robot_namespaces == ('/' + overrides.get('namespace', 'robot1'),)
         else:

@@ -1,4 +1,4 @@
-"""Parameter tables: declared with descriptions/ranges, shipped YAML = defaults, clear errors."""
+"""Node parameters: declared with descriptions/ranges, shipped YAML = defaults, clear errors."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -7,25 +7,25 @@ import pytest
 import rclpy
 import yaml
 
+from ladon_ros.config import defaults, from_mapping
 from ladon_ros.ros import params as P
+from ladon_ros.weights import resolve_ladon_checkpoint
 
 ROOT = Path(__file__).resolve().parents[1]
-TABLES = {'image_source': (P.IMAGE_SOURCE, P.ImageSourceConfig),
-          'camera_encoder': (P.CAMERA_ENCODER, P.CameraEncoderConfig),
-          'edge_perception': (P.EDGE, P.EdgeConfig)}
+CONFIGS = {node: cls for node, (cls, _) in P.NODE_CONFIGS.items()}
 
 
-@pytest.mark.parametrize('node', sorted(TABLES))
+@pytest.mark.parametrize('node', sorted(CONFIGS))
 def test_shipped_yaml_is_the_defaults(node):
-    table, cls = TABLES[node]
+    cls = CONFIGS[node]
     text = (ROOT / 'config' / f'{node}.yaml').read_text()
     assert text == P.render_yaml(node), 'config/*.yaml is stale: regenerate with params.render_yaml'
     doc = yaml.safe_load(text)
     assert list(doc) == [f'/**/{node}']
     values = doc[f'/**/{node}']['ros__parameters']
-    assert values == P.defaults(table)
-    cfg = P.parse(table, cls, values)
-    assert cfg == P.parse(table, cls, {})
+    assert values == defaults(cls)
+    cfg = from_mapping(cls, values)
+    assert cfg == from_mapping(cls, {}) == cls()
 
 
 @pytest.mark.parametrize('node, values, match', [
@@ -54,35 +54,34 @@ def test_shipped_yaml_is_the_defaults(node):
     ('edge_perception', {'unknown_thing': 1}, 'unknown parameter'),
 ])
 def test_invalid_values_are_refused(node, values, match):
-    table, cls = TABLES[node]
     with pytest.raises(P.ConfigError, match=match):
-        P.parse(table, cls, values)
+        from_mapping(CONFIGS[node], values)
 
 
 def test_rate_point_must_be_shipped_and_checkpoint_must_match_model(tmp_path, monkeypatch):
     monkeypatch.setenv('LADON_ROS_CACHE', str(tmp_path))
     with pytest.raises(P.ConfigError, match='rate_point: no shipped'):
-        P.resolve_ladon_checkpoint('', 'ladon_small', 999.0)
+        resolve_ladon_checkpoint('', 'ladon_small', 999.0)
     from ladon_ros.weights import random_checkpoint
     teacher = random_checkpoint('teacher_small')
     with pytest.raises(P.ConfigError, match='teacher checkpoint, expected ladon'):
-        P.resolve_ladon_checkpoint(str(teacher))
+        resolve_ladon_checkpoint(str(teacher))
     ladon = random_checkpoint('ladon_small')
     with pytest.raises(P.ConfigError, match="is model 'ladon_small', but model is 'ladon_resnet50'"):
-        P.resolve_ladon_checkpoint(str(ladon), 'ladon_resnet50')
-    assert P.resolve_ladon_checkpoint(str(ladon), 'ladon_small') == ladon
+        resolve_ladon_checkpoint(str(ladon), 'ladon_resnet50')
+    assert resolve_ladon_checkpoint(str(ladon), 'ladon_small') == ladon
 
 
 def test_declared_parameters_are_described_with_ranges():
     rclpy.init(domain_id=23)
     try:
         node = rclpy.create_node('param_probe')
-        P.declare(node, P.CAMERA_ENCODER)
+        P.declare(node, P.CameraEncoderConfig)
         d = node.describe_parameters(['quality', 'rate_point', 'codec'])
         assert all(x.description for x in d)
         assert (d[0].integer_range[0].from_value, d[0].integer_range[0].to_value) == (-1, 100)
         assert d[1].floating_point_range[0].to_value == 1000.0
-        assert P.read(node, P.CAMERA_ENCODER, P.CameraEncoderConfig).codec == 'ladon'
+        assert P.read(node, P.CameraEncoderConfig).codec == 'ladon'
         node.destroy_node()
     finally:
         rclpy.shutdown()

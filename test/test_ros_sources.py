@@ -14,15 +14,16 @@ from rclpy.parameter import Parameter
 from sensor_msgs.msg import Image
 from std_msgs.msg import Header
 
+from ladon_ros.config import from_mapping
 from ladon_ros.ros.conversions import rgb_to_image
 from ladon_ros.ros.image_source_node import Frames
-from ladon_ros.ros.params import IMAGE_SOURCE, ImageSourceConfig, parse
+from ladon_ros.ros.params import ImageSourceConfig
 
 pytestmark = pytest.mark.ros  # rclpy nodes / DDS processes (setup.cfg)
 
 
 def _cfg(**kw) -> ImageSourceConfig:
-    return parse(IMAGE_SOURCE, ImageSourceConfig, kw)
+    return from_mapping(ImageSourceConfig, kw)
 
 
 def test_synthetic_frames_are_deterministic():

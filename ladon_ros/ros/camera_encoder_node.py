@@ -18,7 +18,7 @@ from ladon_ros.ros import qos
 from ladon_ros.ros.common import run_node
 from ladon_ros.ros.conversions import image_to_rgb, wire_to_latent
 from ladon_ros.ros.managed import ManagedModelNode
-from ladon_ros.ros.params import CAMERA_ENCODER, CameraEncoderConfig, resolve_ladon_checkpoint
+from ladon_ros.ros.params import CameraEncoderConfig
 from ladon_ros.ros.stats import PipelineStats
 
 DIAGNOSTICS_PERIOD_S = 1.0
@@ -27,7 +27,7 @@ DIAGNOSTICS_PERIOD_S = 1.0
 class CameraEncoderNode(ManagedModelNode):
     """Encodes every camera image it gets with the configured codec."""
 
-    TABLE, CONFIG = CAMERA_ENCODER, CameraEncoderConfig
+    CONFIG = CameraEncoderConfig
 
     def __init__(self, **kwargs):
         super().__init__('camera_encoder', **kwargs)
@@ -64,6 +64,7 @@ class CameraEncoderNode(ManagedModelNode):
                                    notes=info.get('checkpoint_notes', ''))
         else:
             from ladon_ros.checkpoint import read_metadata
+            from ladon_ros.weights import resolve_ladon_checkpoint  # torch: not on the ONNX path
             path = resolve_ladon_checkpoint(cfg.checkpoint, cfg.model, cfg.rate_point)
             source = path.name
             self.encoder = make_camera_encoder(codec=cfg.codec, checkpoint=path, quality=cfg.image_quality,

@@ -23,10 +23,10 @@ from ladon_ros.ros import qos
 from ladon_ros.ros.common import run_node
 from ladon_ros.ros.conversions import latent_to_wire, to_label_info
 from ladon_ros.ros.managed import ManagedModelNode
-from ladon_ros.ros.params import EDGE, EdgeConfig, resolve_ladon_checkpoint
+from ladon_ros.ros.params import EdgeConfig
 from ladon_ros.ros.robot_channel import RobotChannel
 from ladon_ros.ros.stats import PipelineStats
-from ladon_ros.weights import default_checkpoint
+from ladon_ros.weights import default_checkpoint, resolve_ladon_checkpoint
 
 DIAGNOSTICS_PERIOD_S = 1.0
 FEEDBACK_PERIOD_S = 0.5
@@ -35,7 +35,7 @@ FEEDBACK_PERIOD_S = 0.5
 class EdgePerceptionNode(ManagedModelNode):
     """Serves every robot namespace in ``robot_namespaces`` with one model set."""
 
-    TABLE, CONFIG = EDGE, EdgeConfig
+    CONFIG = EdgeConfig
 
     def __init__(self, **kwargs):
         super().__init__('edge_perception', **kwargs)

@@ -12,7 +12,7 @@ from std_msgs.msg import Header
 from ladon_ros.ros import qos
 from ladon_ros.ros.common import run_node
 from ladon_ros.ros.conversions import rgb_to_image
-from ladon_ros.ros.params import IMAGE_SOURCE, ImageSourceConfig, declare, read
+from ladon_ros.ros.params import ImageSourceConfig, declare, read
 
 IMAGE_SUFFIXES = ('.png', '.jpg', '.jpeg', '.bmp', '.webp', '.tif', '.tiff')
 
@@ -63,8 +63,8 @@ class ImageSourceNode(Node):
 
     def __init__(self, **kwargs):
         super().__init__('image_source', **kwargs)
-        declare(self, IMAGE_SOURCE)
-        self.cfg = read(self, IMAGE_SOURCE, ImageSourceConfig)
+        declare(self, ImageSourceConfig)
+        self.cfg = read(self, ImageSourceConfig)
         self.frames = Frames(self.cfg)
         self.published = 0
         self.pub = self.create_publisher(Image, 'image_raw', qos.SENSOR)

@@ -37,15 +37,14 @@ def _trim_heap() -> None:
 
 
 class ManagedModelNode(LifecycleNode):
-    """Subclasses set ``TABLE``/``CONFIG`` and implement ``load``, ``load_model``,
-    ``model_loaded``, ``free_model``, ``start``, ``stop`` and ``unload``."""
+    """Subclasses set ``CONFIG`` (a config dataclass of ``ladon_ros.ros.params``) and implement
+    ``load``, ``load_model``, ``model_loaded``, ``free_model``, ``start``, ``stop`` and ``unload``."""
 
-    TABLE: tuple = ()
     CONFIG: type = object
 
     def __init__(self, name: str, **kwargs):
         super().__init__(name, **kwargs)
-        declare(self, self.TABLE)
+        declare(self, self.CONFIG)
         self.cfg = None
         self.active = False
         self.metas = []  # CheckpointMeta of every loaded model (random-weights warning)
@@ -90,7 +89,7 @@ class ManagedModelNode(LifecycleNode):
     def on_configure(self, state: LifecycleState) -> TransitionCallbackReturn:
         self._error = ''
         try:
-            self.cfg = read(self, self.TABLE, self.CONFIG)
+            self.cfg = read(self, self.CONFIG)
             self.load(self.cfg)
         except ValueError as err:  # ConfigError, CheckpointError: a clear message, no traceback
             return self._fail(f'configure: {err}')

@@ -6,10 +6,12 @@ weights to a cache folder so the pipeline still runs; callers must say so loudly
 """
 from __future__ import annotations
 
+import math
 import os
 from pathlib import Path
 
 from ladon_ros.checkpoint import CheckpointError, CheckpointMeta, read_metadata
+from ladon_ros.config import ConfigError
 
 WEIGHTS_DIR = Path(__file__).resolve().parent
 DEFAULT_LADON = 'ladon_small'
@@ -58,6 +60,39 @@ def default_checkpoint(kind: str = 'ladon', model_id: str | None = None) -> Path
                 return path
         return random_checkpoint(model_id)
     raise ValueError(f"kind must be 'ladon' or 'teacher', got {kind!r}")
+
+
+def resolve_ladon_checkpoint(checkpoint: str = '', model: str = '', rate_point: float = 0.0) -> Path:
+    """The Ladon checkpoint a node should load (its ``checkpoint``/``model``/``rate_point`` parameters).
+
+    Args:
+        checkpoint: Explicit file ('' = a shipped one).
+        model: Required model id ('' = any; the default model when picking a shipped one).
+        rate_point: Shipped rate point to pick (0 = the default: the most accurate one).
+
+    Raises:
+        ConfigError: The file is of another model/kind, or no shipped file has that rate point.
+    """
+    if checkpoint:
+        meta = read_metadata(checkpoint)
+        if meta.kind != 'ladon':
+            raise ConfigError(f'checkpoint: {checkpoint} is a {meta.kind} checkpoint, expected ladon')
+        if model and meta.model_id != model:
+            raise ConfigError(f'checkpoint: {checkpoint} is model {meta.model_id!r}, but model is {model!r}')
+        if rate_point and not math.isclose(meta.rate_point, rate_point, rel_tol=1e-6):
+            raise ConfigError(f'rate_point: {checkpoint} has rate point {meta.rate_point}, not {rate_point}')
+        return Path(checkpoint)
+    if not model and not rate_point:
+        return default_checkpoint('ladon')
+    model = model or DEFAULT_LADON
+    points = ladon_rate_points(model)
+    if rate_point:
+        for path, meta in points:
+            if math.isclose(meta.rate_point, rate_point, rel_tol=1e-6):
+                return path
+        raise ConfigError(f'rate_point: no shipped {model!r} checkpoint has rate point {rate_point}; '
+                          f'shipped: {[m.rate_point for _, m in points]}')
+    return default_checkpoint('ladon', model)
 
 
 def is_random(meta: CheckpointMeta) -> bool:
