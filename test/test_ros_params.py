@@ -30,6 +30,10 @@ def test_shipped_yaml_is_the_defaults(node):
 
 @pytest.mark.parametrize('node, values, match', [
     ('camera_encoder', {'device': 'gpu'}, "device: 'gpu' is not a torch device"),
+    ('rate_adapter', {'points': ['jpeg@0']}, r"points: bad encoder setting 'jpeg@0'"),
+    ('rate_adapter', {'points': ['codec=jpeg,quality=50']}, 'points: bad encoder setting'),
+    ('rate_adapter', {'points': ['jpeg@50'], 'start_point': 1}, 'start_point: 1 is not an index of points'),
+    ('rate_adapter', {'budget_ms': 0.0}, 'budget_ms: 0.0 is outside'),
     ('camera_encoder', {'device': 'cuda:7'}, 'device'),
     ('camera_encoder', {'codec': 'h264'}, "codec: 'h264' is not one of"),
     ('camera_encoder', {'checkpoint': '/nonexistent/x.safetensors'}, 'checkpoint: checkpoint not found'),

@@ -1,9 +1,9 @@
-"""Rate points as camera-encoder settings, and measuring what each costs (no ROS).
+"""Rate points: the encoder settings the adapter may switch between, and what each costs.
 
-A point is written ``codec=ladon,checkpoint=/path/x.safetensors`` or
-``codec=jpeg,quality=50``: the ``camera_encoder`` parameters to set. ``calibrate``
-encodes a real camera image with every point once, so the policy knows the bytes and
-camera compute of each on the scene the robot actually sees.
+A rate point is an ``EncoderSetting`` (``ladon@0.25``, ``jpeg@50``, ...; see
+``ladon_ros.rate.setting``). ``calibrate`` encodes a real camera image with every point
+once, so the policy knows the bytes and camera compute of each on the scene the robot
+actually sees. No ROS here.
 """
 from __future__ import annotations
 
@@ -12,71 +12,37 @@ import time
 import numpy as np
 
 from ladon_ros.rate.policy import RatePoint
-
-_TYPES = {'codec': str, 'checkpoint': str, 'quality': int}
-
-
-def parse_point(spec: str) -> dict[str, object]:
-    """``'codec=jpeg,quality=50'`` -> ``{'codec': 'jpeg', 'quality': 50}`` (validated keys).
-
-    Raises:
-        ValueError: Unknown key, missing codec, bad value.
-    """
-    out: dict[str, object] = {}
-    for part in (p.strip() for p in spec.split(',') if p.strip()):
-        key, sep, value = part.partition('=')
-        if not sep or key not in _TYPES:
-            raise ValueError(f'bad rate point {spec!r}: expected key=value with keys {sorted(_TYPES)}')
-        try:
-            out[key] = _TYPES[key](value)
-        except ValueError:
-            raise ValueError(f'bad rate point {spec!r}: {key} must be {_TYPES[key].__name__}') from None
-    if 'codec' not in out:
-        raise ValueError(f'rate point {spec!r} has no codec')
-    if out['codec'] == 'ladon' and not out.get('checkpoint'):
-        raise ValueError(f'rate point {spec!r}: a ladon point needs checkpoint=...')
-    return out
+from ladon_ros.rate.setting import LADON, EncoderSetting
 
 
-def point_spec(params: dict[str, object]) -> str:
-    """Inverse of ``parse_point``."""
-    return ','.join(f'{k}={params[k]}' for k in ('codec', 'quality', 'checkpoint') if k in params)
-
-
-def frame_identity(spec: str) -> tuple[str, float]:
-    """(codec, rate_point) that frames of this point carry (``LatentFrame``/``FrameStats``)."""
-    from ladon_ros.codec.image_codecs import DEFAULT_QUALITY
-    p = parse_point(spec)
-    if p['codec'] == 'ladon':
-        from ladon_ros.checkpoint import read_metadata
-        return 'ladon', float(read_metadata(p['checkpoint']).rate_point)
-    return str(p['codec']), float(p.get('quality', DEFAULT_QUALITY.get(str(p['codec']), 0)))
-
-
-def calibrate(specs: list[str], rgb: np.ndarray, *, edge_ms: float = 0.0, repeats: int = 2) -> list[RatePoint]:
-    """Encodes ``rgb`` with every point; returns ``RatePoint``s (bytes, best-of-``repeats`` encode time).
+def calibrate(settings: list[EncoderSetting], rgb: np.ndarray, *, edge_ms: float = 0.0,
+              repeats: int = 2) -> list[RatePoint]:
+    """Encodes ``rgb`` with every setting; returns ``RatePoint``s keyed ``str(setting)``.
 
     Args:
-        specs: Point specs (see ``parse_point``).
+        settings: The rate points.
         rgb: A camera image (H, W, 3) uint8.
         edge_ms: Edge compute estimate, the same for every point until measured.
-        repeats: Encodes per point (the first also loads lazily-built tables).
+        repeats: Encodes per point (the first also loads lazily-built tables); the best
+            time counts.
     """
     from ladon_ros.camera import make_camera_encoder
     from ladon_ros.weights import default_checkpoint
     points = []
-    for spec in specs:
-        p = parse_point(spec)
-        ckpt = p.get('checkpoint') or default_checkpoint('ladon')
-        kwargs = {'codec': p['codec'], 'checkpoint': ckpt}
-        if 'quality' in p:
-            kwargs['quality'] = p['quality']
-        enc = make_camera_encoder(**kwargs)
+    for setting in settings:
+        ckpt = setting.checkpoint_path() if setting.codec == LADON else default_checkpoint(LADON)
+        enc = make_camera_encoder(codec=setting.codec, checkpoint=ckpt, quality=setting.quality_or_default())
         best, nbytes = float('inf'), 0
         for _ in range(max(1, repeats)):
             t0 = time.perf_counter()
             frame = enc.encode(rgb)
             best = min(best, (time.perf_counter() - t0) * 1e3)
             nbytes = len(frame.payload)
-        points.append(RatePoint(spec, float(nbytes), best, edge_ms))
+        points.append(RatePoint(str(setting), float(nbytes), best, edge_ms))
     return points
+
+
+def shipped_points() -> list[EncoderSetting]:
+    """``ladon@<beta>`` of every trained shipped rate point of the default model, richest (lowest beta) first."""
+    from ladon_ros.weights import is_random, ladon_rate_points
+    return [EncoderSetting(LADON, rate_point=m.rate_point) for _, m in ladon_rate_points() if not is_random(m)]

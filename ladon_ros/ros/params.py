@@ -157,6 +157,45 @@ class EdgeConfig:
     autostart: bool = param(True, 'Configure and activate on start (no lifecycle manager needed)')
 
 
+# --- rate_adapter ----------------------------------------------------------------------
+
+def check_encoder_setting(value: str) -> None:
+    """'' or an encoder setting (``ladon@0.25``, ``ladon:/x.safetensors``, ``jpeg@50``; ladon_ros.rate.setting)."""
+    if value:
+        from ladon_ros.rate.setting import EncoderSetting
+        EncoderSetting.parse(value)
+
+
+@dataclass(frozen=True)
+class RateAdapterConfig:
+    """Validated parameters of ``rate_adapter``."""
+
+    points: tuple[str, ...] = param(
+        [''], "Rate points the encoder switches between, as encoder settings (ladon@<beta>, "
+        "ladon:<checkpoint>, jpeg@<quality>, raw, ...); [''] = every trained shipped Ladon rate point",
+        check=each(check_encoder_setting))
+    start_point: int = param(0, 'Index in points of the setting the camera encoder was started with',
+                             range=(0, 1000))
+    budget_ms: float = param(250.0, 'End-to-end latency budget, capture -> results [ms]', range=(1.0, 60000.0))
+    camera_fps: float = param(5.0, "Frames per second the camera offers (image_source rate_hz) [Hz]",
+                              range=(0.1, 120.0))
+    edge_ms: float = param(50.0, "Edge compute per frame until the edge's frame_stats measure it [ms]",
+                           range=(0.0, 10000.0))
+    encoder_node: str = param('camera_encoder', 'Name of the camera_encoder node it drives (same namespace)')
+
+    def __post_init__(self):
+        n = len(self.settings())
+        if self.start_point >= n:
+            raise ConfigError(f'start_point: {self.start_point} is not an index of points (0..{n - 1})')
+
+    def settings(self) -> list:
+        """The rate points as ``EncoderSetting``s (the shipped Ladon ones for [''])."""
+        from ladon_ros.rate.points import shipped_points
+        from ladon_ros.rate.setting import LADON, EncoderSetting
+        given = [EncoderSetting.parse(p) for p in self.points if p]
+        return given or shipped_points() or [EncoderSetting(LADON)]
+
+
 # --- rclpy glue ------------------------------------------------------------------------
 
 def declare(node, cls: type) -> None:
@@ -188,6 +227,7 @@ NODE_CONFIGS = {
     'image_source': (ImageSourceConfig, 'Image source (robot side): synthetic | video | folder | camera.'),
     'camera_encoder': (CameraEncoderConfig, 'Camera-side encoder (robot side).'),
     'edge_perception': (EdgeConfig, 'Edge-side perception (base station).'),
+    'rate_adapter': (RateAdapterConfig, 'Rate adapter (robot side): the camera encoder follows the link.'),
 }
 
 

@@ -20,7 +20,60 @@ MODULES = {
     'image_source': 'ladon_ros.ros.image_source_node',
     'camera_encoder': 'ladon_ros.ros.camera_encoder_node',
     'edge_perception': 'ladon_ros.ros.edge_perception_node',
+    'rate_adapter': 'ladon_ros.ros.rate_adapter',
 }
+
+
+def node_command(node: str, *, namespace: str = '', params: dict | None = None,
+                 params_file: str | Path | None = None, remap: dict[str, str] | None = None) -> list[str]:
+    """``python -m <module of node> --ros-args [-r __ns:=ns] [-r from:=to] [--params-file f] -p k:=v ...``.
+
+    Args:
+        node: A key of ``MODULES``.
+        namespace: Node namespace ('' = the root).
+        params: Parameter overrides; values are written in the YAML form rcl parses
+            (``ros_arg_value``).
+        params_file: A parameters YAML file, applied before ``params``.
+        remap: Topic remappings (``{'image_raw': 'image_gated'}``).
+    """
+    cmd = [sys.executable, '-m', MODULES[node], '--ros-args']
+    if namespace:
+        cmd += ['-r', f'__ns:={namespace}']
+    for src, dst in (remap or {}).items():
+        cmd += ['-r', f'{src}:={dst}']
+    if params_file:
+        cmd += ['--params-file', str(params_file)]
+    for k, v in (params or {}).items():
+        cmd += ['-p', f'{k}:={ros_arg_value(v)}']
+    return cmd
+
+
+def ros_arg_value(value) -> str:
+    """``value`` as the YAML text of a ``-p name:=value`` override.
+
+    Strings stay bare when YAML reads them back as the same string and are single-quoted
+    otherwise ('' and text such as ``true`` or ``1.5`` that would change type); list items
+    that are strings are always quoted.
+    """
+    if isinstance(value, bool):
+        return 'true' if value else 'false'
+    if isinstance(value, (list, tuple)):
+        return '[' + ', '.join(_quoted(v) if isinstance(v, str) else ros_arg_value(v) for v in value) + ']'
+    if isinstance(value, str):
+        return value if _reads_back(value) else _quoted(value)
+    return str(value)
+
+
+def _quoted(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def _reads_back(text: str) -> bool:
+    import yaml
+    try:
+        return text != '' and yaml.safe_load(text) == text
+    except yaml.YAMLError:
+        return False
 
 
 class NodeProcesses:
@@ -43,13 +96,7 @@ class NodeProcesses:
               params: dict | None = None, params_file: str | Path | None = None) -> subprocess.Popen:
         """Starts one node; ``params`` values are written as ``-p name:=value`` (lists in YAML form)."""
         label = label or node
-        cmd = [sys.executable, '-m', MODULES[node], '--ros-args']
-        if namespace:
-            cmd += ['-r', f'__ns:={namespace}']
-        if params_file:
-            cmd += ['--params-file', str(params_file)]
-        for k, v in (params or {}).items():
-            cmd += ['-p', f'{k}:={_yaml(v)}']
+        cmd = node_command(node, namespace=namespace, params=params, params_file=params_file)
         log = open(self.log_dir / f'{label}.log', 'w')
         # start_new_session: a Ctrl-C in the terminal goes to the caller, which stops the
         # children in order (stop()), instead of every process racing to exit at once.
@@ -90,12 +137,3 @@ class NodeProcesses:
     def __exit__(self, *exc) -> None:
         self.stop()
 
-
-def _yaml(value) -> str:
-    if isinstance(value, bool):
-        return 'true' if value else 'false'
-    if isinstance(value, (list, tuple)):
-        return '[' + ', '.join(f"'{v}'" if isinstance(v, str) else str(v) for v in value) + ']'
-    if isinstance(value, str):
-        return f"'{value}'" if value == '' else value
-    return str(value)

@@ -14,29 +14,22 @@ import time
 from pathlib import Path
 
 from ladon_ros.bench.link.floor import percentile
-from ladon_ros.bench.link.harness import ROBOT_NS, LinkBench, BenchConfig, RecordReader, node_argv
+from ladon_ros.bench.link.harness import ROBOT_NS, LinkBench, BenchConfig, RecordReader
 from ladon_ros.bench.link.cases import CodecCase
 from ladon_ros.bench.link.netns import NetnsLink
-from ladon_ros.rate.points import frame_identity, parse_point
+from ladon_ros.rate.points import shipped_points
+from ladon_ros.rate.setting import EncoderSetting
+from ladon_ros.ros.processes import node_command
 
 SCHEDULE = ((20.0, 25.0), (2.0, 25.0), (10.0, 25.0))  # (Mbit/s, seconds)
 # An image-codec ladder for when fewer than three Ladon rate points are shipped (richest first).
-IMAGE_LADDER = ('codec=raw', 'codec=png,quality=1', 'codec=jpeg,quality=100', 'codec=jpeg,quality=95', 'codec=jpeg,quality=90',
-                'codec=jpeg,quality=75', 'codec=jpeg,quality=50', 'codec=jpeg,quality=20')
+IMAGE_LADDER = ('raw', 'png@1', 'jpeg@100', 'jpeg@95', 'jpeg@90', 'jpeg@75', 'jpeg@50', 'jpeg@20')
 
 
 def default_points() -> list[str]:
     """Every shipped Ladon rate point (richest first) when there are >= 3, else ``IMAGE_LADDER``."""
-    from ladon_ros.weights import is_random, ladon_rate_points
-    pts = [(p, m) for p, m in ladon_rate_points() if not is_random(m)]
-    if len(pts) >= 3:
-        return [f'codec=ladon,checkpoint={p}' for p, _ in sorted(pts, key=lambda pm: pm[1].rate_point)]
-    return list(IMAGE_LADDER)
-
-
-def _encoder_params(spec: str) -> dict:
-    p = parse_point(spec)
-    return {'codec': p['codec'], 'checkpoint': p.get('checkpoint', ''), 'quality': p.get('quality', -1)}
+    pts = shipped_points()
+    return [str(p) for p in pts] if len(pts) >= 3 else list(IMAGE_LADDER)
 
 
 class AdaptiveRun(LinkBench):
@@ -44,12 +37,13 @@ class AdaptiveRun(LinkBench):
 
     def __init__(self, points: list[str], *, out_dir: Path, budget_ms: float, schedule=SCHEDULE, fps: float = 10.0,
                  width: int = 640, height: int = 480, domain_id: int = 46, queue_ms: float = 400.0, log=print):
-        dummy = (CodecCase('adaptive', 'jpeg', 90),)
+        dummy = (CodecCase('adaptive', EncoderSetting('jpeg', quality=90)),)
         super().__init__(BenchConfig(cases=dummy, rates_mbps=(schedule[0][0],), out_dir=out_dir, fps=fps,
                                      width=width, height=height, domain_id=domain_id, queue_ms=queue_ms,
                                      lossy=False), log)
         self.points, self.budget_ms, self.schedule = list(points), budget_ms, tuple(schedule)
-        self.identity = {s: frame_identity(s) for s in self.points}
+        self.settings = [EncoderSetting.parse(s) for s in self.points]
+        self.identity = {s: st.frame_identity() for s, st in zip(self.points, self.settings)}
 
     def run_mode(self, mode: str) -> dict:
         """One run (``'fixed'`` or ``'adaptive'``); returns its records and phase boundaries."""
@@ -57,23 +51,25 @@ class AdaptiveRun(LinkBench):
         rec_path = self.out / f'adaptive_records_{mode}.jsonl'
         rec_path.unlink(missing_ok=True)
         reader = RecordReader(rec_path)
-        ladon = sorted({str(parse_point(s).get('checkpoint')) for s in self.points if parse_point(s)['codec'] == 'ladon'})
+        ladon = sorted({str(s.checkpoint_path()) for s in self.settings if s.codec == 'ladon'})
         with NetnsLink() as link:
             link.shape(self.schedule[0][0], queue_ms=cfg.queue_ms)
-            self._spawn(link, 'edge', node_argv('ladon_ros.ros.edge_perception_node', {
+            self._spawn(link, 'edge', node_command('edge_perception', params={
                 'robot_namespaces': [ROBOT_NS], 'checkpoints': ladon or [''], 'serve_image_codecs': True,
                 'publish_debug_image': False}), f'adaptive_edge_{mode}.log')
             self._spawn(link, 'edge', [sys.executable, '-m', 'ladon_ros.ros.bench_nodes', 'record', '--out',
                                        str(rec_path), '--robot-ns', ROBOT_NS], f'adaptive_recorder_{mode}.log')
-            self._spawn(link, 'camera', node_argv('ladon_ros.ros.image_source_node', {
-                'rate_hz': float(cfg.fps), 'width': cfg.width, 'height': cfg.height}, ROBOT_NS),
+            self._spawn(link, 'camera', node_command('image_source', namespace=ROBOT_NS, params={
+                'rate_hz': float(cfg.fps), 'width': cfg.width, 'height': cfg.height}),
                 f'adaptive_source_{mode}.log', pin=False)
-            enc = node_argv('ladon_ros.ros.camera_encoder_node', _encoder_params(self.points[0]), ROBOT_NS)
+            # adaptive: the adapter gates the camera; the encoder reads its image_gated.
+            gate = {'image_raw': 'image_gated'} if mode == 'adaptive' else None
+            enc = node_command('camera_encoder', namespace=ROBOT_NS, remap=gate,
+                               params=self.settings[0].encoder_params())
             if mode == 'adaptive':
-                enc += ['-r', 'image_raw:=image_gated']
-                self._spawn(link, 'camera', node_argv('ladon_ros.ros.rate_adapter', {
+                self._spawn(link, 'camera', node_command('rate_adapter', namespace=ROBOT_NS, params={
                     'points': self.points, 'budget_ms': float(self.budget_ms), 'camera_fps': float(cfg.fps),
-                    'start_point': 0}, ROBOT_NS), f'adaptive_adapter_{mode}.log')
+                    'start_point': 0}), f'adaptive_adapter_{mode}.log')
             self._spawn(link, 'camera', enc, f'adaptive_encoder_{mode}.log')
             deadline = time.monotonic() + cfg.start_timeout_s
             while not any(r.get('kind') == 'stats' for r in reader.poll()) and time.monotonic() < deadline:

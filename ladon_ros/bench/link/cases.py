@@ -1,8 +1,9 @@
 """What the link benchmark compares: codec cases and link settings (validated, frozen).
 
-A codec list is text like ``raw,jpeg@50,jpeg@75,jpeg@90,webp,png,ladon,local``:
-``<codec>[@<quality>]`` for image codecs, ``ladon`` for every shipped Ladon rate point
-(or ``ladon@<beta>`` for one), ``local`` for the no-offload baseline.
+A codec list is text like ``raw,jpeg@50,jpeg@75,jpeg@90,webp,png,ladon,local``: encoder
+settings in the notation of ``ladon_ros.rate.setting`` (``<codec>[@<quality>]``,
+``ladon@<beta>``, ``ladon:<checkpoint>``), where a bare ``ladon`` means every shipped Ladon
+rate point, plus ``local`` for the no-offload baseline.
 """
 from __future__ import annotations
 
@@ -10,8 +11,8 @@ import math
 from dataclasses import dataclass
 from pathlib import Path
 
-from ladon_ros.codec.image_codecs import DEFAULT_QUALITY, IMAGE_CODECS, check_quality
 from ladon_ros.bench.link.netns import Impairment
+from ladon_ros.rate.setting import LADON, EncoderSetting
 
 STANDARD_CODECS = 'raw,jpeg@50,jpeg@75,jpeg@90,webp,png,ladon,local'
 STANDARD_RATES_MBPS = (20.0, 5.0, 1.0)
@@ -26,26 +27,29 @@ class CodecCase:
 
     Attributes:
         label: Row name (``'jpeg@75'``, ``'ladon@5.12'``, ``'local'``).
-        codec: ``camera_encoder`` codec parameter (``'local'`` = no offload).
-        quality: Image codec quality (-1 for Ladon / local).
-        checkpoint: Ladon checkpoint file ('' for image codecs).
-        rate_point: Ladon beta or the image quality.
+        setting: What the camera encoder runs (None = ``local``: no offload).
+        rate_point: Ladon beta or the image quality, as the frames carry it.
     """
 
     label: str
-    codec: str
-    quality: int = -1
-    checkpoint: str = ''
+    setting: EncoderSetting | None
     rate_point: float = 0.0
+
+    @property
+    def codec(self) -> str:
+        """``camera_encoder`` codec, or ``'local'``."""
+        return 'local' if self.setting is None else self.setting.codec
+
+    @property
+    def checkpoint(self) -> str:
+        """Ladon checkpoint file ('' for image codecs and local)."""
+        return '' if self.setting is None else self.setting.checkpoint
 
     def encoder_params(self) -> dict[str, object]:
         """``camera_encoder`` parameters for this case."""
-        params: dict[str, object] = {'codec': self.codec}
-        if self.codec == 'ladon':
-            params['checkpoint'] = self.checkpoint
-        else:
-            params['quality'] = self.quality
-        return params
+        if self.setting is None:
+            raise ValueError('the local baseline runs no camera encoder')
+        return self.setting.encoder_params()
 
 
 @dataclass(frozen=True)
@@ -78,41 +82,42 @@ def ladon_points(model_id: str | None = None) -> list[tuple[Path, float, bool]]:
     return [(path, read_metadata(path).rate_point, True)]
 
 
-def _fmt_beta(beta: float) -> str:
-    return f'{beta:g}'
+def _case(token: str, points: list[tuple[Path, float, bool]] | None) -> list[CodecCase]:
+    """The case(s) of one codec-list token."""
+    if token == 'local':
+        return [CodecCase('local', None)]
+    try:
+        setting = EncoderSetting.parse(token)
+    except ValueError as err:
+        raise ValueError(f'{err}; a codec list also takes local, and ladon for every shipped rate point') from None
+    if setting.codec != LADON:
+        q = setting.quality_or_default()
+        setting = setting if setting.codec == 'raw' else EncoderSetting(setting.codec, quality=q)
+        return [CodecCase(setting.codec if setting.codec == 'raw' else str(setting), setting, float(q))]
+    if setting.checkpoint:
+        from ladon_ros.checkpoint import read_metadata
+        beta = read_metadata(setting.checkpoint).rate_point
+        return [CodecCase(f'ladon@{beta:g}', setting, beta)]
+    pts = points if points is not None else ladon_points()
+    if setting.rate_point is not None:
+        found = [p for p in pts if math.isclose(p[1], setting.rate_point, rel_tol=1e-6)]
+        if not found:
+            raise ValueError(f'no Ladon rate point {setting.rate_point:g}; have {[p[1] for p in pts]}')
+        pts = found
+    return [CodecCase(f'ladon@{beta:g}', EncoderSetting(LADON, checkpoint=str(path)), beta) for path, beta, _ in pts]
 
 
 def parse_codecs(text: str, points: list[tuple[Path, float, bool]] | None = None) -> list[CodecCase]:
     """Parses a codec list (see module doc) into cases, in the given order.
 
+    Args:
+        text: The codec list.
+        points: (checkpoint, beta, is_random) of the Ladon rate points (default ``ladon_points()``).
+
     Raises:
         ValueError: Unknown codec, bad quality, unknown Ladon rate point, duplicates.
     """
-    cases: list[CodecCase] = []
-    for tok in (t.strip() for t in text.split(',')):
-        if not tok:
-            continue
-        name, _, arg = tok.partition('@')
-        if name == 'local':
-            if arg:
-                raise ValueError('local takes no @argument')
-            cases.append(CodecCase('local', 'local'))
-        elif name == 'ladon':
-            pts = points if points is not None else ladon_points()
-            if arg:
-                beta = float(arg)
-                pts = [p for p in pts if math.isclose(p[1], beta, rel_tol=1e-6)]
-                if not pts:
-                    raise ValueError(f'no Ladon rate point {arg}; have {[p[1] for p in (points or ladon_points())]}')
-            for path, beta, _ in pts:
-                cases.append(CodecCase(f'ladon@{_fmt_beta(beta)}', 'ladon', -1, str(path), beta))
-        elif name in IMAGE_CODECS:
-            q = int(arg) if arg else DEFAULT_QUALITY.get(name, 0)
-            check_quality(name, q)
-            label = name if name == 'raw' else f'{name}@{q}'
-            cases.append(CodecCase(label, name, q, '', float(q)))
-        else:
-            raise ValueError(f'unknown codec {tok!r}; expected local, ladon[@beta] or one of {IMAGE_CODECS}[@q]')
+    cases = [c for tok in (t.strip() for t in text.split(',')) if tok for c in _case(tok, points)]
     labels = [c.label for c in cases]
     dup = {x for x in labels if labels.count(x) > 1}
     if dup:

@@ -25,6 +25,7 @@ from ladon_ros.bench.link.cases import LOSSY, LOSSY_RATE_MBPS, CodecCase, LinkSe
 from ladon_ros.bench.link.fastdds import dds_env, write_udp_profile
 from ladon_ros.bench.link.floor import BenchRow, link_floor_ms, percentile, slope_per_s, wire_bytes
 from ladon_ros.bench.link.netns import Counters, NetnsLink
+from ladon_ros.ros.processes import node_command
 
 ROBOT_NS = '/robot1'
 # Two machines on one: the robot side (source, encoder, local baseline) gets core 0, the
@@ -100,27 +101,6 @@ def ros_env(domain_id: int, profile: Path) -> dict[str, str]:
     return dds_env(profile, domain_id, env)
 
 
-def ros_param(value) -> str:
-    """A ``-p name:=value`` value in the YAML form rcl parses."""
-    if isinstance(value, bool):
-        return 'true' if value else 'false'
-    if isinstance(value, (list, tuple)):
-        return '[' + ','.join(f"'{v}'" for v in value) + ']'
-    if value == '':
-        return "''"  # rcl cannot parse an empty override
-    return str(value)
-
-
-def node_argv(module: str, params: dict, ns: str = '') -> list[str]:
-    """``python -m <module> --ros-args [-r __ns:=ns] -p k:=v ...``."""
-    argv = [sys.executable, '-m', module, '--ros-args']
-    if ns:
-        argv += ['-r', f'__ns:={ns}']
-    for k, v in params.items():
-        argv += ['-p', f'{k}:={ros_param(v)}']
-    return argv
-
-
 class RecordReader:
     """Reads the recorder's JSON lines incrementally."""
 
@@ -192,7 +172,7 @@ class LinkBench:
             link.shape(settings[0].link_mbps, queue_ms=cfg.queue_ms)
             self.log(f'[{tag}] namespaces {link.camera_ns} <-> {link.edge_ns}'
                      + (f' via relay {link.relay_ns} ({impairment})' if impairment else ''))
-            self._spawn(link, 'edge', node_argv('ladon_ros.ros.edge_perception_node', {
+            self._spawn(link, 'edge', node_command('edge_perception', params={
                 'robot_namespaces': [ROBOT_NS], 'checkpoints': ladon_ckpts, 'serve_image_codecs': True,
                 'publish_debug_image': cfg.publish_debug_image}), f'edge_{tag}.log')
             self._spawn(link, 'edge', [sys.executable, '-m', 'ladon_ros.ros.bench_nodes', 'record', '--out',
@@ -207,11 +187,11 @@ class LinkBench:
         name = f'{tag}_{case.label.replace("@", "_")}'
         link.shape(settings[0].link_mbps, queue_ms=cfg.queue_ms)
         procs = [
-            self._spawn(link, 'camera', node_argv('ladon_ros.ros.image_source_node', {
-                'rate_hz': float(cfg.fps), 'width': cfg.width, 'height': cfg.height}, ROBOT_NS),
+            self._spawn(link, 'camera', node_command('image_source', namespace=ROBOT_NS, params={
+                'rate_hz': float(cfg.fps), 'width': cfg.width, 'height': cfg.height}),
                 f'source_{name}.log', pin=False),  # the camera itself: not robot compute
-            self._spawn(link, 'camera', node_argv('ladon_ros.ros.camera_encoder_node', case.encoder_params(),
-                                                  ROBOT_NS), f'encoder_{name}.log'),
+            self._spawn(link, 'camera', node_command('camera_encoder', namespace=ROBOT_NS,
+                                                     params=case.encoder_params()), f'encoder_{name}.log'),
         ]
         try:
             if not self._wait_first(case, reader, procs):
