@@ -24,7 +24,12 @@ from ladon_ros.errors import FrameRejected
 from ladon_ros.models.spec import TASKS, TaskClasses, latent_shape
 from ladon_ros.results import FrameResults, to_frame_results
 
-MAX_IMAGE_SIDE = 16384  # original camera image sides above this are refused (pixels)
+MAX_IMAGE_SIDE = 16384  # hard limit of ``max_image_side`` (pixels)
+# A frame only claims its camera's size; the edge sizes its results by it. Bounding the
+# claim bounds the work and the result bytes a frame can cost (a hostile 16384x16384 claim
+# on a genuine 1.4 KB latent once took an edge to 5.4 GB and starved every other robot).
+DEFAULT_MAX_IMAGE_SIDE = 4096  # pixels; larger claims are refused
+DEFAULT_MAX_MASK_SIDE = 1920   # pixels; label maps of larger images are scaled down to fit
 # Decoded latent symbols beyond this magnitude cannot come from an honest encoder (latents of
 # trained and random models stay within a few hundred); garbage that decodes to them is refused.
 MAX_LATENT_MAGNITUDE = 65536.0
@@ -54,7 +59,9 @@ class EdgePerception:
     def __init__(self, ladon: list[tuple[torch.nn.Module, CheckpointMeta]],
                  teacher: tuple[torch.nn.Module, CheckpointMeta] | None = None, *, device: str = 'cpu',
                  tasks: tuple[str, ...] = TASKS, top_k: int = 5, min_score: float = 0.0,
-                 decode_timeout_ms: float = DEFAULT_DECODE_TIMEOUT_MS):
+                 decode_timeout_ms: float = DEFAULT_DECODE_TIMEOUT_MS,
+                 max_image_side: int = DEFAULT_MAX_IMAGE_SIDE, max_mask_side: int = DEFAULT_MAX_MASK_SIDE,
+                 verify_encoding: bool = True):
         if not ladon and teacher is None:
             raise ValueError('the edge needs at least one Ladon checkpoint or a teacher')
         self.device = torch.device(device)
@@ -62,6 +69,11 @@ class EdgePerception:
         if not (math.isfinite(decode_timeout_ms) and decode_timeout_ms > 0):
             raise ValueError(f'decode_timeout_ms must be a positive number, got {decode_timeout_ms!r}')
         self.decode_timeout_ms = float(decode_timeout_ms)
+        if not (0 < int(max_image_side) <= MAX_IMAGE_SIDE) or int(max_mask_side) <= 0:
+            raise ValueError(f'max_image_side must be in 1..{MAX_IMAGE_SIDE} and max_mask_side positive, '
+                             f'got {max_image_side}, {max_mask_side}')
+        self.max_image_side, self.max_mask_side = int(max_image_side), int(max_mask_side)
+        self.verify_encoding = bool(verify_encoding)
         self._edges: dict[str, tuple] = {}
         metas = []
         for model, meta in ladon:
@@ -113,11 +125,12 @@ class EdgePerception:
         Raises:
             FrameRejected: With a reason such as ``'unknown_codec'``, ``'weights_mismatch'``,
                 ``'bad_shape'``, ``'truncated'``, ``'crc_mismatch'``, ``'bad_field'``,
-                ``'too_large'``, ``'bad_symbols'``, ``'decode_timeout'``.
+                ``'too_large'``, ``'bad_symbols'``, ``'bad_encoding'``, ``'decode_timeout'``.
         """
         h, w = _check_fields(frame)
-        if not (0 < h <= MAX_IMAGE_SIDE and 0 < w <= MAX_IMAGE_SIDE):
-            raise FrameRejected('bad_image_size', f'original image size {w}x{h}')
+        if not (0 < h <= self.max_image_side and 0 < w <= self.max_image_side):
+            raise FrameRejected('bad_image_size', f'original image size {w}x{h} (limit {self.max_image_side} '
+                                'per side: max_image_side)')
         if frame.codec not in bitstream.CODEC_IDS:
             raise FrameRejected('unknown_codec', f'codec {frame.codec!r}')
         t0 = time.perf_counter()
@@ -134,6 +147,12 @@ class EdgePerception:
         if decode_ms > self.decode_timeout_ms:
             raise FrameRejected('decode_timeout', f'decode took {decode_ms:.0f} ms, limit {self.decode_timeout_ms:.0f} ms')
         return PreparedFrame(key, tensor, (h, w), decode_ms)
+
+    def mask_size(self, image_size: tuple[int, int]) -> tuple[int, int]:
+        """(height, width) of the label map for an image: its size, scaled down to ``max_mask_side``."""
+        h, w = image_size
+        scale = min(1.0, self.max_mask_side / max(h, w))
+        return max(1, round(h * scale)), max(1, round(w * scale))
 
     def _decode_latent(self, frame: WireFrame, header, body: bytes):
         entry = self._edges.get(frame.weights_hash)
@@ -158,6 +177,13 @@ class EdgePerception:
         if not bool(torch.isfinite(y_hat).all()) or float(y_hat.abs().max()) > MAX_LATENT_MAGNITUDE:
             raise FrameRejected('bad_symbols', f'latent symbols outside +-{MAX_LATENT_MAGNITUDE:g} '
                                 '(garbage with a valid checksum?)')
+        # rANS decodes ANY byte string to some symbols: a broken encoder (random bytes, a
+        # truncated or mangled stream with a fresh CRC) would yield wrong results, not an
+        # error. An honest body is exactly the encoding of the symbols it decodes to, so
+        # re-encode and compare (about as costly as the decode: docs/FLEET.md).
+        if self.verify_encoding and edge.bottleneck.entropy_bottleneck.compress(y_hat)[0] != bytes(body):
+            raise FrameRejected('bad_encoding', 'the body is not the encoding of the symbols it decodes to '
+                                '(random or mangled bytes with a valid checksum?)')
         features = edge.decode(y_hat.to(self.device))
         if not bool(torch.isfinite(features).all()):
             raise FrameRejected('bad_symbols', 'decoded features are not finite')
@@ -192,7 +218,8 @@ class EdgePerception:
             heads_ms = (time.perf_counter() - t0) * 1e3 / len(idx)
             for j, i in enumerate(idx):
                 r = to_frame_results(out, j, classes=self.classes, input_size=meta.input_size,
-                                     image_size=frames[i].image_size, top_k=self.top_k, min_score=self.min_score)
+                                     image_size=frames[i].image_size, mask_size=self.mask_size(frames[i].image_size),
+                                     top_k=self.top_k, min_score=self.min_score)
                 r.timings_ms = {'decode': frames[i].decode_ms, 'heads': heads_ms}
                 results[i] = r
         return results

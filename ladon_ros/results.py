@@ -49,7 +49,8 @@ class FrameResults:
 
 
 def to_frame_results(out: TaskOutputs, index: int, *, classes: TaskClasses, input_size: tuple[int, int],
-                     image_size: tuple[int, int], top_k: int = 5, min_score: float = 0.0) -> FrameResults:
+                     image_size: tuple[int, int], mask_size: tuple[int, int] | None = None, top_k: int = 5,
+                     min_score: float = 0.0) -> FrameResults:
     """Converts batch item ``index`` of raw head outputs to original-image results.
 
     Args:
@@ -57,7 +58,9 @@ def to_frame_results(out: TaskOutputs, index: int, *, classes: TaskClasses, inpu
         index: Batch index.
         classes: Class names per task.
         input_size: (height, width) the model ran at.
-        image_size: (height, width) of the original camera image.
+        image_size: (height, width) of the original camera image (boxes are in its pixels).
+        mask_size: (height, width) of the label map; default ``image_size`` (the edge caps it
+            so a frame claiming a huge image cannot cost huge result bytes).
         top_k: Classification hypotheses to keep.
         min_score: Drop detections scoring below this.
     """
@@ -78,8 +81,9 @@ def to_frame_results(out: TaskOutputs, index: int, *, classes: TaskClasses, inpu
             x1, y1, x2, y2 = box[0] * sx, box[1] * sy, box[2] * sx, box[3] * sy
             dets.append(Detection(Hypothesis(int(label), classes.detection[int(label)], float(score)),
                                   (x1 + x2) / 2, (y1 + y2) / 2, x2 - x1, y2 - y1))
-    seg = np.zeros((oh, ow), np.uint8)
+    mh, mw = mask_size or image_size
+    seg = np.zeros((mh, mw), np.uint8)
     if out.segmentation is not None:
         lab = out.segmentation[index].to(torch.uint8).cpu().numpy()
-        seg = cv2.resize(lab, (ow, oh), interpolation=cv2.INTER_NEAREST) if lab.shape != (oh, ow) else lab
+        seg = cv2.resize(lab, (mw, mh), interpolation=cv2.INTER_NEAREST) if lab.shape != (mh, mw) else lab
     return FrameResults(cls, dets, seg)

@@ -31,7 +31,7 @@ KNOWN_REASONS = {
     'truncated', 'length_mismatch', 'bad_magic', 'unsupported_version', 'unknown_codec', 'bad_flags',
     'bad_shape', 'crc_mismatch', 'too_large', 'bad_payload', 'codec_mismatch', 'weights_mismatch',
     'model_mismatch', 'bad_image_size', 'bad_field', 'bad_symbols', 'decode_failed', 'no_teacher',
-    'bad_image_header', 'unsupported_image', 'decode_timeout',
+    'bad_image_header', 'unsupported_image', 'decode_timeout', 'bad_encoding',
 }
 def fuzz(n: int) -> settings:
     """Deterministic hypothesis settings for ``n`` cases (same corpus on every run)."""
