@@ -56,6 +56,7 @@ setup(
             'image_source = ladon_ros.ros.image_source_node:main',
             'camera_encoder = ladon_ros.ros.camera_encoder_node:main',
             'edge_perception = ladon_ros.ros.edge_perception_node:main',
+            'rate_adapter = ladon_ros.ros.rate_adapter_node:main',
         ],
     },
 )

@@ -9,6 +9,13 @@ Examples::
     ros2 launch ladon_ros split_perception.launch.py
     ros2 launch ladon_ros split_perception.launch.py namespace:=robot2 source:=camera codec:=jpeg
     ros2 launch ladon_ros split_perception.launch.py source:=video source_path:=/data/run.mp4 rviz:=true
+    ros2 launch ladon_ros split_perception.launch.py rate_adapter:=true
+
+With ``rate_adapter:=true`` the ``rate_adapter`` node gates the camera (the encoder reads
+``image_gated``) and switches the encoder between the rate points of its params file
+(default: every shipped Ladon rate point); the edge serves all their checkpoints. The
+encoder must start at the adapter's ``start_point`` (with the defaults it does: the
+shipped default checkpoint is the first point).
 """
 from launch import LaunchDescription
 from launch.actions import DeclareLaunchArgument, OpaqueFunction
@@ -62,6 +69,13 @@ ARGUMENTS = [
         'edge_perception_params', default_value=_config('edge_perception.yaml'),
         description='Parameters file of the edge_perception node'),
     DeclareLaunchArgument(
+        'rate_adapter_params', default_value=_config('rate_adapter.yaml'),
+        description='Parameters file of the rate_adapter node (its rate points, budget, camera fps)'),
+    DeclareLaunchArgument(
+        'rate_adapter', default_value='false', choices=['true', 'false'],
+        description='Also start rate_adapter: the camera encoder follows the link (frame skipping and '
+                    'rate-point switches from the edge\'s link_feedback; see docs/LINK.md)'),
+    DeclareLaunchArgument(
         'dds_profile', default_value='fleet',
         description="Fast DDS profile of the nodes: 'fleet' = config/fastdds_fleet.xml "
                     "(participants announced every 0.5 s, so a restarted node is matched within "
@@ -85,6 +99,11 @@ def _nodes(context):
     checkpoint = arg('checkpoint')
     from ladon_ros.config_files import dds_profile_env
     env = dds_profile_env(arg('dds_profile'))
+    adapt = arg('rate_adapter') == 'true'
+    served = [checkpoint]
+    if adapt:
+        from ladon_ros.ros.params import rate_adapter_checkpoints
+        served = rate_adapter_checkpoints(arg('rate_adapter_params'))
     nodes = [
         Node(package=PACKAGE, executable='image_source', name='image_source', namespace=namespace,
              output='screen', additional_env=env,
@@ -92,7 +111,7 @@ def _nodes(context):
                          {'mode': arg('source'), 'path': arg('source_path'),
                           'camera_index': int(arg('camera_index'))}]),
         Node(package=PACKAGE, executable='camera_encoder', name='camera_encoder', namespace=namespace,
-             output='screen', additional_env=env,
+             output='screen', additional_env=env, remappings=[('image_raw', 'image_gated')] if adapt else [],
              parameters=[arg('camera_encoder_params'),
                          {'codec': arg('codec'), 'model': arg('model'), 'checkpoint': checkpoint,
                           'device': arg('device')}]),
@@ -100,9 +119,13 @@ def _nodes(context):
         Node(package=PACKAGE, executable='edge_perception', name='edge_perception',
              output='screen', additional_env=env,
              parameters=[arg('edge_perception_params'),
-                         {'robot_namespaces': ['/' + namespace], 'checkpoints': [checkpoint],
+                         {'robot_namespaces': ['/' + namespace], 'checkpoints': served,
                           'device': arg('device')}]),
     ]
+    if adapt:
+        nodes.append(Node(package=PACKAGE, executable='rate_adapter', name='rate_adapter', namespace=namespace,
+                          output='screen', additional_env=env,
+                          parameters=[arg('rate_adapter_params'), {'encoder_node': 'camera_encoder'}]))
     if arg('rviz') == 'true':
         nodes.append(Node(package='rviz2', executable='rviz2', name='rviz2', output='screen',
                           arguments=['-d', arg('rviz_config')]))

@@ -26,7 +26,8 @@ RVIZ = ROOT / 'rviz' / 'ladon.rviz'
 CONTRACTS = (ROOT / 'docs' / 'CONTRACTS.md').read_text()
 PACKAGE = 'ladon_ros'
 REQUIRED_ARGS = {'namespace', 'source', 'codec', 'checkpoint', 'device', 'rviz',
-                 'image_source_params', 'camera_encoder_params', 'edge_perception_params'}
+                 'image_source_params', 'camera_encoder_params', 'edge_perception_params',
+                 'rate_adapter', 'rate_adapter_params'}
 
 
 def contract_executables() -> dict[str, dict[str, str]]:
@@ -94,7 +95,7 @@ def launch_nodes_ast() -> list[dict]:
 
 
 def test_contract_table_is_parsed():
-    assert set(contract_executables()) == {'image_source', 'camera_encoder', 'edge_perception'}
+    assert set(contract_executables()) == {'image_source', 'camera_encoder', 'edge_perception', 'rate_adapter'}
 
 
 def test_every_contract_executable_is_installed_and_wired(install_space):
@@ -237,14 +238,17 @@ def test_launch_arguments_are_documented(launch_file):
 
 
 @pytest.mark.parametrize('overrides', [{}, {'rviz': 'true', 'namespace': 'robot7', 'codec': 'jpeg'},
-                                       {'namespace': '', 'source': 'camera', 'camera_index': '2'}],
-                         ids=['defaults', 'rviz-robot7-jpeg', 'root-camera'])
+                                       {'namespace': '', 'source': 'camera', 'camera_index': '2'},
+                                       {'rate_adapter': 'true'}],
+                         ids=['defaults', 'rviz-robot7-jpeg', 'root-camera', 'rate-adapter'])
 def test_launched_nodes_exist_and_their_parameters_validate(launch_file, install_space, overrides):
     from ladon_ros.config import from_mapping
     configs = node_configs()
     nodes = _run(launch_file, **overrides)
     ours = [n.kwargs for n in nodes if n.kwargs['package'] == PACKAGE]
-    assert sorted(n['executable'] for n in ours) == sorted(contract_executables())
+    adapt = overrides.get('rate_adapter') == 'true'
+    assert sorted(n['executable'] for n in ours) == sorted(e for e in contract_executables()
+                                                           if adapt or e != 'rate_adapter')
     for kw in ours:
         exe = kw['executable']
         assert os.access(install_space / 'lib' / PACKAGE / exe, os.X_OK), exe
@@ -261,8 +265,14 @@ def test_launched_nodes_exist_and_their_parameters_validate(launch_file, install
         config = from_mapping(configs[exe], values)
         if exe == 'edge_perception':
             assert config.robot_namespaces == ('/' + overrides.get('namespace', 'robot1'),)
+            # With the adapter the edge serves the checkpoint of every Ladon rate point it may pick.
+            want = {str(s.checkpoint_path()) for s in from_mapping(configs['rate_adapter'], {}).settings()}
+            assert len(config.checkpoints) == (len(want) if adapt else 1)
+            assert not adapt or set(config.checkpoints) == want
         else:
             assert kw['namespace'] == overrides.get('namespace', 'robot1')
+        if exe == 'camera_encoder':
+            assert kw['remappings'] == ([('image_raw', 'image_gated')] if adapt else [])
     rviz = [n.kwargs for n in nodes if n.kwargs['package'] == 'rviz2']
     if overrides.get('rviz') == 'true':
         assert len(rviz) == 1 and Path(rviz[0]['arguments'][1]).is_file()

@@ -46,7 +46,7 @@ def test_one_command_line_builder_quotes_what_yaml_would_retype():
                         remap={'image_raw': 'image_gated'})
     assert argv[1:] == ['-m', 'ladon_ros.ros.camera_encoder_node', '--ros-args', '-r', '__ns:=/robot1',
                         '-r', 'image_raw:=image_gated', '-p', 'codec:=jpeg', '-p', 'quality:=75']
-    assert node_command('rate_adapter', params_file='/c.yaml')[2:] == ['ladon_ros.ros.rate_adapter', '--ros-args',
+    assert node_command('rate_adapter', params_file='/c.yaml')[2:] == ['ladon_ros.ros.rate_adapter_node', '--ros-args',
                                                                         '--params-file', '/c.yaml']
 
 

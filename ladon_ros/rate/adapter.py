@@ -1,6 +1,6 @@
 """The rate adapter's decisions: camera gate, link observations and rate-point switches. No ROS.
 
-``RateAdapter`` is what the ``rate_adapter`` node (``ladon_ros.ros.rate_adapter``) runs;
+``RateAdapter`` is what the ``rate_adapter`` node (``ladon_ros.ros.rate_adapter_node``) runs;
 the node only converts messages into the calls below, publishes the gated images and
 reconfigures the camera encoder when a decision names another point. Every method takes
 the time ``now`` (monotonic seconds), so the logic is tested with a simulated clock.

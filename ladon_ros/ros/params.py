@@ -196,6 +196,20 @@ class RateAdapterConfig:
         return given or shipped_points() or [EncoderSetting(LADON)]
 
 
+def rate_adapter_checkpoints(params_file: str | Path) -> list[str]:
+    """The Ladon checkpoints an edge must serve for the rate points of a ``rate_adapter`` params file.
+
+    Raises:
+        ConfigError: The file's values are invalid.
+    """
+    import yaml
+    blocks = yaml.safe_load(Path(params_file).read_text()) or {}
+    values = {k: v for name, block in blocks.items() if name.rstrip('/').split('/')[-1] in ('rate_adapter', '**')
+              for k, v in (block or {}).get('ros__parameters', {}).items()}
+    settings = from_mapping(RateAdapterConfig, values).settings()
+    return sorted({str(s.checkpoint_path()) for s in settings if s.codec == 'ladon'}) or ['']
+
+
 # --- rclpy glue ------------------------------------------------------------------------
 
 def declare(node, cls: type) -> None:

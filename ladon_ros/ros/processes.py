@@ -20,7 +20,7 @@ MODULES = {
     'image_source': 'ladon_ros.ros.image_source_node',
     'camera_encoder': 'ladon_ros.ros.camera_encoder_node',
     'edge_perception': 'ladon_ros.ros.edge_perception_node',
-    'rate_adapter': 'ladon_ros.ros.rate_adapter',
+    'rate_adapter': 'ladon_ros.ros.rate_adapter_node',
 }
 
 

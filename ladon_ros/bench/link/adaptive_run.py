@@ -1,7 +1,7 @@
 """Rate that follows the link, shown: the tbf rate changes mid-stream (20 -> 2 -> 10 Mbit/s).
 
 Two runs over identical fresh links: ``fixed`` (the encoder keeps its first rate point)
-and ``adaptive`` (``ladon_ros.ros.rate_adapter`` gates the camera and switches the
+and ``adaptive`` (``ladon_ros.ros.rate_adapter_node`` gates the camera and switches the
 encoder's rate point from the edge's feedback). Output: per-phase p50/p95 latency and
 delivered fps of both, a JSON file, and a plot of latency and chosen rate point over time.
 """

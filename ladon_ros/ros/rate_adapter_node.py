@@ -35,9 +35,10 @@ from ladon_ros.rate.adapter import Feedback, RateAdapter, Step
 from ladon_ros.rate.points import calibrate
 from ladon_ros.rate.policy import PolicyConfig
 from ladon_ros.rate.setting import EncoderSetting
-from ladon_ros.ros import params, qos
+from ladon_ros.ros import qos
 from ladon_ros.ros.common import run_node
 from ladon_ros.ros.conversions import image_to_rgb
+from ladon_ros.ros.params import RateAdapterConfig, declare, read
 
 RELOAD = (Transition.TRANSITION_DEACTIVATE, Transition.TRANSITION_CLEANUP,
           Transition.TRANSITION_CONFIGURE, Transition.TRANSITION_ACTIVATE)
@@ -59,8 +60,8 @@ class RateAdapterNode(Node):
 
     def __init__(self, **kwargs):
         super().__init__('rate_adapter', **kwargs)
-        params.declare(self, params.RateAdapterConfig)
-        cfg = params.read(self, params.RateAdapterConfig)
+        declare(self, RateAdapterConfig)
+        cfg = read(self, RateAdapterConfig)
         settings = cfg.settings()
         self.core = RateAdapter(settings, PolicyConfig(budget_ms=cfg.budget_ms, camera_fps=cfg.camera_fps),
                                 edge_ms=cfg.edge_ms, start_point=cfg.start_point)
@@ -128,7 +129,7 @@ class RateAdapterNode(Node):
 
 
 def main(args=None) -> int:
-    """Console entry point (``rate_adapter``, ``python -m ladon_ros.ros.rate_adapter``)."""
+    """Console entry point (``rate_adapter``, ``python -m ladon_ros.ros.rate_adapter_node``)."""
     return run_node(RateAdapterNode, args)
 
 
