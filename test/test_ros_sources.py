@@ -79,8 +79,8 @@ def test_camera_encoder_counts_bad_images_and_encodes_the_next(tmp_path, monkeyp
         assert len(sent) == 1 and sent[0].header.frame_id == 'cam' and sent[0].codec == 'jpeg'
         assert (sent[0].image_width, sent[0].image_height, sent[0].sequence) == (40, 30, 0)
         diags = []
-        node.diag_pub.publish = diags.append
-        node._publish_diagnostics()
+        node.diagnostics.pub.publish = diags.append
+        node.diagnostics.publish()
         values = {kv.key: kv.value for kv in diags[0].status[0].values}
         assert values['frames_encoded'] == '1' and values['rejected.unsupported_encoding'] == '1'
         assert values['encode_ms_p50'] != 'n/a' and 'unreadable camera images' in diags[0].status[0].message

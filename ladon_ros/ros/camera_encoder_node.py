@@ -7,9 +7,7 @@ from __future__ import annotations
 
 from types import SimpleNamespace
 
-from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 from sensor_msgs.msg import Image
-from std_msgs.msg import Header
 
 from ladon_ros.camera import make_camera_encoder
 from ladon_ros.errors import FrameRejected
@@ -17,11 +15,10 @@ from ladon_ros.msg import LatentFrame
 from ladon_ros.ros import qos
 from ladon_ros.ros.common import run_node
 from ladon_ros.ros.conversions import image_to_rgb, wire_to_latent
+from ladon_ros.ros.diagnostics import Diagnostics, status
 from ladon_ros.ros.managed import ManagedModelNode
 from ladon_ros.ros.params import CameraEncoderConfig
 from ladon_ros.ros.stats import PipelineStats
-
-DIAGNOSTICS_PERIOD_S = 1.0
 
 
 class CameraEncoderNode(ManagedModelNode):
@@ -35,8 +32,7 @@ class CameraEncoderNode(ManagedModelNode):
         self.sub = self.pub = None
         self.sequence = 0
         self.stats = PipelineStats(stages=('encode',))  # served = encoded; rejected = unreadable images
-        self.diag_pub = self.create_publisher(DiagnosticArray, '/diagnostics', qos.DIAGNOSTICS)
-        self._diag_timer = self.create_timer(DIAGNOSTICS_PERIOD_S, self._publish_diagnostics)
+        self.diagnostics = Diagnostics(self, self._diagnostic_statuses)
         self.autostart()
 
     @property
@@ -101,19 +97,15 @@ class CameraEncoderNode(ManagedModelNode):
         self.sequence += 1
         self.stats.on_served(len(frame.payload), {'encode': frame.encode_ms}, self.get_clock().now().nanoseconds)
 
-    def _publish_diagnostics(self) -> None:
-        now = self.get_clock().now()
-        values = self.stats.summary(now.nanoseconds)
+    def _diagnostic_statuses(self) -> list:
+        values = self.stats.summary(self.get_clock().now().nanoseconds)
         values['frames_encoded'] = values.pop('frames_served')
         values['images_rejected'] = values.pop('frames_rejected')
         values.pop('frames_dropped_stale')  # DDS keeps only the newest image; nothing queues here
         serving = f'encoding {self.cfg.codec}' if self.cfg else ''
         level, text = self.health(serving=serving, rejected=self.stats.rejected,
                                   rejected_what='unreadable camera images')
-        status = DiagnosticStatus(level=level, name='camera_encoder: encoder', message=text,
-                                  hardware_id=self.get_fully_qualified_name(),
-                                  values=[KeyValue(key=k, value=v) for k, v in values.items()])
-        self.diag_pub.publish(DiagnosticArray(header=Header(stamp=now.to_msg()), status=[status]))
+        return [status('camera_encoder: encoder', self.get_fully_qualified_name(), level, text, values)]
 
 
 def main(args=None) -> int:

@@ -1,34 +1,36 @@
 """``edge_perception`` (base station): latent frames from one or many robots -> three tasks.
 
-Subscription callbacks only record the frame (keep-latest per robot: a newer frame of the
-same robot replaces one not yet served, and is counted as ``frames_dropped_stale``). One
-worker thread takes the frames waiting from all robots, validates and decodes each
-(``EdgePerception.prepare``), runs them through the body and heads as ONE batch, and
-publishes per robot. A rejected frame is counted under its reason and logged
-rate-limited; the next valid frame is served as usual.
+Subscription callbacks only put the frame in ``ladon_ros.fleet.queue.FairFrameQueue``
+(keep-latest per robot: a newer frame of the same robot replaces one not yet served, and is
+counted as ``frames_dropped_stale``). One worker thread takes a batch (at most one frame per
+robot, robots in fair order of the edge time they cost), validates and decodes each frame
+(``EdgePerception.prepare``), runs them through the body and heads as ONE batch, publishes
+per robot, and charges each robot its edge time. A rejected frame is counted under its
+reason and logged rate-limited; the next valid frame is served as usual.
 """
 from __future__ import annotations
 
 import threading
+import time
 import traceback
 
-from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 from std_msgs.msg import Header
 
-from ladon_ros.edge import EdgePerception
+from ladon_ros.edge import EdgePerception, PreparedFrame
 from ladon_ros.errors import FrameRejected
+from ladon_ros.fleet.queue import FairFrameQueue, Waiting
 from ladon_ros.models.spec import TASKS
 from ladon_ros.msg import LabelInfo, LatentFrame
 from ladon_ros.ros import qos
 from ladon_ros.ros.common import run_node
 from ladon_ros.ros.conversions import latent_to_wire, to_label_info
+from ladon_ros.ros.diagnostics import Diagnostics, status
 from ladon_ros.ros.managed import ManagedModelNode
 from ladon_ros.ros.params import EdgeConfig
 from ladon_ros.ros.robot_channel import RobotChannel
 from ladon_ros.ros.stats import PipelineStats
 from ladon_ros.weights import default_checkpoint, resolve_ladon_checkpoint
 
-DIAGNOSTICS_PERIOD_S = 1.0
 FEEDBACK_PERIOD_S = 0.5
 
 
@@ -44,12 +46,10 @@ class EdgePerceptionNode(ManagedModelNode):
         self.robots: list[RobotChannel] = []
         self.label_pubs = {}
         self._feedback_timer = None
-        self._pending: dict[RobotChannel, tuple[LatentFrame, int]] = {}
-        self._cv = threading.Condition()
-        self._stop = threading.Event()
+        # frames waiting per robot: (message, arrival on the node's clock [ns])
+        self.queue: FairFrameQueue[RobotChannel, tuple[LatentFrame, int]] = FairFrameQueue()
         self._worker: threading.Thread | None = None
-        self.diag_pub = self.create_publisher(DiagnosticArray, '/diagnostics', qos.DIAGNOSTICS)
-        self._diag_timer = self.create_timer(DIAGNOSTICS_PERIOD_S, self._publish_diagnostics)
+        self.diagnostics = Diagnostics(self, self._diagnostic_statuses)
         self.autostart()
 
     # -- lifecycle ----------------------------------------------------------------------
@@ -82,23 +82,21 @@ class EdgePerceptionNode(ManagedModelNode):
         self.edge = None  # stop() has joined the worker: nothing else holds it
 
     def start(self) -> None:
-        self._stop.clear()
+        self.queue.open()
         self._worker = threading.Thread(target=self._work, name='edge_worker', daemon=True)
         self._worker.start()
 
     def stop(self) -> None:
-        self._stop.set()
-        with self._cv:
-            self._cv.notify_all()
+        self.queue.close()
         if self._worker is not None:
             self._worker.join(timeout=10.0)
             self._worker = None
-        with self._cv:
-            self._pending.clear()
+        self.queue.clear()
 
     def unload(self) -> None:
         for r in self.robots:
             r.destroy()
+            self.queue.forget(r)
         for p in self.label_pubs.values():
             self.destroy_publisher(p)
         if self._feedback_timer is not None:
@@ -113,43 +111,49 @@ class EdgePerceptionNode(ManagedModelNode):
         robot.link.on_arrival(msg.sequence, len(msg.data), transit_ms, now)
         if not self.active:
             return
-        with self._cv:
-            if robot in self._pending:
-                self.stats.dropped_stale += 1
-            self._pending[robot] = (msg, now)
-            self._cv.notify()
+        if self.queue.put(robot, (msg, now)):
+            self.stats.dropped_stale += 1
 
     # -- serve (worker thread) ----------------------------------------------------------
     def _work(self) -> None:
-        while not self._stop.is_set():
-            with self._cv:
-                self._cv.wait_for(lambda: self._pending or self._stop.is_set(), timeout=0.5)
-                if self._stop.is_set():
-                    return
-                items = sorted(self._pending.items(), key=lambda kv: kv[1][1])[:self.cfg.max_batch]
-                for robot, _ in items:
-                    del self._pending[robot]
-            if items:
-                self._serve([(robot, msg, t) for robot, (msg, t) in items])
+        while (batch := self.queue.take(self.cfg.max_batch, timeout=0.5)) is not None:
+            ready = self._prepare(batch)
+            results = self._infer(ready) if ready else None
+            if results is not None:
+                self._publish(ready, results)
 
-    def _serve(self, items) -> None:
+    def _prepare(self, batch: list[Waiting]) -> list[tuple[Waiting, PreparedFrame]]:
+        """Validates and decodes each frame; a rejected one is counted, the others go on."""
         ready = []
-        for robot, msg, arrival_ns in items:
+        for w in batch:
+            t0 = time.perf_counter()
             try:
-                ready.append((robot, msg, arrival_ns, self.edge.prepare(latent_to_wire(msg))))
+                ready.append((w, self.edge.prepare(latent_to_wire(w.frame[0]))))
             except FrameRejected as err:
-                self._reject(robot, err.reason, err.detail)
+                self._reject(w.robot, err.reason, err.detail)
             except Exception:  # noqa: BLE001 - a frame must never take the node down
-                self._reject(robot, 'decode_error', traceback.format_exc(limit=3))
-        if not ready:
-            return
+                self._reject(w.robot, 'decode_error', traceback.format_exc(limit=3))
+            self.queue.charge(w.robot, time.perf_counter() - t0)  # garbage costs edge time too
+        return ready
+
+    def _infer(self, ready: list[tuple[Waiting, PreparedFrame]]) -> list | None:
+        """Body and heads on the whole batch; each robot is charged an equal share of it."""
+        t0 = time.perf_counter()
         try:
-            results = self.edge.infer([r[3] for r in ready])
+            results = self.edge.infer([p for _, p in ready])
         except Exception:  # noqa: BLE001
-            for robot, *_ in ready:
-                self._reject(robot, 'inference_error', traceback.format_exc(limit=3))
-            return
-        for (robot, msg, arrival_ns, _), res in zip(ready, results):
+            for w, _ in ready:
+                self._reject(w.robot, 'inference_error', traceback.format_exc(limit=3))
+            results = None
+        share = (time.perf_counter() - t0) / len(ready)
+        for w, _ in ready:
+            self.queue.charge(w.robot, share)
+        return results
+
+    def _publish(self, ready: list[tuple[Waiting, PreparedFrame]], results: list) -> None:
+        for (w, _), res in zip(ready, results):
+            robot, (msg, arrival_ns) = w.robot, w.frame
+            t0 = time.perf_counter()
             stamp_ns = _stamp_ns(msg.header)
             stages = {'transit': (arrival_ns - stamp_ns) / 1e6, 'decode': res.timings_ms['decode'],
                       'heads': res.timings_ms['heads']}
@@ -162,6 +166,8 @@ class EdgePerceptionNode(ManagedModelNode):
                     return  # SIGINT/SIGTERM shut rclpy down before close() stopped this worker
                 self._reject(robot, 'publish_error', traceback.format_exc(limit=3))
                 continue
+            finally:
+                self.queue.charge(robot, time.perf_counter() - t0)  # rendering its images is its cost
             self.stats.on_served(len(msg.data), stages, self.get_clock().now().nanoseconds)
 
     def _reject(self, robot: RobotChannel, reason: str, detail: str) -> None:
@@ -177,17 +183,14 @@ class EdgePerceptionNode(ManagedModelNode):
         for r in self.robots:
             r.publish_feedback(now.to_msg(), now.nanoseconds)
 
-    def _publish_diagnostics(self) -> None:
-        now = self.get_clock().now()
-        values = self.stats.summary(now.nanoseconds)
+    def _diagnostic_statuses(self) -> list:
+        values = self.stats.summary(self.get_clock().now().nanoseconds)
         values['frames_lost_on_link'] = str(sum(r.link.lost for r in self.robots))  # sequence gaps
         hw = self.get_fully_qualified_name()
         level, text = self.health(serving=f'serving {len(self.robots)} robot(s)', rejected=self.stats.rejected,
                                   rejected_what='rejected frames')
-        status = [DiagnosticStatus(level=level, name='edge_perception: pipeline', hardware_id=hw, message=text,
-                                   values=[KeyValue(key=k, value=v) for k, v in values.items()])]
-        status += [r.diagnostic(hw) for r in self.robots]
-        self.diag_pub.publish(DiagnosticArray(header=Header(stamp=now.to_msg()), status=status))
+        return [status('edge_perception: pipeline', hw, level, text, values),
+                *(r.diagnostic(hw, self.queue.account(r)) for r in self.robots)]
 
 
 def _stamp_ns(header: Header) -> int:

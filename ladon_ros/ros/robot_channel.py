@@ -2,15 +2,17 @@
 from __future__ import annotations
 
 import numpy as np
-from diagnostic_msgs.msg import DiagnosticStatus, KeyValue
+from diagnostic_msgs.msg import DiagnosticStatus
 from sensor_msgs.msg import CompressedImage, Image
 from std_msgs.msg import Header
 
+from ladon_ros.fleet.queue import RobotAccount
 from ladon_ros.msg import (Classification, Detection2DArray, FrameStats, LatentFrame, LinkFeedback)
 from ladon_ros.results import FrameResults
 from ladon_ros.ros import qos
 from ladon_ros.ros.conversions import (labels_to_compressed, labels_to_image, rgb_to_image, to_classification,
                                       to_detections)
+from ladon_ros.ros.diagnostics import status
 from ladon_ros.ros.stats import LinkStats
 from ladon_ros.visualize import annotate, colorize_labels
 
@@ -80,15 +82,15 @@ class RobotChannel:
         self.pubs['feedback'].publish(LinkFeedback(
             header=Header(stamp=stamp), frames_received=self.link.received, frames_lost=self.link.lost, **f))
 
-    def diagnostic(self, hardware_id: str) -> DiagnosticStatus:
-        """Per-robot link status for /diagnostics."""
+    def diagnostic(self, hardware_id: str, queue: RobotAccount) -> DiagnosticStatus:
+        """Per-robot status for /diagnostics: the link, and the robot's share of the edge (``queue``)."""
         f = self.link.feedback(self.node.get_clock().now().nanoseconds)
         values = {'frames_received': self.link.received, 'frames_lost': self.link.lost,
-                  'camera_restarts': self.link.restarts, **{k: f'{v:.1f}' for k, v in f.items()}}
+                  'camera_restarts': self.link.restarts, **{k: f'{v:.1f}' for k, v in f.items()},
+                  'frames_dropped_stale': queue.dropped_stale, 'edge_time_s': f'{queue.edge_time_s:.3f}'}
         level = DiagnosticStatus.OK if self.link.received else DiagnosticStatus.WARN
-        return DiagnosticStatus(level=level, name=f'edge_perception: robot {self.name}', hardware_id=hardware_id,
-                                message='receiving' if self.link.received else 'no frames yet',
-                                values=[KeyValue(key=k, value=str(v)) for k, v in values.items()])
+        return status(f'edge_perception: robot {self.name}', hardware_id, level,
+                      'receiving' if self.link.received else 'no frames yet', values)
 
     def destroy(self) -> None:
         """Removes the subscription and publishers from the node."""

@@ -1,0 +1,158 @@
+"""Frames waiting at the edge: keep-latest per robot, batches that share the edge fairly.
+
+Each robot has at most one waiting frame: a newer frame replaces one not yet served (the
+result of an old frame is worth less than the result of the new one) and is counted as a
+stale drop of that robot. ``take`` hands the worker one batch of at most ``max_batch``
+frames, at most one per robot, chosen by start-time fair queueing over edge time: every
+robot has a virtual time, the edge time its frames cost so far (``charge``), and the robots
+with the lowest virtual time go first (ties: least recently served, then earliest arrival).
+So when more robots wait than a batch holds, a robot whose frames cost twice the edge time
+is served half as often, and a robot flooding frames gets no more than its share: its
+flood only replaces its own waiting frame. A robot that starts waiting again after a pause
+starts at the virtual time of the last batch, so idling banks no credit to monopolise the
+edge with later.
+
+Thread-safe (one condition variable): subscription callbacks ``put``, one worker ``take``s.
+No rclpy; times come from an injectable clock, so the policy is unit-tested with a fake one.
+"""
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass
+from typing import Callable, Generic, Hashable, TypeVar
+
+R = TypeVar('R', bound=Hashable)  # a robot (the edge node uses its RobotChannel)
+F = TypeVar('F')                  # a frame (the edge node uses the LatentFrame message)
+
+
+@dataclass
+class RobotAccount:
+    """What the queue knows of one robot.
+
+    Attributes:
+        received: Frames put.
+        served: Frames handed to the worker.
+        dropped_stale: Frames replaced by a newer one of the same robot before being served.
+        edge_time_s: Edge time charged to the robot (its virtual time starts from this).
+        virtual_s: Its position in the fair order (edge time, lifted to the current virtual
+            time when it starts waiting again after a pause).
+        last_served: Clock time it was last handed out (-inf: never).
+    """
+
+    received: int = 0
+    served: int = 0
+    dropped_stale: int = 0
+    edge_time_s: float = 0.0
+    virtual_s: float = 0.0
+    last_served: float = float('-inf')
+
+
+@dataclass(frozen=True)
+class Waiting(Generic[R, F]):
+    """One frame handed out by ``take``: its robot, the frame and when it arrived (clock time)."""
+
+    robot: R
+    frame: F
+    arrival: float
+
+
+class FairFrameQueue(Generic[R, F]):
+    """Keep-latest per robot, fair batches across robots (see the module doc).
+
+    Args:
+        clock: Seconds, monotonic (arrival and service times; a fake one in tests).
+    """
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic):
+        self._clock = clock
+        self._cv = threading.Condition()
+        self._waiting: dict[R, Waiting[R, F]] = {}
+        self._accounts: dict[R, RobotAccount] = {}
+        self._virtual_now = 0.0  # virtual time of the last batch's first robot
+        self._closed = False
+
+    # -- producers ----------------------------------------------------------------------
+    def put(self, robot: R, frame: F) -> bool:
+        """Records ``frame`` as ``robot``'s newest; returns True when it replaced an unserved one."""
+        with self._cv:
+            acc = self._accounts.setdefault(robot, RobotAccount())
+            acc.received += 1
+            replaced = robot in self._waiting
+            if replaced:
+                acc.dropped_stale += 1
+            else:  # starts waiting: no credit for the time it did not wait
+                acc.virtual_s = max(acc.virtual_s, self._virtual_now)
+            self._waiting[robot] = Waiting(robot, frame, self._clock())
+            self._cv.notify()
+            return replaced
+
+    # -- the worker ---------------------------------------------------------------------
+    def take(self, max_batch: int, timeout: float | None = None) -> list[Waiting[R, F]] | None:
+        """The next batch: at most ``max_batch`` frames, one per robot, in fair order.
+
+        Blocks until a frame waits, ``timeout`` seconds pass ([]), or ``close`` (None).
+        """
+        if max_batch < 1:
+            raise ValueError(f'max_batch must be >= 1, got {max_batch}')
+        with self._cv:
+            self._cv.wait_for(lambda: self._waiting or self._closed, timeout=timeout)
+            if self._closed:
+                return None
+            order = sorted(self._waiting.values(), key=self._priority)[:max_batch]
+            if order:
+                self._virtual_now = max(self._virtual_now, self._accounts[order[0].robot].virtual_s)
+            now = self._clock()
+            for w in order:
+                del self._waiting[w.robot]
+                acc = self._accounts[w.robot]
+                acc.served += 1
+                acc.last_served = now
+            return order
+
+    def charge(self, robot: R, seconds: float) -> None:
+        """Adds edge time spent on ``robot``'s frame (decode + its share of the batch)."""
+        if seconds < 0:
+            raise ValueError(f'edge time must be >= 0, got {seconds}')
+        with self._cv:
+            acc = self._accounts.setdefault(robot, RobotAccount())
+            acc.edge_time_s += seconds
+            acc.virtual_s += seconds
+
+    def _priority(self, w: Waiting[R, F]) -> tuple[float, float, float]:
+        acc = self._accounts[w.robot]
+        return acc.virtual_s, acc.last_served, w.arrival
+
+    # -- control and figures ------------------------------------------------------------
+    def close(self) -> None:
+        """Wakes the worker; ``take`` returns None until ``open``. Waiting frames stay."""
+        with self._cv:
+            self._closed = True
+            self._cv.notify_all()
+
+    def open(self) -> None:
+        """Lets ``take`` hand out frames again (after ``close``)."""
+        with self._cv:
+            self._closed = False
+
+    def clear(self) -> None:
+        """Drops every waiting frame (not counted as stale: nobody will serve them)."""
+        with self._cv:
+            self._waiting.clear()
+
+    def forget(self, robot: R) -> None:
+        """Drops ``robot``'s waiting frame and account (it left the fleet)."""
+        with self._cv:
+            self._waiting.pop(robot, None)
+            self._accounts.pop(robot, None)
+
+    def waiting(self) -> int:
+        """Frames waiting now."""
+        with self._cv:
+            return len(self._waiting)
+
+    def account(self, robot: R) -> RobotAccount:
+        """A copy of ``robot``'s figures (zeros for a robot never seen)."""
+        with self._cv:
+            acc = self._accounts.get(robot)
+            return RobotAccount(**vars(acc)) if acc is not None else RobotAccount()
