@@ -1,0 +1,118 @@
+"""The runtime never imports the tools (a static proof over the source, imports inside functions included).
+
+Runtime: what runs on a robot or an edge (the nodes, the camera and edge cores, codecs, rate
+control, models, weights, the launch files). Tools: what measures, trains, converts or writes
+(``bench``, ``eval``, ``reference``, ``train``, ``export`` and the benchmark's ROS processes
+``ros.bench_nodes``). Every ``import`` / ``from ... import`` of every runtime module and launch
+file is followed through the package (transitively, relative imports resolved); reaching a
+tool module fails with the import chain that leads there.
+"""
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+PKG = ROOT / 'ladon_ros'
+TOOLS = ('ladon_ros.bench', 'ladon_ros.eval', 'ladon_ros.reference', 'ladon_ros.train', 'ladon_ros.export',
+         'ladon_ros.ros.bench_nodes')
+RUNTIME = ('ladon_ros.ros', 'ladon_ros.camera', 'ladon_ros.codec', 'ladon_ros.rate', 'ladon_ros.edge',
+           'ladon_ros.results', 'ladon_ros.models', 'ladon_ros.checkpoint', 'ladon_ros.weights',
+           'ladon_ros.config_files', 'ladon_ros.config', 'ladon_ros.errors')
+
+
+def _under(name: str, prefixes: tuple[str, ...]) -> bool:
+    return any(name == p or name.startswith(p + '.') for p in prefixes)
+
+
+def module_files() -> dict[str, Path]:
+    """Dotted module name -> source file, for every module of the package."""
+    out = {}
+    for path in PKG.rglob('*.py'):
+        parts = list(path.relative_to(ROOT).with_suffix('').parts)
+        if parts[-1] == '__init__':
+            parts.pop()
+        out['.'.join(parts)] = path
+    return out
+
+
+MODULES = module_files()
+
+
+def imports_of(path: Path, module: str) -> set[str]:
+    """The ``ladon_ros`` modules ``path`` imports anywhere in its body, with their parent packages.
+
+    ``module`` is the file's dotted name (relative imports resolve against it).
+    """
+    is_pkg = path.name == '__init__.py'
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        names = []
+        if isinstance(node, ast.Import):
+            names = [a.name for a in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ''
+            if node.level:
+                anchor = module.split('.') if is_pkg else module.split('.')[:-1]
+                anchor = anchor[:len(anchor) - (node.level - 1)]
+                base = '.'.join(anchor + ([base] if base else []))
+            # ``from pkg import name``: a submodule when one exists, else an attribute of pkg.
+            names = [f'{base}.{a.name}' if f'{base}.{a.name}' in MODULES else base for a in node.names]
+        for name in names:
+            parts = name.split('.')
+            found.update('.'.join(parts[:i]) for i in range(1, len(parts) + 1))
+    return {n for n in found if n in MODULES}
+
+
+def tool_chains(start: str, path: Path) -> list[list[str]]:
+    """Import chains from ``start`` to a tool module (empty when there is none)."""
+    chains, seen = [], set()
+    todo = [(start, path, [start])]
+    while todo:
+        name, file, chain = todo.pop()
+        for dep in sorted(imports_of(file, name)):
+            if dep in seen or dep == name:
+                continue
+            seen.add(dep)
+            if _under(dep, TOOLS):
+                chains.append(chain + [dep])
+            else:
+                todo.append((dep, MODULES[dep], chain + [dep]))
+    return chains
+
+
+RUNTIME_MODULES = sorted(m for m in MODULES if _under(m, RUNTIME) and not _under(m, TOOLS))
+LAUNCH_FILES = sorted((ROOT / 'launch').glob('*.launch.py'))
+
+
+def test_the_layout_is_what_this_test_assumes():
+    assert {'ladon_ros.ros.processes', 'ladon_ros.rate.adapter', 'ladon_ros.edge', 'ladon_ros.codec.bitstream',
+            'ladon_ros.ros.rate_adapter_node'} <= set(RUNTIME_MODULES)
+    assert 'ladon_ros.ros.bench_nodes' in MODULES and 'ladon_ros.ros.bench_nodes' not in RUNTIME_MODULES
+    assert all(any(_under(m, (t,)) for m in MODULES) for t in TOOLS), 'a tool package is gone: update TOOLS'
+    assert not (PKG / 'link').exists(), 'ladon_ros/link/ was split into rate/ (runtime) and bench/link/ (tool)'
+    assert LAUNCH_FILES
+
+
+def test_the_checker_sees_imports_inside_functions_and_relative_imports(tmp_path):
+    # Guards the proof below: a tool import hidden in a function body must be reported.
+    probe = tmp_path / 'probe.py'
+    probe.write_text('def f():\n    from ladon_ros.bench.link import harness\n    import ladon_ros.train.loop\n'
+                     'from .policy import RatePolicy\n')
+    assert imports_of(probe, 'ladon_ros.rate.probe') >= {'ladon_ros.bench.link.harness', 'ladon_ros.train.loop',
+                                                         'ladon_ros.rate.policy', 'ladon_ros.bench'}
+    assert tool_chains('ladon_ros.rate.probe', probe)
+
+
+@pytest.mark.parametrize('module', RUNTIME_MODULES)
+def test_runtime_module_imports_no_tool(module):
+    chains = tool_chains(module, MODULES[module])
+    assert not chains, f'{module} reaches tools: ' + '; '.join(' -> '.join(c) for c in chains)
+
+
+@pytest.mark.parametrize('launch', LAUNCH_FILES, ids=lambda p: p.name)
+def test_launch_file_imports_no_tool(launch):
+    chains = tool_chains(launch.name, launch)
+    assert not chains, f'{launch.name} reaches tools: ' + '; '.join(' -> '.join(c) for c in chains)
