@@ -93,10 +93,11 @@ class NodeProcesses:
         self.procs: dict[str, subprocess.Popen] = {}
 
     def start(self, node: str, *, label: str | None = None, namespace: str = '',
-              params: dict | None = None, params_file: str | Path | None = None) -> subprocess.Popen:
-        """Starts one node; ``params`` values are written as ``-p name:=value`` (lists in YAML form)."""
+              params: dict | None = None, params_file: str | Path | None = None,
+              remap: dict[str, str] | None = None) -> subprocess.Popen:
+        """Starts one node (command line: ``node_command``)."""
         label = label or node
-        cmd = node_command(node, namespace=namespace, params=params, params_file=params_file)
+        cmd = node_command(node, namespace=namespace, params=params, params_file=params_file, remap=remap)
         log = open(self.log_dir / f'{label}.log', 'w')
         # start_new_session: a Ctrl-C in the terminal goes to the caller, which stops the
         # children in order (stop()), instead of every process racing to exit at once.
