@@ -20,7 +20,8 @@ from safetensors.torch import load_file, save_file
 from torch import nn
 
 from ladon_ros.models.registry import build_model, model_kind, model_spec
-from ladon_ros.models.spec import IMAGENET_MEAN, IMAGENET_STD, TaskClasses
+from ladon_ros.models.spec import IMAGENET_MEAN, IMAGENET_STD
+from ladon_ros.tasks import TaskClasses
 
 FORMAT = 'ladon_ros/1'
 _META_KEY = 'ladon_ros'

@@ -21,8 +21,9 @@ from ladon_ros.codec.image_codecs import IMAGE_CODECS, decode_image
 from ladon_ros.codec.preprocess import to_tensor
 from ladon_ros.codec.wire import WireFrame
 from ladon_ros.errors import FrameRejected
-from ladon_ros.models.spec import TASKS, TaskClasses, latent_shape
+from ladon_ros.models.spec import latent_shape
 from ladon_ros.results import FrameResults, to_frame_results
+from ladon_ros.tasks import TASKS, TaskClasses
 
 MAX_IMAGE_SIDE = 16384  # hard limit of ``max_image_side`` (pixels)
 # A frame only claims its camera's size; the edge sizes its results by it. Bounding the

@@ -8,7 +8,7 @@ import numpy as np
 import torch
 
 from ladon_ros.models.ladon import TaskOutputs
-from ladon_ros.models.spec import TaskClasses
+from ladon_ros.tasks import TaskClasses
 
 
 @dataclass(frozen=True)

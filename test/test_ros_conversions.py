@@ -10,7 +10,7 @@ from std_msgs.msg import Header
 
 from ladon_ros.codec.wire import WireFrame
 from ladon_ros.errors import FrameRejected
-from ladon_ros.models.spec import TaskClasses
+from ladon_ros.tasks import TaskClasses
 from ladon_ros.results import Detection, FrameResults, Hypothesis
 from ladon_ros.ros import conversions as cv
 from ladon_ros.visualize import annotate, blend_mask, colorize_labels, label_palette

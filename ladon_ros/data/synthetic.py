@@ -15,12 +15,13 @@ Everything is a function of ``(seed, index)``: the same pair always gives the sa
 """
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 import cv2
 import numpy as np
 
-from ladon_ros.models.spec import TaskClasses
+from ladon_ros.tasks import TaskClasses
 
 SCENES = ('warehouse', 'field', 'road', 'forest', 'beach', 'office')
 OBJECTS = ('crate', 'barrel', 'cone', 'person', 'sign')
@@ -184,6 +185,114 @@ def _clutter(rng: np.random.Generator, img: np.ndarray) -> None:
             cv2.fillPoly(img, [pts.astype(np.int32)], col)
 
 
+@dataclass(frozen=True)
+class _Box:
+    """Where an object goes [px, float]: centre, size, extent; a kind may widen or cut it."""
+
+    cx: float
+    cy: float
+    bw: float
+    bh: float
+    size: float
+    x0: float
+    y0: float
+    x1: float
+    y1: float
+
+
+# A kind draws its silhouette (value 1) into the mask and returns its base colour, its box
+# and texture strokes, painted into the object's patch and kept inside the silhouette:
+# ('line', p0, p1, colour, thickness) | ('ring', centre, radius, colour) | ('below', y, colour)
+# (recolours the patch from image row y down).
+
+def _crate(rng: np.random.Generator, b: _Box, mask: np.ndarray):
+    base = _random_colour(rng, (8, 22)) if rng.random() < 0.7 else _random_colour(rng)
+    x0, y0, x1, y1 = b.x0, b.y0, b.x1, b.y1
+    pts = np.array([[x0, y0], [x1, y0], [x1, y1], [x0, y1]])
+    cv2.fillPoly(mask, [pts.astype(np.int32)], 1)
+    dark = (base * 0.55).tolist()
+    t = max(1, int(b.size / 14))
+    strokes = []
+    for k in range(1, 4):  # planks
+        yk = y0 + (y1 - y0) * k / 4
+        strokes.append(('line', (x0, yk), (x1, yk), dark, max(1, t // 2)))
+    edges = [((x0, y0), (x1, y1)), ((x0, y1), (x1, y0)),  # cross braces, then the frame
+             ((x0, y0), (x1, y0)), ((x1, y0), (x1, y1)), ((x1, y1), (x0, y1)), ((x0, y1), (x0, y0))]
+    strokes += [('line', p0, p1, dark, t) for p0, p1 in edges]
+    return base, b, strokes
+
+
+def _barrel(rng: np.random.Generator, b: _Box, mask: np.ndarray):
+    base = _random_colour(rng, (95, 125)) if rng.random() < 0.5 else _random_colour(rng)
+    r = (b.x1 - b.x0) / 2
+    cv2.ellipse(mask, (int(b.cx), int(b.y0 + r * 0.3)), (int(r), max(1, int(r * 0.3))), 0, 0, 360, 1, -1)
+    cv2.rectangle(mask, (int(b.x0), int(b.y0 + r * 0.3)), (int(b.x1), int(b.y1 - r * 0.3)), 1, -1)
+    cv2.ellipse(mask, (int(b.cx), int(b.y1 - r * 0.3)), (int(r), max(1, int(r * 0.3))), 0, 0, 360, 1, -1)
+    dark = (base * 0.45).tolist()
+    strokes = []
+    for k in (1, 2):  # hoops
+        yk = b.y0 + (b.y1 - b.y0) * k / 3
+        strokes.append(('line', (b.x0, yk), (b.x1, yk), dark, max(1, int(b.size / 16))))
+    return base, b, strokes
+
+
+def _cone(rng: np.random.Generator, b: _Box, mask: np.ndarray):
+    base = _random_colour(rng, (2, 14)) if rng.random() < 0.7 else _random_colour(rng, (20, 30))
+    pts = np.array([[b.cx, b.y0], [b.x1, b.y1 - b.bh * 0.08], [b.x0, b.y1 - b.bh * 0.08]])
+    cv2.fillPoly(mask, [pts.astype(np.int32)], 1)
+    cv2.rectangle(mask, (int(b.x0 - b.bw * 0.1), int(b.y1 - b.bh * 0.1)), (int(b.x1 + b.bw * 0.1), int(b.y1)), 1, -1)
+    b = dataclasses.replace(b, x0=b.x0 - b.bw * 0.1, x1=b.x1 + b.bw * 0.1)  # the foot is wider
+    strokes = []
+    for frac in (0.35, 0.6):  # reflective bands
+        yk = b.y0 + b.bh * frac
+        strokes.append(('line', (b.x0, yk), (b.x1, yk), (245, 245, 245), max(1, int(b.bh / 10))))
+    return base, b, strokes
+
+
+def _person(rng: np.random.Generator, b: _Box, mask: np.ndarray):
+    base = _random_colour(rng)
+    bw = b.bw * 0.5  # people are narrow
+    b = dataclasses.replace(b, bw=bw, x0=b.cx - bw / 2, x1=b.cx + bw / 2)
+    cx, y0, bh = b.cx, b.y0, b.bh
+    head_r = max(1, int(bw * 0.32))
+    skin = _jitter(rng, (200, 160, 130) if rng.random() < 0.5 else (120, 85, 60), 0.06).tolist()
+    cv2.circle(mask, (int(cx), int(y0 + head_r)), head_r, 1, -1)
+    cv2.rectangle(mask, (int(b.x0), int(y0 + 2 * head_r)), (int(b.x1), int(y0 + bh * 0.62)), 1, -1)
+    leg = max(1, int(bw * 0.18))
+    cv2.rectangle(mask, (int(cx - bw * 0.35), int(y0 + bh * 0.6)), (int(cx - bw * 0.35) + 2 * leg, int(b.y1)), 1, -1)
+    cv2.rectangle(mask, (int(cx + bw * 0.35) - 2 * leg, int(y0 + bh * 0.6)), (int(cx + bw * 0.35), int(b.y1)), 1, -1)
+    trousers = _jitter(rng, (40, 45, 70), 0.1).tolist()
+    strokes = [('line', (cx, y0 + head_r), (cx, y0 + head_r), skin, 2 * head_r + 1),  # face/head
+               ('below', y0 + bh * 0.62, trousers)]  # legs
+    return base, b, strokes
+
+
+def _sign(rng: np.random.Generator, b: _Box, mask: np.ndarray):
+    """A pole with a diamond, octagonal or round plate, its border and a symbol."""
+    base = _random_colour(rng, (0, 8)) if rng.random() < 0.5 else _random_colour(rng, (18, 32))
+    cx, bw = b.cx, b.bw
+    plate_r = bw * 0.45
+    pcy = b.y0 + plate_r
+    shape = rng.integers(0, 3)
+    t = max(1, int(plate_r / 6))
+    white = (240, 240, 240)
+    if shape == 2:
+        cv2.circle(mask, (int(cx), int(pcy)), max(1, int(plate_r)), 1, -1)
+        strokes = [('ring', (cx, pcy), int(plate_r), white)]
+    else:
+        ang = np.linspace(0, 2 * np.pi, 9 if shape == 1 else 5)[:-1] + (np.pi / 8 if shape == 1 else 0)
+        pts = np.stack([cx + plate_r * np.cos(ang), pcy + plate_r * np.sin(ang)], 1)
+        cv2.fillPoly(mask, [pts.astype(np.int32)], 1)
+        strokes = [('line', tuple(pts[i]), tuple(pts[(i + 1) % len(pts)]), white, t) for i in range(len(pts))]
+    cv2.rectangle(mask, (int(cx - bw * 0.05), int(pcy + plate_r * 0.9)), (int(cx + bw * 0.05), int(b.y1)), 1, -1)
+    strokes.append(('line', (cx - plate_r * 0.4, pcy), (cx + plate_r * 0.4, pcy), (30, 30, 30), t))
+    strokes.append(('below', b.y0 + bw * 0.45 * 1.9, (110, 110, 115)))  # the pole's colour
+    return base, dataclasses.replace(b, y1=b.y0 + b.bh), strokes
+
+
+_KINDS = {'crate': _crate, 'barrel': _barrel, 'cone': _cone, 'person': _person, 'sign': _sign}
+
+
 def _draw_object(rng: np.random.Generator, cls: int, img: np.ndarray, mask: np.ndarray) -> None:
     """Draws object class ``cls`` (1..5) into ``img`` and its silhouette (value 1) into ``mask``.
 
@@ -195,80 +304,17 @@ def _draw_object(rng: np.random.Generator, cls: int, img: np.ndarray, mask: np.n
     aspect = rng.uniform(0.75, 1.3)
     bw, bh = size * aspect, size / aspect
     cx, cy = rng.uniform(-0.1 * bw, w + 0.1 * bw), rng.uniform(0.1 * h, h + 0.1 * bh)
-    x0, y0, x1, y1 = cx - bw / 2, cy - bh / 2, cx + bw / 2, cy + bh / 2
-    name = OBJECTS[cls - 1]
-    tex_lines: list[tuple] = []  # (pt0, pt1, colour, thickness) drawn inside the silhouette only
-    if name == 'crate':
-        base = _random_colour(rng, (8, 22)) if rng.random() < 0.7 else _random_colour(rng)
-        pts = np.array([[x0, y0], [x1, y0], [x1, y1], [x0, y1]])
-        cv2.fillPoly(mask, [pts.astype(np.int32)], 1)
-        dark = (base * 0.55).tolist()
-        t = max(1, int(size / 14))
-        for k in range(1, 4):  # planks
-            yk = y0 + (y1 - y0) * k / 4
-            tex_lines.append(((x0, yk), (x1, yk), dark, max(1, t // 2)))
-        tex_lines += [((x0, y0), (x1, y1), dark, t), ((x0, y1), (x1, y0), dark, t)]
-        tex_lines += [((x0, y0), (x1, y0), dark, t), ((x1, y0), (x1, y1), dark, t),
-                      ((x1, y1), (x0, y1), dark, t), ((x0, y1), (x0, y0), dark, t)]
-    elif name == 'barrel':
-        base = _random_colour(rng, (95, 125)) if rng.random() < 0.5 else _random_colour(rng)
-        r = (x1 - x0) / 2
-        cv2.ellipse(mask, (int(cx), int(y0 + r * 0.3)), (int(r), max(1, int(r * 0.3))), 0, 0, 360, 1, -1)
-        cv2.rectangle(mask, (int(x0), int(y0 + r * 0.3)), (int(x1), int(y1 - r * 0.3)), 1, -1)
-        cv2.ellipse(mask, (int(cx), int(y1 - r * 0.3)), (int(r), max(1, int(r * 0.3))), 0, 0, 360, 1, -1)
-        dark = (base * 0.45).tolist()
-        for k in (1, 2):
-            yk = y0 + (y1 - y0) * k / 3
-            tex_lines.append(((x0, yk), (x1, yk), dark, max(1, int(size / 16))))
-    elif name == 'cone':
-        base = _random_colour(rng, (2, 14)) if rng.random() < 0.7 else _random_colour(rng, (20, 30))
-        pts = np.array([[cx, y0], [x1, y1 - bh * 0.08], [x0, y1 - bh * 0.08]])
-        cv2.fillPoly(mask, [pts.astype(np.int32)], 1)
-        cv2.rectangle(mask, (int(x0 - bw * 0.1), int(y1 - bh * 0.1)), (int(x1 + bw * 0.1), int(y1)), 1, -1)
-        x0, x1 = x0 - bw * 0.1, x1 + bw * 0.1
-        for frac in (0.35, 0.6):
-            yk = y0 + bh * frac
-            tex_lines.append(((x0, yk), (x1, yk), (245, 245, 245), max(1, int(bh / 10))))
-    elif name == 'person':
-        base = _random_colour(rng)
-        bw = bw * 0.5
-        x0, x1 = cx - bw / 2, cx + bw / 2
-        head_r = max(1, int(bw * 0.32))
-        skin = _jitter(rng, (200, 160, 130) if rng.random() < 0.5 else (120, 85, 60), 0.06).tolist()
-        cv2.circle(mask, (int(cx), int(y0 + head_r)), head_r, 1, -1)
-        cv2.rectangle(mask, (int(x0), int(y0 + 2 * head_r)), (int(x1), int(y0 + bh * 0.62)), 1, -1)
-        leg = max(1, int(bw * 0.18))
-        cv2.rectangle(mask, (int(cx - bw * 0.35), int(y0 + bh * 0.6)), (int(cx - bw * 0.35) + 2 * leg, int(y1)), 1, -1)
-        cv2.rectangle(mask, (int(cx + bw * 0.35) - 2 * leg, int(y0 + bh * 0.6)), (int(cx + bw * 0.35), int(y1)), 1, -1)
-        tex_lines.append(((cx, y0 + head_r), (cx, y0 + head_r), skin, 2 * head_r + 1))  # face/head
-        trousers = _jitter(rng, (40, 45, 70), 0.1).tolist()
-        tex_lines.append(((cx, y0 + bh * 0.8), (cx, y0 + bh * 0.8), trousers, -1))  # marker: legs
-    else:  # sign: pole + diamond/octagon/round plate with a border and a symbol
-        base = _random_colour(rng, (0, 8)) if rng.random() < 0.5 else _random_colour(rng, (18, 32))
-        plate_r = bw * 0.45
-        pcy = y0 + plate_r
-        shape = rng.integers(0, 3)
-        ang = np.linspace(0, 2 * np.pi, 9 if shape == 1 else 5)[:-1] + (np.pi / 8 if shape == 1 else 0)
-        if shape == 2:
-            cv2.circle(mask, (int(cx), int(pcy)), max(1, int(plate_r)), 1, -1)
-            border = [((cx, pcy), (cx, pcy), 'ring', int(plate_r))]
-        else:
-            pts = np.stack([cx + plate_r * np.cos(ang), pcy + plate_r * np.sin(ang)], 1)
-            cv2.fillPoly(mask, [pts.astype(np.int32)], 1)
-            border = [(tuple(pts[i]), tuple(pts[(i + 1) % len(pts)]), 'edge', 0) for i in range(len(pts))]
-        cv2.rectangle(mask, (int(cx - bw * 0.05), int(pcy + plate_r * 0.9)), (int(cx + bw * 0.05), int(y1)), 1, -1)
-        t = max(1, int(plate_r / 6))
-        for p0, p1, kind, r in border:
-            if kind == 'ring':
-                tex_lines.append(((p0[0], p0[1]), (r, r), (240, 240, 240), -2))
-            else:
-                tex_lines.append((p0, p1, (240, 240, 240), t))
-        tex_lines.append(((cx - plate_r * 0.4, pcy), (cx + plate_r * 0.4, pcy), (30, 30, 30), t))
-        tex_lines.append(((cx, y0 + bh), (cx, y0 + bh), (110, 110, 115), -3))  # marker: pole colour
-        y1 = y0 + bh
+    box = _Box(cx, cy, bw, bh, size, cx - bw / 2, cy - bh / 2, cx + bw / 2, cy + bh / 2)
+    base, box, strokes = _KINDS[OBJECTS[cls - 1]](rng, box, mask)
+    _paint(rng, img, mask, box, base, strokes)
 
-    ix0, iy0 = max(0, int(np.floor(min(x0, cx - bw / 2)))), max(0, int(np.floor(y0)))
-    ix1, iy1 = min(w, int(np.ceil(max(x1, cx + bw / 2))) + 1), min(h, int(np.ceil(y1)) + 1)
+
+def _paint(rng: np.random.Generator, img: np.ndarray, mask: np.ndarray, b: _Box, base: np.ndarray,
+           strokes: list[tuple]) -> None:
+    """Fills the silhouette in ``mask`` with the shaded, textured object colour."""
+    h, w = img.shape[:2]
+    ix0, iy0 = max(0, int(np.floor(min(b.x0, b.cx - b.bw / 2)))), max(0, int(np.floor(b.y0)))
+    ix1, iy1 = min(w, int(np.ceil(max(b.x1, b.cx + b.bw / 2))) + 1), min(h, int(np.ceil(b.y1)) + 1)
     if ix1 <= ix0 or iy1 <= iy0:
         return
     sub_m = mask[iy0:iy1, ix0:ix1] > 0
@@ -277,21 +323,22 @@ def _draw_object(rng: np.random.Generator, cls: int, img: np.ndarray, mask: np.n
     # Base colour with a shading gradient across the object (light from a random side).
     yy, xx = np.mgrid[iy0:iy1, ix0:ix1].astype(np.float32)
     d = rng.uniform(-1, 1, 2)
-    shade = 1.0 + 0.35 * (d[0] * (xx - cx) + d[1] * (yy - cy)) / max(size, 1.0)
+    shade = 1.0 + 0.35 * (d[0] * (xx - b.cx) + d[1] * (yy - b.cy)) / max(b.size, 1.0)
     patch = np.clip(base[None, None] * shade[..., None], 0, 255)
     patch += _low_freq(rng, iy1 - iy0, ix1 - ix0, 4, 14)[..., None]
     off = np.array([ix0, iy0], np.float64)
-    for p0, p1, col, th in tex_lines:
-        if th == -1:  # person legs: recolour the lower part
-            patch[int(max(0, y0 + bh * 0.62 - iy0)):] = col
-        elif th == -3:  # sign pole: recolour below the plate
-            patch[int(max(0, y0 + bw * 0.45 * 1.9 - iy0)):] = col
-        elif th == -2:  # round plate border
-            cv2.circle(patch, (int(p0[0] - ix0), int(p0[1] - iy0)), int(p1[0]), col, max(1, int(p1[0] / 6)))
+    for kind, *args in strokes:
+        if kind == 'below':
+            y, col = args
+            patch[int(max(0, y - iy0)):] = col
+        elif kind == 'ring':
+            (x, y), r, col = args
+            cv2.circle(patch, (int(x - ix0), int(y - iy0)), r, col, max(1, int(r / 6)))
         else:
+            p0, p1, col, th = args
             a = (np.asarray(p0) - off).astype(int)
-            b = (np.asarray(p1) - off).astype(int)
-            cv2.line(patch, tuple(int(v) for v in a), tuple(int(v) for v in b), col, int(th))
+            e = (np.asarray(p1) - off).astype(int)
+            cv2.line(patch, tuple(int(v) for v in a), tuple(int(v) for v in e), col, int(th))
     region = img[iy0:iy1, ix0:ix1]
     region[sub_m] = patch[sub_m]
 

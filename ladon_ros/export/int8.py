@@ -13,7 +13,6 @@ import numpy as np
 
 def calibration_images(input_size: tuple[int, int], frames: int, seed: int = 1234) -> list[np.ndarray]:
     """``frames`` synthetic scenes at ``input_size`` (uint8 RGB, (1, H, W, 3))."""
-    import ladon_ros.models  # noqa: F401  (registry first: synthetic <-> registry import cycle)
     from ladon_ros.data.synthetic import SceneGenerator
     gen = SceneGenerator(image_size=tuple(input_size), seed=seed)
     return [gen.sample(i).image[None] for i in range(frames)]

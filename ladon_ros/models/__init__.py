@@ -1,5 +1,6 @@
 """Ladon models: registry, bottleneck, shared body and task heads."""
 from ladon_ros.models.registry import build_model, list_models, model_spec, register_model
-from ladon_ros.models.spec import ModelSpec, TaskClasses
+from ladon_ros.models.spec import ModelSpec
+from ladon_ros.tasks import TaskClasses
 
 __all__ = ['build_model', 'list_models', 'model_spec', 'register_model', 'ModelSpec', 'TaskClasses']

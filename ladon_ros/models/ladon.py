@@ -17,7 +17,8 @@ from torch import nn
 from ladon_ros.models.body import SharedBody, build_stem
 from ladon_ros.models.bottleneck import LadonBottleneck
 from ladon_ros.models.heads import MultiTaskHeads
-from ladon_ros.models.spec import TASKS, ModelSpec
+from ladon_ros.models.spec import ModelSpec
+from ladon_ros.tasks import TASKS
 
 
 @dataclass

@@ -12,7 +12,8 @@ from torch import nn
 
 from ladon_ros.data.synthetic import CLASSES as SYNTHETIC_CLASSES
 from ladon_ros.models.ladon import Ladon, Teacher
-from ladon_ros.models.spec import ModelSpec, TaskClasses
+from ladon_ros.models.spec import ModelSpec
+from ladon_ros.tasks import TaskClasses
 
 _SPECS: dict[str, ModelSpec] = {}
 _KINDS: dict[str, Callable[..., nn.Module]] = {}

@@ -10,7 +10,7 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 
-from ladon_ros.models.spec import TaskClasses
+from ladon_ros.tasks import TaskClasses
 
 CLASSES_DIR = Path(__file__).resolve().parent / 'classes'
 _FILES = {'classification': 'imagenet1000.txt', 'detection': 'coco91.txt', 'segmentation': 'voc21.txt'}

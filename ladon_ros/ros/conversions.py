@@ -19,7 +19,7 @@ from ladon_ros.msg import (BoundingBox2D, Classification, Detection2D, Detection
                            LatentFrame, ObjectHypothesis, VisionClass)
 
 if TYPE_CHECKING:  # both import torch; the camera side must run without it (ONNX back end)
-    from ladon_ros.models.spec import TaskClasses
+    from ladon_ros.tasks import TaskClasses
     from ladon_ros.results import FrameResults
 
 # encoding -> (channels, OpenCV conversion to RGB or None). Only 8-bit encodings: the

@@ -19,7 +19,6 @@ from std_msgs.msg import Header
 from ladon_ros.edge import EdgePerception, PreparedFrame
 from ladon_ros.errors import FrameRejected
 from ladon_ros.fleet.queue import FairFrameQueue, Waiting
-from ladon_ros.models.spec import TASKS
 from ladon_ros.msg import LabelInfo, LatentFrame
 from ladon_ros.ros import qos
 from ladon_ros.ros.common import run_node
@@ -29,6 +28,7 @@ from ladon_ros.ros.managed import ManagedModelNode
 from ladon_ros.ros.params import EdgeConfig
 from ladon_ros.ros.robot_channel import RobotChannel
 from ladon_ros.ros.stats import PipelineStats
+from ladon_ros.tasks import TASKS
 from ladon_ros.weights import default_checkpoint, resolve_ladon_checkpoint
 
 FEEDBACK_PERIOD_S = 0.5
