@@ -20,8 +20,10 @@ setup(
     license='Apache-2.0',
     python_requires='>=3.10',
     packages=find_packages(include=['ladon_ros', 'ladon_ros.*']),
-    # Shipped checkpoints (safetensors + JSON metadata) and YAML configs travel with the code.
-    package_data={'ladon_ros': ['weights/*.safetensors', 'weights/*.json', '**/*.yaml', 'reference/classes/*.txt']},
+    # Shipped checkpoints (safetensors + JSON metadata), their ONNX camera bundles and YAML
+    # configs travel with the code.
+    package_data={'ladon_ros': ['weights/*.safetensors', 'weights/*.json', 'weights/onnx/*/*', '**/*.yaml',
+                                'reference/classes/*.txt']},
     include_package_data=False,
     # Into the install prefix like a ROS package: ament index marker, package.xml, params
     # files, launch, RViz and training configs (colcon installs the same via CMakeLists.txt).

@@ -1,4 +1,5 @@
 """The exported (ONNX) camera: same symbols and bytes as the torch camera, and no torch needed."""
+import dataclasses
 import hashlib
 import json
 import subprocess
@@ -16,9 +17,9 @@ from ladon_ros.codec import bitstream
 from ladon_ros.codec.preprocess import resize_rgb
 from ladon_ros.data.synthetic import SceneGenerator
 from ladon_ros.edge import EdgePerception
-from ladon_ros.export.canonical import ATOL, quantize
-from ladon_ros.export.rans import decode_symbols
-from ladon_ros.export.tables import EntropyTables
+from ladon_ros.codec.latent.quantize import ATOL, quantize
+from ladon_ros.codec.latent.rans import decode_symbols
+from ladon_ros.codec.latent.tables import EntropyTables
 from ladon_ros.models import build_model
 
 
@@ -51,11 +52,14 @@ def _images(size_hw, n, seed):
 def test_bundle_contents(exported):
     _, bundle, torch_cam, onnx_cam = exported
     info = json.loads((bundle / 'camera.json').read_text())
-    assert info['model_id'] == 'ladon_small' and info['weights_hash'] == torch_cam.meta.weights_hash
-    assert tuple(info['latent_shape']) == onnx_cam.latent_shape == (12, *[(s + 3) // 4 - 1 for s in info['input_size']])
+    assert info['model_id'] == 'ladon_small' and info['weights_hash'] == torch_cam.identity.weights_hash
+    small = np.zeros((*onnx_cam.input_size, 3), np.uint8)
+    assert tuple(info['latent_shape']) == onnx_cam.symbols(small).shape == \
+        (12, *[(s + 3) // 4 - 1 for s in info['input_size']])
     tables = EntropyTables.load(bundle / 'tables.npz')
-    assert np.array_equal(tables.quantized_cdf, torch_cam.tables.quantized_cdf)
-    assert np.array_equal(tables.medians, torch_cam.tables.medians)
+    assert np.array_equal(tables.quantized_cdf, torch_cam.coder.tables.quantized_cdf)
+    assert np.array_equal(tables.medians, torch_cam.coder.tables.medians)
+    assert onnx_cam.identity == dataclasses.replace(torch_cam.identity, source=onnx_cam.identity.source)
     js = json.loads((bundle / 'tables.json').read_text())
     assert js['cdf_length'] == tables.cdf_length.tolist() and js['offset'] == tables.offset.tolist()
     assert onnx_cam.input_size == torch_cam.input_size
@@ -77,8 +81,8 @@ def test_same_symbols_and_bytes_as_torch(exported):
         # How often plain float32 rounding of the two engines disagrees (informational).
         with torch.no_grad():
             from ladon_ros.codec.preprocess import to_tensor
-            y_t = torch_cam.robot.bottleneck.encoder(to_tensor(small, torch_cam.meta.mean, torch_cam.meta.std))
-        med = torch_cam.tables.medians[:, None, None]
+            y_t = torch_cam.backend.encoder(to_tensor(small, torch_cam.identity.mean, torch_cam.identity.std))
+        med = torch_cam.coder.tables.medians[:, None, None]
         raw_disagree += int((np.rint(y_t[0].numpy() - med) != np.rint(onnx_cam.latent(small) - med)).sum())
     assert checked > 0, 'the exact-rounding guard band was never exercised'
     print(f'guard band settled {checked} values; raw float32 rounding disagreed on {raw_disagree}')
@@ -88,7 +92,7 @@ def test_guard_band_settles_engine_noise(exported):
     _, _, _, onnx_cam = exported
     rgb = SceneGenerator(image_size=onnx_cam.input_size, seed=5).sample(0).image
     y = onnx_cam.latent(rgb)
-    med = onnx_cam.tables.medians
+    med = onnx_cam.coder.tables.medians
     rng = np.random.default_rng(0)
     c, i, j = (rng.integers(0, n, 64) for n in y.shape)
     up, down = y.copy(), y.copy()
@@ -97,7 +101,7 @@ def test_guard_band_settles_engine_noise(exported):
     up[c, i, j] = base + ATOL / 4
     down[c, i, j] = base - ATOL / 4
     assert (np.rint(up - med[:, None, None]) != np.rint(down - med[:, None, None])).sum() > 0
-    assert np.array_equal(quantize(up, rgb, med, onnx_cam.weights), quantize(down, rgb, med, onnx_cam.weights))
+    assert np.array_equal(quantize(up, rgb, med, onnx_cam.coder.weights), quantize(down, rgb, med, onnx_cam.coder.weights))
 
 
 def test_edge_decodes_onnx_frames(exported):
@@ -107,7 +111,7 @@ def test_edge_decodes_onnx_frames(exported):
     frame = onnx_cam.encode(rgb)
     header, body = bitstream.parse(frame.payload)
     sent = onnx_cam.symbols(resize_rgb(rgb, onnx_cam.input_size))
-    assert np.array_equal(decode_symbols(body, header.shape, onnx_cam.tables), sent)
+    assert np.array_equal(decode_symbols(body, header.shape, onnx_cam.coder.tables), sent)
     res = edge.process(frame)
     assert res.segmentation.shape == (240, 320)
 

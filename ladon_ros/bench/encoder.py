@@ -46,12 +46,12 @@ def run_encoder_bench(*, checkpoint: str | Path, iters: int = 20, int8: bool = T
     import torch
 
     from ladon_ros.camera import LadonCameraEncoder
+    from ladon_ros.camera.onnx_backend import make_session
     from ladon_ros.checkpoint import load_checkpoint
+    from ladon_ros.codec.latent.quantize import QuantizeStats, quantize
+    from ladon_ros.codec.latent.rans import encode_symbols
     from ladon_ros.codec.preprocess import to_tensor
     from ladon_ros.export.bundle import export_camera_bundle
-    from ladon_ros.export.canonical import QuantizeStats, quantize
-    from ladon_ros.export.onnx_camera import OnnxCameraEncoder, make_session
-    from ladon_ros.export.rans import encode_symbols
 
     torch.set_num_threads(1)
     cv2.setNumThreads(1)
@@ -65,8 +65,9 @@ def run_encoder_bench(*, checkpoint: str | Path, iters: int = 20, int8: bool = T
     bundle = Path(work_dir) / 'bundle'
     export_camera_bundle(checkpoint, bundle, int8=int8)
     model, meta = load_checkpoint(checkpoint)
-    torch_cam = LadonCameraEncoder(model, meta)
-    cam = OnnxCameraEncoder(bundle, threads=1)
+    torch_cam = LadonCameraEncoder.from_model(model, meta)
+    cam = LadonCameraEncoder.from_bundle(bundle, threads=1)
+    tables, weights = cam.coder.tables, cam.coder.weights
     rgb = _scene(meta.input_size)
     x = to_tensor(rgb, meta.mean, meta.std)
     rows, summary = [], {'model': meta.model_id, 'input_size': list(meta.input_size),
@@ -80,33 +81,33 @@ def run_encoder_bench(*, checkpoint: str | Path, iters: int = 20, int8: bool = T
         add('torch_encoder', time_ms(lambda: enc(x), iters=iters))
     add('ort_encoder_fp32', time_ms(lambda: cam.latent(rgb), iters=iters))
     y = cam.latent(rgb)
-    sym_fp32 = quantize(y, rgb, cam.tables.medians, cam.weights)
+    sym_fp32 = quantize(y, rgb, tables.medians, weights)
     if int8:
         s8 = make_session(bundle / 'encoder_int8.onnx', threads=1)
         add('ort_encoder_int8', time_ms(lambda: s8.run(None, {'rgb': rgb[None]}), iters=iters))
         agree, ratio = [], []
         for i in range(8):  # accuracy on several scenes, not just the timed one
             img = _scene(meta.input_size, seed=100 + i)
-            a = quantize(cam.latent(img), img, cam.tables.medians, cam.weights)
+            a = quantize(cam.latent(img), img, tables.medians, weights)
             y8 = s8.run(None, {'rgb': img[None]})[0][0]
-            b = quantize(y8, img, cam.tables.medians, cam.weights)
+            b = quantize(y8, img, tables.medians, weights)
             agree.append(float((a == b).mean()))
-            ratio.append(len(encode_symbols(b, cam.tables)) / max(1, len(encode_symbols(a, cam.tables))))
+            ratio.append(len(encode_symbols(b, tables)) / max(1, len(encode_symbols(a, tables))))
         summary['int8_symbol_agreement'] = float(np.mean(agree))
         summary['int8_bytes_ratio'] = float(np.mean(ratio))
         rows[-1]['symbol_agreement'] = summary['int8_symbol_agreement']
     stats = QuantizeStats()
-    add('entropy_coding', time_ms(lambda: encode_symbols(quantize(y, rgb, cam.tables.medians, cam.weights, stats),
-                                                          cam.tables), iters=iters))
+    add('entropy_coding', time_ms(lambda: encode_symbols(quantize(y, rgb, tables.medians, weights, stats),
+                                                          tables), iters=iters))
     summary['guard_band_values_per_frame'] = stats.checked
-    summary['quantize_ms'] = time_ms(lambda: quantize(y, rgb, cam.tables.medians, cam.weights), iters=iters)
-    summary['rans_ms'] = time_ms(lambda: encode_symbols(sym_fp32, cam.tables), iters=iters)
-    summary['latent_bytes'] = len(encode_symbols(sym_fp32, cam.tables))
+    summary['quantize_ms'] = time_ms(lambda: quantize(y, rgb, tables.medians, weights), iters=iters)
+    summary['rans_ms'] = time_ms(lambda: encode_symbols(sym_fp32, tables), iters=iters)
+    summary['latent_bytes'] = len(encode_symbols(sym_fp32, tables))
     bgr = cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR)
     add('jpeg_q90', time_ms(lambda: cv2.imencode('.jpg', bgr, [cv2.IMWRITE_JPEG_QUALITY, 90]), iters=iters))
     add('camera_total', time_ms(lambda: cam.encode(rgb), iters=iters))
     if int8:
-        cam8 = OnnxCameraEncoder(bundle, threads=1, int8=True)
+        cam8 = LadonCameraEncoder.from_bundle(bundle, threads=1, int8=True)
         summary['camera_total_int8_ms'] = time_ms(lambda: cam8.encode(rgb), iters=iters)
     summary['torch_camera_total_ms'] = time_ms(lambda: torch_cam.encode(rgb), iters=max(3, iters // 4))
     summary['bytes_equal_torch_onnx'] = torch_cam.encode(rgb).payload == cam.encode(rgb).payload

@@ -29,5 +29,5 @@ def normalize(rgb: np.ndarray, mean: tuple[float, ...], std: tuple[float, ...]) 
 
 def to_tensor(rgb: np.ndarray, mean: tuple[float, ...], std: tuple[float, ...]) -> 'torch.Tensor':
     """``normalize`` as a torch tensor."""
-    import torch  # lazily: the torch-free camera (ladon_ros.export.onnx_camera) uses resize_rgb only
+    import torch  # lazily: the torch-free camera (ONNX back end) uses resize_rgb only
     return torch.from_numpy(normalize(rgb, mean, std))

@@ -85,7 +85,7 @@ class Study:
         """The camera-side encoder of one configuration."""
         if codec == 'ladon':
             model, meta = self.ladon[setting]
-            return LadonCameraEncoder(model, meta)
+            return LadonCameraEncoder.from_model(model, meta)
         if codec == 'teacher':
             return ImageCameraEncoder('raw', 0, self.input_size)
         return ImageCameraEncoder(codec, int(setting), self.input_size)

@@ -1,12 +1,9 @@
-"""The camera side without torch: ONNX encoder + entropy tables + compressai's rANS coder.
+"""Writing the camera bundle of a checkpoint (``ladon-ros export``); needs torch.
 
-- ``tables``: the entropy model's CDF tables and medians as numpy (``tables.npz``).
-- ``canonical``: the latent quantiser both camera back ends share; rounding decisions that
-  float32 noise could flip are settled by an exact float64 recomputation, so the torch and
-  ONNX paths emit identical symbols and bytes.
-- ``rans``: compressai's C++ rANS coder, loaded without importing torch.
-- ``onnx_graph`` / ``bundle``: writing the export folder (needs torch).
-- ``onnx_camera``: ``OnnxCameraEncoder`` (onnxruntime + numpy + opencv + rANS only).
+- ``onnx_graph``: the camera encoder as an ONNX graph (uint8 RGB in, float32 latent out).
+- ``bundle``: ``export_camera_bundle``, the folder the torch-free camera runs from.
+- ``int8``: the statically quantised (int8) encoder variant.
 
-Only ``onnx_graph`` and ``bundle`` import torch.
+The robot side only reads bundles (``ladon_ros.camera.bundle``) and codes latents with
+``ladon_ros.codec.latent``; it never imports this package.
 """

@@ -1,21 +1,14 @@
 """``ladon-ros export``: a checkpoint -> the folder a torch-free camera runs from.
 
-Folder layout (``camera.json`` names the rest)::
-
-    camera.json           model id, weights hash, rate point, input size, normalisation, latent shape
-    encoder.onnx          uint8 RGB (1, H, W, 3) -> latent (1, C, h, w) float32
-    encoder_int8.onnx     optional: statically quantised (QDQ, per-channel) variant
-    tables.npz / .json    quantized_cdf, cdf_length, offset, medians (entropy model)
-    encoder_weights.npz   the encoder's weights, for the exact float64 rounding check
+The folder layout and its reader are in ``ladon_ros.camera.bundle`` (the robot reads
+bundles without importing this package).
 """
 from __future__ import annotations
 
 import json
 from pathlib import Path
 
-import numpy as np
-
-BUNDLE_FORMAT = 'ladon_ros.camera/1'
+from ladon_ros.camera.bundle import BUNDLE_FORMAT
 
 
 def export_camera_bundle(checkpoint: str | Path, out_dir: str | Path, *, int8: bool = False,
@@ -32,9 +25,9 @@ def export_camera_bundle(checkpoint: str | Path, out_dir: str | Path, *, int8: b
         The ``camera.json`` content.
     """
     from ladon_ros.checkpoint import CheckpointError, load_checkpoint
-    from ladon_ros.export.canonical import EncoderWeights
+    from ladon_ros.codec.latent.quantize import EncoderWeights
+    from ladon_ros.codec.latent.tables import EntropyTables
     from ladon_ros.export.onnx_graph import OPSET, export_encoder_onnx
-    from ladon_ros.export.tables import EntropyTables
     model, meta = load_checkpoint(checkpoint)
     if meta.kind != 'ladon':
         raise CheckpointError(f'{meta.model_id!r} is a {meta.kind}: only Ladon checkpoints have a camera encoder')
@@ -65,19 +58,3 @@ def export_camera_bundle(checkpoint: str | Path, out_dir: str | Path, *, int8: b
     (out / 'camera.json').write_text(json.dumps(info, indent=1, sort_keys=True))
     return info
 
-
-def read_bundle_info(folder: str | Path) -> dict:
-    """Reads and validates ``camera.json`` (no torch)."""
-    path = Path(folder) / 'camera.json'
-    if not path.is_file():
-        raise FileNotFoundError(f'{path} not found: run `ladon-ros export` first')
-    info = json.loads(path.read_text())
-    if info.get('format') != BUNDLE_FORMAT:
-        raise ValueError(f'{path}: format {info.get("format")!r}, expected {BUNDLE_FORMAT!r}')
-    info['input_size'] = tuple(int(v) for v in info['input_size'])
-    info['latent_shape'] = tuple(int(v) for v in info['latent_shape'])
-    if len(info['input_size']) != 2 or len(info['latent_shape']) != 3 or len(str(info['weights_hash'])) < 16:
-        raise ValueError(f'{path}: invalid input_size / latent_shape / weights_hash')
-    if len(info['mean']) != 3 or len(info['std']) != 3:
-        raise ValueError(f'{path}: mean/std must have 3 values')
-    return info

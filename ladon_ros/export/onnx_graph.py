@@ -35,7 +35,7 @@ class CameraEncoderGraph(nn.Module):
     into the first convolution's weights (exact up to float rounding, and the conv's zero
     padding is unchanged because a scaled zero is zero), leaving one subtraction on the
     input. The float32 values differ from the torch camera's by ~1e-6; the canonical
-    rounding (``ladon_ros.export.canonical``) makes the symbols identical anyway.
+    rounding (``ladon_ros.codec.latent.quantize``) makes the symbols identical anyway.
     """
 
     def __init__(self, encoder: nn.Sequential, mean, std):

@@ -5,8 +5,6 @@ encoding or the link is slower than the camera, old images are dropped, never qu
 """
 from __future__ import annotations
 
-from types import SimpleNamespace
-
 from sensor_msgs.msg import Image
 
 from ladon_ros.camera import make_camera_encoder
@@ -50,24 +48,33 @@ class CameraEncoderNode(ManagedModelNode):
 
     def load_model(self, cfg: CameraEncoderConfig) -> str:
         """Builds the encoder; returns where its weights came from (for the log)."""
-        if cfg.backend == 'onnx':
-            from ladon_ros.export.bundle import read_bundle_info
-            info = read_bundle_info(cfg.onnx_dir)
-            source = f'ONNX {cfg.onnx_dir}'
+        onnx_dir = (cfg.onnx_dir or self._shipped_bundle(cfg)) if cfg.backend == 'onnx' else ''
+        if onnx_dir:  # onnxruntime + numpy: torch is never imported
             self.encoder = make_camera_encoder(codec=cfg.codec, quality=cfg.image_quality, backend='onnx',
-                                               onnx_dir=cfg.onnx_dir, threads=cfg.threads)
-            meta = SimpleNamespace(model_id=info['model_id'], rate_point=info['rate_point'],
-                                   notes=info.get('checkpoint_notes', ''))
+                                               onnx_dir=onnx_dir, threads=cfg.threads)
+            source = f'ONNX {onnx_dir}'
         else:
-            from ladon_ros.checkpoint import read_metadata
-            from ladon_ros.weights import resolve_ladon_checkpoint  # torch: not on the ONNX path
+            from ladon_ros.weights import resolve_ladon_checkpoint
             path = resolve_ladon_checkpoint(cfg.checkpoint, cfg.model, cfg.rate_point)
-            source = path.name
             self.encoder = make_camera_encoder(codec=cfg.codec, checkpoint=path, quality=cfg.image_quality,
                                                device=cfg.device)
-            meta = read_metadata(path)
-        self.metas = [meta] if cfg.codec == 'ladon' else []
+            source = path.name
+        identity = self.encoder.identity  # ModelIdentity (both back ends); None for an image codec
+        self.metas = [identity] if identity is not None else []
         return source
+
+    def _shipped_bundle(self, cfg: CameraEncoderConfig) -> str:
+        """The shipped bundle of the selected checkpoint; '' (torch) for an own checkpoint without one."""
+        from ladon_ros.config import ConfigError
+        from ladon_ros.weights import shipped_camera_bundle
+        try:
+            return str(shipped_camera_bundle(cfg.checkpoint, cfg.model, cfg.rate_point))
+        except ConfigError:
+            if not cfg.checkpoint:
+                raise  # a shipped rate point / model that does not exist: the torch path refuses it too
+        self.get_logger().warning(f'{cfg.checkpoint} has no ONNX bundle (not shipped, onnx_dir empty): it runs on '
+                                  'the torch back end; `ladon-ros export` it and set onnx_dir to run without torch')
+        return ''
 
     def model_loaded(self) -> bool:
         return self.encoder is not None

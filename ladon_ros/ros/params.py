@@ -114,14 +114,16 @@ class CameraEncoderConfig:
     quality: int = param(-1, 'Image codec quality (jpeg/webp 1..100, png 0..9); -1 = codec default',
                          range=(-1, 100))
     device: str = param('cpu', "Torch device of the encoder ('cpu', 'cuda', 'cuda:0')", check=check_device)
-    backend: str = param('torch', "'torch' (the checkpoint) or 'onnx' (a folder from `ladon-ros export`; "
-                         'onnxruntime, no torch)', check=one_of('torch', 'onnx'))
-    onnx_dir: str = param('', "Exported camera folder (camera.json) for backend 'onnx'")
+    backend: str = param('onnx', "'onnx' (an exported camera bundle on onnxruntime; no torch; a checkpoint "
+                         "without a bundle runs on torch) or 'torch' (the checkpoint on torch)",
+                         check=one_of('torch', 'onnx'))
+    onnx_dir: str = param('', "Exported camera folder (camera.json) for backend 'onnx'; '' = the bundle "
+                          'shipped with the checkpoint that checkpoint/model/rate_point select')
     threads: int = param(1, "ONNX Runtime intra-op threads (backend 'onnx')", range=(1, 64))
     autostart: bool = param(True, 'Configure and activate on start (no lifecycle manager needed)')
 
     def __post_init__(self):
-        if self.backend == 'onnx' and not (Path(self.onnx_dir) / 'camera.json').is_file():
+        if self.backend == 'onnx' and self.onnx_dir and not (Path(self.onnx_dir) / 'camera.json').is_file():
             raise ConfigError(f"onnx_dir: backend 'onnx' needs a folder with camera.json "
                               f'(from `ladon-ros export`), got {self.onnx_dir!r}')
         if self.codec in IMAGE_CODECS:

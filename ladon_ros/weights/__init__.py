@@ -3,17 +3,26 @@
 Files here are ``<model_id>_<tag>.safetensors``; ``default_checkpoint`` finds them. When a
 file is absent (e.g. before training), ``random_checkpoint`` writes randomly initialised
 weights to a cache folder so the pipeline still runs; callers must say so loudly.
+
+``onnx/<checkpoint stem>/`` holds the exported camera bundle of each shipped Ladon
+checkpoint (``ladon-ros export``), so the robot side runs without torch by default;
+``shipped_camera_bundle`` finds them. Importing this module imports no torch (the
+checkpoint reader is imported where used).
 """
 from __future__ import annotations
 
 import math
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from ladon_ros.checkpoint import CheckpointError, CheckpointMeta, read_metadata
 from ladon_ros.config import ConfigError
 
+if TYPE_CHECKING:
+    from ladon_ros.checkpoint import CheckpointMeta
+
 WEIGHTS_DIR = Path(__file__).resolve().parent
+BUNDLES_DIR = WEIGHTS_DIR / 'onnx'
 DEFAULT_LADON = 'ladon_small'
 DEFAULT_TEACHER = 'teacher_small'
 RANDOM_NOTE = 'RANDOM WEIGHTS (untrained): results are meaningless'
@@ -21,6 +30,7 @@ RANDOM_NOTE = 'RANDOM WEIGHTS (untrained): results are meaningless'
 
 def shipped_checkpoints() -> list[tuple[Path, CheckpointMeta]]:
     """(path, metadata) of every readable checkpoint shipped in this folder, sorted by name."""
+    from ladon_ros.checkpoint import CheckpointError, read_metadata
     out = []
     for path in sorted(WEIGHTS_DIR.glob('*.safetensors')):
         try:
@@ -74,6 +84,7 @@ def resolve_ladon_checkpoint(checkpoint: str = '', model: str = '', rate_point: 
         ConfigError: The file is of another model/kind, or no shipped file has that rate point.
     """
     if checkpoint:
+        from ladon_ros.checkpoint import read_metadata
         meta = read_metadata(checkpoint)
         if meta.kind != 'ladon':
             raise ConfigError(f'checkpoint: {checkpoint} is a {meta.kind} checkpoint, expected ladon')
@@ -93,6 +104,38 @@ def resolve_ladon_checkpoint(checkpoint: str = '', model: str = '', rate_point: 
         raise ConfigError(f'rate_point: no shipped {model!r} checkpoint has rate point {rate_point}; '
                           f'shipped: {[m.rate_point for _, m in points]}')
     return default_checkpoint('ladon', model)
+
+
+def shipped_camera_bundle(checkpoint: str = '', model: str = '', rate_point: float = 0.0) -> Path:
+    """The shipped ONNX camera bundle of the checkpoint ``resolve_ladon_checkpoint`` picks (no torch).
+
+    The same rule over the bundles' ``camera.json``: ``checkpoint`` '' = a shipped rate point
+    of ``model`` (default ``DEFAULT_LADON``): ``rate_point``, or the most accurate one (the
+    lowest beta) when 0; an explicit ``checkpoint`` must be one of the shipped files.
+
+    Raises:
+        ConfigError: No shipped bundle matches (an own checkpoint: export it with
+            ``ladon-ros export`` and set ``onnx_dir``, or use the torch back end).
+    """
+    from ladon_ros.camera.bundle import read_bundle_info
+    hint = "export it with `ladon-ros export` and set onnx_dir, or set backend 'torch'"
+    if checkpoint:
+        path = Path(checkpoint).resolve()
+        folder = BUNDLES_DIR / path.stem
+        if path.parent != WEIGHTS_DIR or not (folder / 'camera.json').is_file():
+            raise ConfigError(f'checkpoint: {checkpoint} is not a shipped checkpoint with an ONNX bundle; {hint}')
+        found = [(folder, read_bundle_info(folder))]
+    else:
+        bundles = [(f.parent, read_bundle_info(f.parent)) for f in sorted(BUNDLES_DIR.glob('*/camera.json'))]
+        found = [(f, i) for f, i in bundles if i['model_id'] == (model or DEFAULT_LADON)]
+    if model:
+        found = [(f, i) for f, i in found if i['model_id'] == model]
+    if rate_point:
+        found = [(f, i) for f, i in found if math.isclose(i['rate_point'], rate_point, rel_tol=1e-6)]
+    if not found:
+        raise ConfigError(f'no shipped ONNX camera bundle for checkpoint={checkpoint!r} model={model!r} '
+                          f'rate_point={rate_point}; {hint}')
+    return min(found, key=lambda fi: fi[1]['rate_point'])[0]
 
 
 def is_random(meta: CheckpointMeta) -> bool:

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ladon_ros.export.tables import EntropyTables
+from ladon_ros.codec.latent.tables import EntropyTables
 
 
 def load_ans():
