@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import math
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
@@ -78,6 +78,30 @@ def run_stage(*, name: str, cfg: StageConfig, model: nn.Module, params: list[nn.
         The stage's result; the model holds the stage's final weights.
     """
     prefix = run_dir / name
+    opt, aux_opt = _optimisers(name, cfg, params, aux_params)
+    p = _resume(name, prefix, cfg, model, opt, aux_opt, device, init_from)
+    if p.done:
+        return StageResult(name, p.step, p.elapsed_s, p.stopped_early, p.last)
+    run = _StageRun(name, cfg, prefix, model, params, opt, aux_opt, p)
+    run.train(step_fn, save_every, log_every, log_path)
+    print(f'[{name}] done: {p.step} steps in {p.elapsed_s / 60:.1f} min; last {p.last}', flush=True)
+    return StageResult(name, p.step, p.elapsed_s, p.stopped_early, p.last)
+
+
+@dataclass
+class _Progress:
+    """Where a stage stands (what its JSON state says)."""
+
+    step: int = 0
+    elapsed_s: float = 0.0
+    last: dict = field(default_factory=dict)
+    done: bool = False
+    stopped_early: bool = False
+
+
+def _optimisers(name: str, cfg: StageConfig, params: list[nn.Parameter],
+                aux_params: list[nn.Parameter] | None):
+    """AdamW over ``params`` and, with ``aux_params``, the separate Adam of the quantiles."""
     opt = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
     aux_opt = None
     if aux_params:
@@ -86,65 +110,90 @@ def run_stage(*, name: str, cfg: StageConfig, model: nn.Module, params: list[nn.
         if {id(p) for p in aux_params} & {id(p) for p in params}:
             raise ValueError(f'[{name}] aux_params overlap the main parameters')
         aux_opt = torch.optim.Adam(aux_params, lr=cfg.aux_lr)
-    step, elapsed, last = 0, 0.0, {}
-    progress = read_progress(prefix)
-    if progress is None and init_from is not None:
-        if not (read_progress(init_from) or {}).get('done'):
-            raise RuntimeError(f'[{name}] starts from {init_from}, which has not finished')
-        load_state(init_from, model, None, device)
-        print(f'[{name}] starting from the weights of {init_from.name}', flush=True)
-    if progress is not None:
-        done = bool(progress.get('done'))
-        progress = load_state(prefix, model, None if done else opt, device, None if done else aux_opt)
-        step, elapsed = int(progress['step']), float(progress['elapsed_s'])
-        last = progress.get('last_terms', {})
-        if progress.get('done'):
-            print(f'[{name}] already finished at step {step} ({elapsed / 60:.1f} min): skipped', flush=True)
-            return StageResult(name, step, elapsed, bool(progress.get('stopped_early')), last)
-        print(f'[{name}] resuming at step {step}/{cfg.steps}', flush=True)
-    t_start = time.perf_counter() - elapsed
-    stopped_early = False
-    limit_s = None if cfg.time_limit_min is None else cfg.time_limit_min * 60.0
+    return opt, aux_opt
 
-    def save(done: bool) -> None:
-        save_state(prefix, model, opt, {
-            'stage': name, 'step': step, 'steps': cfg.steps, 'elapsed_s': time.perf_counter() - t_start,
-            'done': done, 'stopped_early': stopped_early, 'last_terms': last}, aux_opt)
 
-    bar = tqdm(total=cfg.steps, initial=step, desc=name, mininterval=5.0, dynamic_ncols=True)
-    with log_path.open('a', encoding='utf-8') as log:
-        while step < cfg.steps:
-            if limit_s is not None and time.perf_counter() - t_start > limit_s:
-                stopped_early = True
-                print(f'[{name}] time limit {cfg.time_limit_min} min reached at step {step}/{cfg.steps}', flush=True)
-                break
-            for g in opt.param_groups:
-                g['lr'] = cfg.lr * lr_factor(step, cfg, time.perf_counter() - t_start)
-            terms = step_fn(step)
-            loss = terms['loss'] + (terms['aux'] if aux_opt is not None else 0.0)
-            if not torch.isfinite(loss):
-                raise FloatingPointError(f'[{name}] non-finite loss at step {step}: '
-                                         f'{ {k: float(v) for k, v in terms.items()} }')
-            opt.zero_grad(set_to_none=True)
-            if aux_opt is not None:
-                aux_opt.zero_grad(set_to_none=True)
-            loss.backward()  # the aux term only reaches aux_params (CompressAI detaches the rest)
-            torch.nn.utils.clip_grad_norm_(params, GRAD_CLIP)
-            opt.step()
-            if aux_opt is not None:
-                aux_opt.step()
-            step += 1
-            last = {k: float(v.detach()) for k, v in terms.items()}
-            bar.update(1)
-            if step % log_every == 0 or step == cfg.steps:
-                bar.set_postfix(loss=f"{last['loss']:.3f}")
-                log.write(json.dumps({'stage': name, 'step': step, 'lr': opt.param_groups[0]['lr'],
-                                      'elapsed_s': round(time.perf_counter() - t_start, 2), **last}) + '\n')
-                log.flush()
-            if step % save_every == 0 and step < cfg.steps:
-                save(False)
-    bar.close()
-    save(True)
-    elapsed = time.perf_counter() - t_start
-    print(f'[{name}] done: {step} steps in {elapsed / 60:.1f} min; last {last}', flush=True)
-    return StageResult(name, step, elapsed, stopped_early, last)
+def _resume(name: str, prefix: Path, cfg: StageConfig, model: nn.Module, opt, aux_opt, device,
+            init_from: Path | None) -> _Progress:
+    """Loads the stage's saved state (weights only when it is done), or ``init_from``'s weights."""
+    saved = read_progress(prefix)
+    if saved is None:
+        if init_from is not None:
+            if not (read_progress(init_from) or {}).get('done'):
+                raise RuntimeError(f'[{name}] starts from {init_from}, which has not finished')
+            load_state(init_from, model, None, device)
+            print(f'[{name}] starting from the weights of {init_from.name}', flush=True)
+        return _Progress()
+    done = bool(saved.get('done'))
+    saved = load_state(prefix, model, None if done else opt, device, None if done else aux_opt)
+    p = _Progress(step=int(saved['step']), elapsed_s=float(saved['elapsed_s']), last=saved.get('last_terms', {}),
+                  done=done, stopped_early=done and bool(saved.get('stopped_early')))
+    if done:
+        print(f'[{name}] already finished at step {p.step} ({p.elapsed_s / 60:.1f} min): skipped', flush=True)
+    else:
+        print(f'[{name}] resuming at step {p.step}/{cfg.steps}', flush=True)
+    return p
+
+
+class _StageRun:
+    """The training loop of one stage from ``p.step`` on; ``p`` is updated as it goes."""
+
+    def __init__(self, name: str, cfg: StageConfig, prefix: Path, model: nn.Module, params: list[nn.Parameter],
+                 opt, aux_opt, p: _Progress):
+        self.name, self.cfg, self.prefix, self.model, self.params = name, cfg, prefix, model, params
+        self.opt, self.aux_opt, self.p = opt, aux_opt, p
+        self.t_start = time.perf_counter() - p.elapsed_s
+
+    def train(self, step_fn: Callable[[int], dict[str, torch.Tensor]], save_every: int, log_every: int,
+              log_path: Path) -> None:
+        """Steps until ``cfg.steps`` or the time limit; logs, saves, and saves the final state."""
+        cfg, p = self.cfg, self.p
+        limit_s = None if cfg.time_limit_min is None else cfg.time_limit_min * 60.0
+        bar = tqdm(total=cfg.steps, initial=p.step, desc=self.name, mininterval=5.0, dynamic_ncols=True)
+        with log_path.open('a', encoding='utf-8') as log:
+            while p.step < cfg.steps:
+                if limit_s is not None and time.perf_counter() - self.t_start > limit_s:
+                    p.stopped_early = True
+                    print(f'[{self.name}] time limit {cfg.time_limit_min} min reached at step {p.step}/{cfg.steps}',
+                          flush=True)
+                    break
+                self._step(step_fn)
+                bar.update(1)
+                if p.step % log_every == 0 or p.step == cfg.steps:
+                    bar.set_postfix(loss=f"{p.last['loss']:.3f}")
+                    log.write(json.dumps({'stage': self.name, 'step': p.step, 'lr': self.opt.param_groups[0]['lr'],
+                                          'elapsed_s': round(time.perf_counter() - self.t_start, 2), **p.last}) + '\n')
+                    log.flush()
+                if p.step % save_every == 0 and p.step < cfg.steps:
+                    self._save(done=False)
+        bar.close()
+        self._save(done=True)
+        p.elapsed_s = time.perf_counter() - self.t_start
+
+    def _step(self, step_fn: Callable[[int], dict[str, torch.Tensor]]) -> None:
+        """One optimiser step (and one of the aux optimiser) at the scheduled learning rate."""
+        cfg, p, opt, aux_opt = self.cfg, self.p, self.opt, self.aux_opt
+        for g in opt.param_groups:
+            g['lr'] = cfg.lr * lr_factor(p.step, cfg, time.perf_counter() - self.t_start)
+        terms = step_fn(p.step)
+        loss = terms['loss'] + (terms['aux'] if aux_opt is not None else 0.0)
+        if not torch.isfinite(loss):
+            raise FloatingPointError(f'[{self.name}] non-finite loss at step {p.step}: '
+                                     f'{ {k: float(v) for k, v in terms.items()} }')
+        opt.zero_grad(set_to_none=True)
+        if aux_opt is not None:
+            aux_opt.zero_grad(set_to_none=True)
+        loss.backward()  # the aux term only reaches aux_params (CompressAI detaches the rest)
+        torch.nn.utils.clip_grad_norm_(self.params, GRAD_CLIP)
+        opt.step()
+        if aux_opt is not None:
+            aux_opt.step()
+        p.step += 1
+        p.last = {k: float(v.detach()) for k, v in terms.items()}
+
+    def _save(self, done: bool) -> None:
+        p = self.p
+        save_state(self.prefix, self.model, self.opt, {
+            'stage': self.name, 'step': p.step, 'steps': self.cfg.steps,
+            'elapsed_s': time.perf_counter() - self.t_start, 'done': done, 'stopped_early': p.stopped_early,
+            'last_terms': p.last}, self.aux_opt)

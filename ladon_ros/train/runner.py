@@ -9,6 +9,7 @@ import copy
 import datetime
 import json
 import time
+from functools import partial
 from pathlib import Path
 
 import torch
@@ -124,14 +125,7 @@ def train(cfg: TrainConfig, *, stages: tuple[str, ...] = ('teacher', 'ladon'), b
     lighten_detection_sampling(teacher)
     size = tuple(teacher.spec.input_size)
     if 'teacher' in stages or 'ladon' in stages:
-        batches = Batches(cfg, size, 'teacher', device)
-
-        def teacher_step(step: int) -> dict:
-            x, targets = batches(step)
-            terms = task_losses(teacher(x, det_targets=_det_targets(targets)), targets)
-            terms['loss'] = sum(terms.values())
-            return terms
-
+        teacher_step = partial(_teacher_terms, teacher=teacher, batches=Batches(cfg, size, 'teacher', device))
         if 'teacher' not in stages and not (read_progress(run_dir / 'teacher') or {}).get('done'):
             raise RuntimeError(f'the teacher stage in {run_dir} has not finished: run with stages teacher first')
         teacher.train()
@@ -164,30 +158,27 @@ def train_ladon(cfg: TrainConfig, teacher: nn.Module, beta: float, device: torch
     lighten_detection_sampling(model)
     # Student body and heads start as copies of the teacher's (stage 1 keeps them frozen).
     model.tail.load_state_dict(teacher.tail.state_dict())
-    bn = model.bottleneck
-    h, w = model.spec.input_size
-    results = []
+    results = [_stage1(cfg, teacher, model, beta, device, common),
+               _stage2(cfg, teacher, model, tag, device, common),
+               _heads(cfg, model, tag, device, common)]
+    model.eval()
+    export_checkpoint(model, weights_dir / f'{cfg.ladon_model}_{tag}.safetensors', rate_point=beta,
+                      notes=_notes(cfg, results), half=cfg.half_weights)
+    return {r.name: r.__dict__ for r in results}
 
-    # Stage 1: train encoder + entropy model + decoder; body/heads frozen (eval BN). With
-    # ``stage1_finetune``, the rate points after the first start from the first's stage 1.
+
+def _stage1(cfg: TrainConfig, teacher: nn.Module, model: nn.Module, beta: float, device: torch.device,
+            common: dict) -> StageResult:
+    """Stage 1: train encoder + entropy model + decoder; body/heads frozen (eval BN).
+
+    With ``stage1_finetune``, the rate points after the first start from the first's stage 1.
+    """
+    bn = model.bottleneck
     first = beta == cfg.betas[0]
     s1_cfg = cfg.stage1 if first or cfg.stage1_finetune is None else cfg.stage1_finetune
     s1_init = None if s1_cfg is cfg.stage1 else Path(cfg.run_dir) / f'{beta_tag(cfg.betas[0])}_stage1'
     split_aux = s1_cfg.aux_lr is not None
-    b1 = Batches(cfg, (h, w), 'stage1' if s1_init is None else 'stage1_finetune', device)
-
-    def stage1_step(step: int) -> dict:
-        x, _ = b1(step)
-        with torch.no_grad():
-            t_feats = teacher.tail.body(teacher.stem(x))
-        out = bn(x)
-        s_feats = model.tail.body(out['features'])
-        fd = feature_distillation(s_feats, t_feats)
-        bpp = bits_per_image(out['likelihoods']) / (h * w)
-        aux = model.aux_loss()
-        main = fd + beta * bpp
-        return {'loss': main if split_aux else main + aux, 'fd': fd, 'bpp': bpp, 'aux': aux}
-
+    batches = Batches(cfg, model.spec.input_size, 'stage1' if s1_init is None else 'stage1_finetune', device)
     model.eval()
     bn.train()
     params = _set_trainable(model, [bn])
@@ -195,55 +186,92 @@ def train_ladon(cfg: TrainConfig, teacher: nn.Module, beta: float, device: torch
     if split_aux:  # CompressAI's split: the quantiles get their own optimiser
         aux_params = [p for n, p in bn.named_parameters() if n.endswith('quantiles')]
         params = [p for n, p in bn.named_parameters() if not n.endswith('quantiles')]
-    results.append(run_stage(name=f'{tag}_stage1', cfg=s1_cfg, model=model, params=params,
-                             step_fn=stage1_step, aux_params=aux_params, init_from=s1_init, **common))
+    step = partial(_stage1_terms, teacher=teacher, model=model, beta=beta, batches=batches, split_aux=split_aux)
+    return run_stage(name=f'{beta_tag(beta)}_stage1', cfg=s1_cfg, model=model, params=params, step_fn=step,
+                     aux_params=aux_params, init_from=s1_init, **common)
 
-    # Stage 2: update() the entropy coder, freeze encoder + entropy model; fine-tune decoder,
-    # body and classifier on the *rounded* latent (what the wire carries) with KD. The stage-1
-    # feature term stays in the loss so the shared body does not drift away from what the
-    # detection/segmentation heads expect.
+
+def _stage2(cfg: TrainConfig, teacher: nn.Module, model: nn.Module, tag: str, device: torch.device,
+            common: dict) -> StageResult:
+    """Stage 2: ``update()`` the entropy coder, freeze encoder + entropy model; fine-tune the
+    decoder, body and classifier on the *rounded* latent (what the wire carries) with KD.
+
+    The stage-1 feature term stays in the loss so the shared body does not drift away from
+    what the detection/segmentation heads expect.
+    """
+    bn = model.bottleneck
     model.update(force=True)
-    b2 = Batches(cfg, (h, w), 'stage2', device)
-
-    def stage2_step(step: int) -> dict:
-        x, targets = b2(step)
-        with torch.no_grad():
-            t_feats = teacher.tail.body(teacher.stem(x))
-            t_logits = teacher.tail.heads.classification(t_feats)
-            y_hat = bn.quantize_latent(bn.encoder(x))
-        out = model.tail.train_forward(bn.decoder(y_hat), None, ('classification',))
-        labels = torch.stack([t['scene'] for t in targets])
-        kd = kd_loss(out['classification'], t_logits, labels, alpha=cfg.kd_alpha, temperature=cfg.kd_temperature)
-        fd = feature_distillation(out['features'], t_feats)
-        return {'loss': kd + fd, 'kd': kd, 'fd': fd}
-
+    batches = Batches(cfg, model.spec.input_size, 'stage2', device)
     model.eval()
     for m in (bn.decoder, model.tail.body, model.tail.heads.classification):
         m.train()
     params = _set_trainable(model, [bn.decoder, model.tail.body, model.tail.heads.classification])
-    results.append(run_stage(name=f'{tag}_stage2', cfg=cfg.stage2, model=model, params=params,
-                             step_fn=stage2_step, **common))
+    step = partial(_stage2_terms, teacher=teacher, model=model, batches=batches, alpha=cfg.kd_alpha,
+                   temperature=cfg.kd_temperature)
+    return run_stage(name=f'{tag}_stage2', cfg=cfg.stage2, model=model, params=params, step_fn=step, **common)
 
-    # Heads: detection and segmentation trained on the frozen shared body.
-    b3 = Batches(cfg, (h, w), 'heads', device)
+
+def _heads(cfg: TrainConfig, model: nn.Module, tag: str, device: torch.device, common: dict) -> StageResult:
+    """Heads: detection and segmentation trained on the frozen shared body."""
+    batches = Batches(cfg, model.spec.input_size, 'heads', device)
     heads = model.tail.heads
-
-    def heads_step(step: int) -> dict:
-        x, targets = b3(step)
-        with torch.no_grad():
-            feats = model.tail.body(bn.decoder(bn.quantize_latent(bn.encoder(x))))
-        out = {'segmentation': heads.segmentation(feats), 'detection': heads.detection(feats, _det_targets(targets))}
-        terms = task_losses(out, targets)
-        terms['loss'] = sum(terms.values())
-        return terms
-
     model.eval()
     heads.detection.train()
     heads.segmentation.train()
     params = _set_trainable(model, [heads.detection, heads.segmentation])
-    results.append(run_stage(name=f'{tag}_heads', cfg=cfg.heads, model=model, params=params,
-                             step_fn=heads_step, **common))
-    model.eval()
-    export_checkpoint(model, weights_dir / f'{cfg.ladon_model}_{tag}.safetensors', rate_point=beta,
-                      notes=_notes(cfg, results), half=cfg.half_weights)
-    return {r.name: r.__dict__ for r in results}
+    step = partial(_heads_terms, model=model, batches=batches)
+    return run_stage(name=f'{tag}_heads', cfg=cfg.heads, model=model, params=params, step_fn=step, **common)
+
+
+# --- the loss terms of one batch of each stage (step -> {'loss': ..., named terms}) -----
+
+def _teacher_terms(step: int, *, teacher: nn.Module, batches: Batches) -> dict:
+    x, targets = batches(step)
+    terms = task_losses(teacher(x, det_targets=_det_targets(targets)), targets)
+    terms['loss'] = sum(terms.values())
+    return terms
+
+
+def _stage1_terms(step: int, *, teacher: nn.Module, model: nn.Module, beta: float, batches: Batches,
+                  split_aux: bool) -> dict:
+    """Feature distillation to the teacher + beta x bits per pixel, and the aux loss."""
+    x, _ = batches(step)
+    bn = model.bottleneck
+    h, w = model.spec.input_size
+    with torch.no_grad():
+        t_feats = teacher.tail.body(teacher.stem(x))
+    out = bn(x)
+    s_feats = model.tail.body(out['features'])
+    fd = feature_distillation(s_feats, t_feats)
+    bpp = bits_per_image(out['likelihoods']) / (h * w)
+    aux = model.aux_loss()
+    main = fd + beta * bpp
+    return {'loss': main if split_aux else main + aux, 'fd': fd, 'bpp': bpp, 'aux': aux}
+
+
+def _stage2_terms(step: int, *, teacher: nn.Module, model: nn.Module, batches: Batches, alpha: float,
+                  temperature: float) -> dict:
+    """KD of the classifier on the rounded latent + the feature term."""
+    x, targets = batches(step)
+    bn = model.bottleneck
+    with torch.no_grad():
+        t_feats = teacher.tail.body(teacher.stem(x))
+        t_logits = teacher.tail.heads.classification(t_feats)
+        y_hat = bn.quantize_latent(bn.encoder(x))
+    out = model.tail.train_forward(bn.decoder(y_hat), None, ('classification',))
+    labels = torch.stack([t['scene'] for t in targets])
+    kd = kd_loss(out['classification'], t_logits, labels, alpha=alpha, temperature=temperature)
+    fd = feature_distillation(out['features'], t_feats)
+    return {'loss': kd + fd, 'kd': kd, 'fd': fd}
+
+
+def _heads_terms(step: int, *, model: nn.Module, batches: Batches) -> dict:
+    """Detection and segmentation losses on the frozen body's features."""
+    x, targets = batches(step)
+    bn, heads = model.bottleneck, model.tail.heads
+    with torch.no_grad():
+        feats = model.tail.body(bn.decoder(bn.quantize_latent(bn.encoder(x))))
+    out = {'segmentation': heads.segmentation(feats), 'detection': heads.detection(feats, _det_targets(targets))}
+    terms = task_losses(out, targets)
+    terms['loss'] = sum(terms.values())
+    return terms
