@@ -129,7 +129,15 @@ class Teacher(nn.Module):
 
 
 class RobotSide(nn.Module):
-    """Camera side: encoder + entropy coder. ``update()`` must have run on the bottleneck."""
+    """Camera side: encoder + entropy coder. ``update()`` must have run on the bottleneck.
+
+    ``compress`` is the reference path (CompressAI's contract), not the runtime's: the
+    camera encoder (``ladon_ros.camera.LadonCameraEncoder``, torch or ONNX back end) codes
+    with ``ladon_ros.codec.latent``, whose payload body is byte-identical to ``compress``'s
+    string for the same image, except where float32 noise makes CompressAI's rounding of
+    a near-boundary value differ from the exact one (``codec.latent.quantize``; test:
+    test/test_compressai_contract.py).
+    """
 
     def __init__(self, bottleneck: LadonBottleneck):
         super().__init__()
@@ -142,7 +150,12 @@ class RobotSide(nn.Module):
 
 
 class EdgeSide(nn.Module):
-    """Edge side: entropy decoder + decoder + shared body + heads."""
+    """Edge side: entropy decoder + decoder + shared body + heads.
+
+    ``decompress`` is the reference path; the edge (``EdgePerception.prepare``) runs its two
+    halves, ``entropy_decode`` then ``decode``, with validation between them, and gets the
+    same features (test/test_compressai_contract.py).
+    """
 
     def __init__(self, bottleneck: LadonBottleneck, tail: PerceptionTail):
         super().__init__()
