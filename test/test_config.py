@@ -94,3 +94,16 @@ def test_a_cross_field_check_of_a_nested_config_is_prefixed():
 def test_list_defaults_become_tuples_and_configs_stay_hashable():
     a, b = from_mapping(Outer, {'inner': {'rate': 1.0}}), from_mapping(Outer, {'inner': {'rate': 1.0}})
     assert a.names == ('x',) and hash(a) == hash(b)
+
+
+def test_the_link_bench_config_uses_the_same_validator(tmp_path):
+    from ladon_ros.bench.link.cases import parse_codecs
+    from ladon_ros.bench.link.harness import BenchConfig
+    base = {'cases': tuple(parse_codecs('jpeg@75')), 'rates_mbps': [5.0, 1], 'out_dir': tmp_path}
+    cfg = from_mapping(BenchConfig, base)
+    assert cfg.rates_mbps == (5.0, 1.0) and cfg.frames == 100 and cfg.out_dir == tmp_path
+    for bad, match in [({'cases': ()}, r'^cases: needs at least one'), ({'fps': 0}, r'^fps: 0\.0 must be > 0'),
+                       ({'domain_id': 200}, r'^domain_id: 200 is outside'),
+                       ({'out_dir': 'x'}, r'^out_dir: expected Path'), ({'frames': 0}, r'^frames: 0 is outside')]:
+        with pytest.raises(ConfigError, match=match):
+            from_mapping(BenchConfig, {**base, **bad})

@@ -54,6 +54,7 @@ def run(args) -> int:
     from ladon_ros.bench.link.cases import ladon_points, parse_codecs, parse_rates
     from ladon_ros.bench.link.harness import BenchConfig, LinkBench
     from ladon_ros.bench.link.report import markdown_table, plot_latency_vs_rate, write_json
+    from ladon_ros.config import from_mapping
     import os
     # Random fallback weights go to a cache of this run: a cache shared with older code
     # may hold weights of an architecture that has changed since.
@@ -62,9 +63,10 @@ def run(args) -> int:
     if any(r for _, _, r in points):
         print('!!! Ladon: no shipped checkpoint, RANDOM WEIGHTS: bytes/frame and accuracy are not those of a '
               'trained model !!!')
-    cfg = BenchConfig(cases=tuple(parse_codecs(args.codecs, points)), rates_mbps=parse_rates(args.link_mbps),
-                      out_dir=out, lossy=not args.no_lossy, frames=args.frames, fps=args.fps, width=args.width,
-                      height=args.height, queue_ms=args.queue_ms, domain_id=args.domain_id)
+    cfg = from_mapping(BenchConfig, dict(
+        cases=tuple(parse_codecs(args.codecs, points)), rates_mbps=parse_rates(args.link_mbps), out_dir=out,
+        lossy=not args.no_lossy, frames=args.frames, fps=args.fps, width=args.width, height=args.height,
+        queue_ms=args.queue_ms, domain_id=args.domain_id))
     rows = LinkBench(cfg).run()
     table = markdown_table(rows)
     (out / 'link_table.md').write_text(table)

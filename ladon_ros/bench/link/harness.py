@@ -25,6 +25,7 @@ from ladon_ros.bench.link.cases import LOSSY, LOSSY_RATE_MBPS, CodecCase, LinkSe
 from ladon_ros.bench.link.fastdds import dds_env, write_udp_profile
 from ladon_ros.bench.link.floor import BenchRow, link_floor_ms, percentile, slope_per_s, wire_bytes
 from ladon_ros.bench.link.netns import Counters, NetnsLink
+from ladon_ros.config import param, positive
 from ladon_ros.ros.processes import node_command
 
 ROBOT_NS = '/robot1'
@@ -34,46 +35,29 @@ ROBOT_NS = '/robot1'
 CORES = {'camera': '0', 'edge': '1'}
 
 
+def _not_empty(values: tuple) -> None:
+    if not values:
+        raise ValueError('needs at least one')
+
+
 @dataclass(frozen=True)
 class BenchConfig:
-    """What one ``bench-link`` run measures.
+    """What one ``bench-link`` run measures (validated by ``ladon_ros.config.from_mapping``)."""
 
-    Attributes:
-        cases: Codec cases, in order.
-        rates_mbps: Clean link rates [Mbit/s], fastest first.
-        lossy: Also run every offloading case on the lossy setting.
-        frames: Camera frames offered per (case, setting) cell.
-        fps: Camera frame rate [Hz].
-        width, height: Camera image size [px] (resized to the model input on the robot).
-        queue_ms: tbf queue limit: the longest a packet may wait in the radio buffer [ms].
-        settle_s: Wait after re-shaping before a window starts (old queue drains) [s].
-        start_timeout_s: Longest wait for the first served frame of a case [s].
-        domain_id: ROS_DOMAIN_ID of every process of the run.
-        out_dir: Logs, records and outputs.
-        publish_debug_image: Let the edge draw and publish its debug image too.
-    """
-
-    cases: tuple[CodecCase, ...]
-    rates_mbps: tuple[float, ...]
-    out_dir: Path
-    lossy: bool = True
-    frames: int = 100
-    fps: float = 10.0
-    width: int = 640
-    height: int = 480
-    queue_ms: float = 400.0
-    settle_s: float = 2.0
-    start_timeout_s: float = 120.0
-    domain_id: int = 47
-    publish_debug_image: bool = False
-
-    def __post_init__(self):
-        if not self.cases or not self.rates_mbps:
-            raise ValueError('need at least one codec case and one link rate')
-        if self.frames < 1 or not 0 < self.fps <= 120:
-            raise ValueError('frames must be >= 1 and fps in (0, 120]')
-        if not 0 <= self.domain_id <= 101:
-            raise ValueError('domain_id must be in [0, 101]')
+    cases: tuple[CodecCase, ...] = param(description='Codec cases, in order', check=_not_empty)
+    rates_mbps: tuple[float, ...] = param(description='Clean link rates [Mbit/s], fastest first',
+                                          check=_not_empty)
+    out_dir: Path = param(description='Logs, records and outputs')
+    lossy: bool = param(True, 'Also run every offloading case on the lossy setting')
+    frames: int = param(100, 'Camera frames offered per (case, setting) cell', range=(1, 2**31 - 1))
+    fps: float = param(10.0, 'Camera frame rate [Hz]', range=(0.0, 120.0), check=positive)
+    width: int = param(640, 'Camera image width [px] (resized to the model input on the robot)')
+    height: int = param(480, 'Camera image height [px]')
+    queue_ms: float = param(400.0, 'tbf queue limit: the longest a packet may wait in the radio buffer [ms]')
+    settle_s: float = param(2.0, 'Wait after re-shaping before a window starts (old queue drains) [s]')
+    start_timeout_s: float = param(120.0, 'Longest wait for the first served frame of a case [s]')
+    domain_id: int = param(47, 'ROS_DOMAIN_ID of every process of the run', range=(0, 101))
+    publish_debug_image: bool = param(False, 'Let the edge draw and publish its debug image too')
 
 
 @dataclass
