@@ -59,18 +59,10 @@ ARGUMENTS = [
     DeclareLaunchArgument(
         'device', default_value='cpu',
         description="Torch device of the encoder and the edge models ('cpu', 'cuda', 'cuda:0')"),
-    DeclareLaunchArgument(
-        'image_source_params', default_value=_config('image_source.yaml'),
-        description='Parameters file of the image_source node'),
-    DeclareLaunchArgument(
-        'camera_encoder_params', default_value=_config('camera_encoder.yaml'),
-        description='Parameters file of the camera_encoder node'),
-    DeclareLaunchArgument(
-        'edge_perception_params', default_value=_config('edge_perception.yaml'),
-        description='Parameters file of the edge_perception node'),
-    DeclareLaunchArgument(
-        'rate_adapter_params', default_value=_config('rate_adapter.yaml'),
-        description='Parameters file of the rate_adapter node (its rate points, budget, camera fps)'),
+    # <node>_params: the node's parameters file (defaults: config/<node>.yaml, installed to share/).
+    *[DeclareLaunchArgument(f'{node}_params', default_value=_config(f'{node}.yaml'),
+                            description=f'Parameters file of the {node} node')
+      for node in ('image_source', 'camera_encoder', 'edge_perception', 'rate_adapter')],
     DeclareLaunchArgument(
         'rate_adapter', default_value='false', choices=['true', 'false'],
         description='Also start rate_adapter: the camera encoder follows the link (frame skipping and '
@@ -81,6 +73,10 @@ ARGUMENTS = [
                     "(participants announced every 0.5 s, so a restarted node is matched within "
                     "about 1 s), a path to your own XML, or '' for Fast DDS defaults. Ignored when "
                     "FASTDDS_DEFAULT_PROFILES_FILE is already set in the environment"),
+    DeclareLaunchArgument(
+        'edge', default_value='true', choices=['true', 'false'],
+        description="Start an edge_perception node here; 'false' launches the robot side only, "
+                    'served by the edges already running on the domain (fleet)'),
     DeclareLaunchArgument(
         'rviz', default_value='false', choices=['true', 'false'],
         description='Also start rviz2 with rviz/ladon.rviz (shows the default namespace robot1)'),
@@ -115,13 +111,14 @@ def _nodes(context):
              parameters=[arg('camera_encoder_params'),
                          {'codec': arg('codec'), 'model': arg('model'), 'checkpoint': checkpoint,
                           'device': arg('device')}]),
-        # At the root: one edge node can serve many robots (robot_namespaces lists them).
-        Node(package=PACKAGE, executable='edge_perception', name='edge_perception',
-             output='screen', additional_env=env,
-             parameters=[arg('edge_perception_params'),
-                         {'robot_namespaces': ['/' + namespace], 'checkpoints': served,
-                          'device': arg('device')}]),
     ]
+    if arg('edge') == 'true':
+        # At the root: the edge serves every robot it finds in the graph (this one and any
+        # other launched on the domain), sharing them with other edges (docs/FLEET.md).
+        nodes.append(Node(package=PACKAGE, executable='edge_perception', name='edge_perception',
+                          output='screen', additional_env=env,
+                          parameters=[arg('edge_perception_params'),
+                                      {'checkpoints': served, 'device': arg('device')}]))
     if adapt:
         nodes.append(Node(package=PACKAGE, executable='rate_adapter', name='rate_adapter', namespace=namespace,
                           output='screen', additional_env=env,
