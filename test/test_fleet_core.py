@@ -93,6 +93,11 @@ def test_filter_allow_and_deny():
     assert not f.accepts('/warehouse/test3')
     assert not f.accepts('/yard/r1')
     assert RobotFilter().accepts('/anything/at/all')
+    g = RobotFilter.from_patterns(['/warehouse/*', '!/warehouse/test*'])
+    assert g == f
+    deny_only = RobotFilter.from_patterns(['!/bad*'])
+    assert deny_only.accepts('/good') and not deny_only.accepts('/bad1')
+    assert RobotFilter.from_patterns(['']) == RobotFilter()
 
 
 def test_directory_join_leave_timeout_and_refusal():

@@ -264,7 +264,7 @@ def test_launched_nodes_exist_and_their_parameters_validate(launch_file, install
             continue  # needs a real path; covered by the params tests of the node
         config = from_mapping(configs[exe], values)
         if exe == 'edge_perception':
-            assert config.robot_namespaces == ('/' + overrides.get('namespace', 'robot1'),)
+            assert config.discover_robots and config.robot_patterns == ('*',)  # serves this robot and the fleet
             # With the adapter the edge serves the checkpoint of every Ladon rate point it may pick.
             want = {str(s.checkpoint_path()) for s in from_mapping(configs['rate_adapter'], {}).settings()}
             assert len(config.checkpoints) == (len(want) if adapt else 1)

@@ -27,3 +27,28 @@ class WireFrame:
     weights_hash: str = ''
     rate_point: float = 0.0
     encode_ms: float = 0.0
+
+
+def save_frames(path, frames: list[WireFrame]) -> None:
+    """Writes encoded frames to a JSON file (payload in base64), for replay without an encoder.
+
+    JSON, not pickle: a frame file may come from elsewhere and must never run code.
+    """
+    import base64
+    import json
+    rows = [{**{k: getattr(f, k) for k in ('codec', 'image_size', 'latent_shape', 'model_id', 'weights_hash',
+                                             'rate_point', 'encode_ms')},
+             'payload': base64.b64encode(bytes(f.payload)).decode()} for f in frames]
+    with open(path, 'w') as fh:
+        json.dump(rows, fh)
+
+
+def load_frames(path) -> list[WireFrame]:
+    """Reads a file written by ``save_frames``."""
+    import base64
+    import json
+    with open(path) as fh:
+        rows = json.load(fh)
+    return [WireFrame(r['codec'], base64.b64decode(r['payload']), tuple(r['image_size']), tuple(r['latent_shape']),
+                      r['model_id'], r['weights_hash'], float(r['rate_point']), float(r['encode_ms']))
+            for r in rows]

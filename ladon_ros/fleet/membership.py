@@ -52,6 +52,16 @@ class RobotFilter:
     allow: tuple[str, ...] = ('*',)
     deny: tuple[str, ...] = ()
 
+    @classmethod
+    def from_patterns(cls, patterns) -> 'RobotFilter':
+        """``['/a/*', '!/a/test*']``: plain entries allow, ``!`` entries deny, '' entries are ignored.
+
+        With no allow entry everything is allowed (``['!/test*']`` = all but the test robots).
+        """
+        allow = tuple(p for p in patterns if p and not p.startswith('!'))
+        deny = tuple(p[1:] for p in patterns if p.startswith('!') and len(p) > 1)
+        return cls(allow or ('*',), deny)
+
     def accepts(self, ns: str) -> bool:
         ns = normalize(ns)
         return (any(fnmatchcase(ns, p) for p in self.allow)

@@ -6,6 +6,10 @@
   at a given rate on ``probe`` (best effort, keep last 1 like ``latent``); validates a link
   without the perception nodes.
 - ``probe-listener``: records every ``probe`` frame it receives.
+- ``latent-player``: a robot without a camera or an encoder: replays frames encoded
+  beforehand by the real camera encoder (``ladon_ros.codec.wire.save_frames``) on ``latent``
+  at a given rate, stamped at publish, so many robots fit on a small machine (no torch).
+  With ``--results`` it also subscribes to its own compact results and records them.
 - ``record``: records the edge's ``<ns>/perception/frame_stats`` and ``<ns>/link_feedback``.
 
 Records are JSON lines (one object per message, ``"t"`` = arrival wall time [s]) written
@@ -116,6 +120,54 @@ class Recorder(Node):
             'frames_received': m.frames_received, 'frames_lost': m.frames_lost})
 
 
+class LatentPlayer(Node):
+    """Publishes pre-encoded ``LatentFrame``s in a loop at ``rate_hz`` (a robot, minus its camera)."""
+
+    def __init__(self, frames_file: str, rate_hz: float, count: int, results_out: str | None):
+        super().__init__('latent_player')
+        from ladon_ros.codec.wire import load_frames
+        from ladon_ros.msg import LatentFrame
+        from ladon_ros.ros.conversions import wire_to_latent
+        self.frames = load_frames(frames_file)
+        self.to_msg, self.count, self.sent = wire_to_latent, count, 0
+        self.pub = self.create_publisher(LatentFrame, 'latent', qos.LATENT)
+        self.timer = self.create_timer(1.0 / rate_hz, self._tick)
+        self.out = _JsonLines(results_out) if results_out else None
+        if self.out is not None:
+            # What the robot's planner would subscribe to: the compact results contract.
+            from sensor_msgs.msg import CompressedImage
+
+            from ladon_ros.msg import Classification, Detection2DArray, FrameStats
+            for name, typ in (('classification', Classification), ('detections', Detection2DArray),
+                              ('segmentation/compressed', CompressedImage), ('frame_stats', FrameStats)):
+                self.create_subscription(typ, f'perception/{name}', lambda m, n=name: self._on_result(n, m),
+                                         qos.RESULTS, raw=True)
+
+    def _tick(self) -> None:
+        if self.count and self.sent >= self.count:
+            self.timer.cancel()
+            return
+        from std_msgs.msg import Header
+        frame = self.frames[self.sent % len(self.frames)]
+        header = Header(stamp=self.get_clock().now().to_msg(), frame_id='camera_optical_frame')
+        self.pub.publish(self.to_msg(frame, header, self.sent))
+        self.sent += 1
+
+    def _on_result(self, name: str, raw: bytes) -> None:
+        # raw=True: the serialized CDR bytes, i.e. what crossed the link back to the robot.
+        from rclpy.serialization import deserialize_message
+        typ = {'classification': 'Classification', 'detections': 'Detection2DArray',
+               'frame_stats': 'FrameStats'}.get(name)
+        if typ is None:
+            from sensor_msgs.msg import CompressedImage as cls
+        else:
+            import ladon_ros.msg as m
+            cls = getattr(m, typ)
+        msg = deserialize_message(raw, cls)
+        self.out.write({'t': time.time(), 'topic': name, 'stamp': _stamp_s(msg.header.stamp), 'bytes': len(raw),
+                        'served_by': getattr(msg, 'served_by', ''), 'total_ms': getattr(msg, 'total_ms', None)})
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point: ``python -m ladon_ros.ros.bench_nodes <role> ...``."""
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -126,6 +178,11 @@ def main(argv: list[str] | None = None) -> int:
     t.add_argument('--count', type=int, default=0, help='0 = until stopped')
     li = sub.add_parser('probe-listener')
     li.add_argument('--out', required=True)
+    lp = sub.add_parser('latent-player')
+    lp.add_argument('--frames', required=True, help='file written by ladon_ros.codec.wire.save_frames')
+    lp.add_argument('--rate-hz', type=float, default=10.0)
+    lp.add_argument('--count', type=int, default=0, help='0 = until stopped')
+    lp.add_argument('--results', default=None, help='JSON lines of the compact results received back')
     r = sub.add_parser('record')
     r.add_argument('--out', required=True)
     r.add_argument('--robot-ns', default='')
@@ -137,6 +194,8 @@ def main(argv: list[str] | None = None) -> int:
             node = ProbeTalker(args.bytes, args.rate_hz, args.count)
         elif args.role == 'probe-listener':
             node = ProbeListener(args.out)
+        elif args.role == 'latent-player':
+            node = LatentPlayer(args.frames, args.rate_hz, args.count, args.results)
         else:
             node = Recorder(args.out, args.robot_ns)
         rclpy.spin(node)

@@ -24,6 +24,7 @@ from ladon_ros.ros import qos
 from ladon_ros.ros.common import run_node
 from ladon_ros.ros.conversions import latent_to_wire, to_label_info
 from ladon_ros.ros.diagnostics import Diagnostics, status
+from ladon_ros.ros.fleet_view import FleetView, fleet_settings
 from ladon_ros.ros.managed import ManagedModelNode
 from ladon_ros.ros.params import EdgeConfig
 from ladon_ros.ros.robot_channel import RobotChannel
@@ -35,7 +36,7 @@ FEEDBACK_PERIOD_S = 0.5
 
 
 class EdgePerceptionNode(ManagedModelNode):
-    """Serves every robot namespace in ``robot_namespaces`` with one model set."""
+    """Serves its share of the fleet's robots (``FleetView``) with one model set."""
 
     CONFIG = EdgeConfig
 
@@ -44,6 +45,10 @@ class EdgePerceptionNode(ManagedModelNode):
         self.edge: EdgePerception | None = None
         self.stats = PipelineStats()
         self.robots: list[RobotChannel] = []
+        self.fleet: FleetView | None = None
+        # Held while the worker publishes for a robot and while a robot's topics are removed
+        # (the fleet moved it to another edge): never publish on a destroyed publisher.
+        self._robots_lock = threading.Lock()
         self.label_pubs = {}
         self._feedback_timer = None
         # frames waiting per robot: (message, arrival on the node's clock [ns])
@@ -61,10 +66,13 @@ class EdgePerceptionNode(ManagedModelNode):
             threshold = cfg.min_score if task == 'detection' else 0.0
             pub.publish(to_label_info(self.edge.classes, task, Header(stamp=stamp), threshold))
             self.label_pubs[task] = pub
-        self.robots = [RobotChannel(self, ns, self._on_latent) for ns in cfg.robot_namespaces]
         self._feedback_timer = self.create_timer(FEEDBACK_PERIOD_S, self._publish_feedback)
         served = ', '.join(f'{m.model_id}@{m.rate_point} [{h}]' for h, m in self.edge.served_models.items())
-        self.get_logger().info(f'serving {[r.name for r in self.robots]} with {served}')
+        settings = fleet_settings(self, cfg)
+        self.get_logger().info(f'edge {settings.edge_id!r} loaded {served}; robots: '
+                               + ('discovered in the graph' if settings.static_robots is None
+                                  else str(list(settings.static_robots))))
+        self.fleet = FleetView(self, settings, self._set_robots, lambda: self.stats.served)
 
     def load_model(self, cfg: EdgeConfig) -> None:
         ladon = [c or resolve_ladon_checkpoint('') for c in cfg.checkpoints]
@@ -72,7 +80,9 @@ class EdgePerceptionNode(ManagedModelNode):
         if cfg.serve_image_codecs:
             teacher = cfg.teacher_checkpoint or default_checkpoint('teacher')
         self.edge = EdgePerception.from_checkpoints(ladon, teacher, device=cfg.device, top_k=cfg.top_k,
-                                                    min_score=cfg.min_score)
+                                                    min_score=cfg.min_score, max_image_side=cfg.max_image_side,
+                                                    max_mask_side=cfg.max_mask_side,
+                                                    verify_encoding=cfg.verify_encoding)
         self.metas = list(self.edge.served_models.values())
 
     def model_loaded(self) -> bool:
@@ -85,8 +95,12 @@ class EdgePerceptionNode(ManagedModelNode):
         self.queue.open()
         self._worker = threading.Thread(target=self._work, name='edge_worker', daemon=True)
         self._worker.start()
+        if self.fleet is not None:
+            self.fleet.set_enabled(True)  # announce 'serving': robots hash to this edge again
 
     def stop(self) -> None:
+        if self.fleet is not None:
+            self.fleet.set_enabled(False)  # the other edges take this edge's robots
         self.queue.close()
         if self._worker is not None:
             self._worker.join(timeout=10.0)
@@ -94,15 +108,37 @@ class EdgePerceptionNode(ManagedModelNode):
         self.queue.clear()
 
     def unload(self) -> None:
-        for r in self.robots:
-            r.destroy()
-            self.queue.forget(r)
+        if self.fleet is not None:
+            self.fleet.destroy()
+            self.fleet = None
+        self._set_robots(())
         for p in self.label_pubs.values():
             self.destroy_publisher(p)
         if self._feedback_timer is not None:
             self.destroy_timer(self._feedback_timer)
             self._feedback_timer = None
-        self.robots, self.label_pubs, self.edge = [], {}, None
+        self.label_pubs, self.edge = {}, None
+
+    # -- fleet --------------------------------------------------------------------------
+    def _set_robots(self, namespaces: tuple[str, ...]) -> None:
+        """Serves exactly ``namespaces`` from now on: topics of new robots up, of gone ones down."""
+        current = {r.ns: r for r in self.robots}
+        removed = sorted(set(current) - set(namespaces))
+        added = sorted(set(namespaces) - set(current))
+        for ns in removed:
+            robot = current.pop(ns)
+            with self._robots_lock:
+                robot.closed = True
+                self.queue.forget(robot)
+                robot.destroy()
+        for ns in added:
+            robot = RobotChannel(self, ns, self._on_latent, served_by=self.fleet.s.edge_id if self.fleet else '')
+            if self.active:
+                robot.activate()  # lifecycle publishers made while active start disabled
+            current[ns] = robot
+        self.robots = [current[ns] for ns in sorted(current)]
+        if added or removed:
+            self.get_logger().info(f'serving {[r.name for r in self.robots]} (+{added} -{removed})')
 
     # -- receive ------------------------------------------------------------------------
     def _on_latent(self, robot: RobotChannel, msg: LatentFrame) -> None:
@@ -159,8 +195,11 @@ class EdgePerceptionNode(ManagedModelNode):
                       'heads': res.timings_ms['heads']}
             stages['total'] = (self.get_clock().now().nanoseconds - stamp_ns) / 1e6
             try:
-                robot.publish(msg, res, stages, debug_image=self.cfg.publish_debug_image,
-                              alpha=self.cfg.overlay_alpha)
+                with self._robots_lock:
+                    if robot.closed:
+                        continue  # moved to another edge while this batch ran
+                    robot.publish(msg, res, stages, debug_image=self.cfg.publish_debug_image,
+                                  alpha=self.cfg.overlay_alpha)
             except Exception:  # noqa: BLE001 - keep the worker alive
                 if not self.context.ok():
                     return  # SIGINT/SIGTERM shut rclpy down before close() stopped this worker
@@ -172,6 +211,7 @@ class EdgePerceptionNode(ManagedModelNode):
 
     def _reject(self, robot: RobotChannel, reason: str, detail: str) -> None:
         self.stats.on_rejected(reason)
+        robot.rejected[reason] += 1
         self.log.warning(reason, f'rejected a frame from {robot.name}: {reason}: {detail} '
                          f'({self.stats.rejected[reason]} {reason} so far)')
 
@@ -189,8 +229,11 @@ class EdgePerceptionNode(ManagedModelNode):
         hw = self.get_fully_qualified_name()
         level, text = self.health(serving=f'serving {len(self.robots)} robot(s)', rejected=self.stats.rejected,
                                   rejected_what='rejected frames')
-        return [status('edge_perception: pipeline', hw, level, text, values),
-                *(r.diagnostic(hw, self.queue.account(r)) for r in self.robots)]
+        statuses = [status('edge_perception: pipeline', hw, level, text, values),
+                    *(r.diagnostic(hw, self.queue.account(r)) for r in self.robots)]
+        if self.fleet is not None:
+            statuses.append(self.fleet.diagnostic(hw))
+        return statuses
 
 
 def _stamp_ns(header: Header) -> int:

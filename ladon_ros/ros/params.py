@@ -68,6 +68,14 @@ def _namespaces(values: tuple[str, ...]) -> None:
         raise ValueError(f'duplicate namespaces in {values}')
 
 
+def _patterns(values: tuple[str, ...]) -> None:
+    for v in values:
+        if v.startswith('!') and len(v) == 1:
+            raise ValueError("'!' alone denies nothing; write '!<pattern>'")
+        if v and not v.lstrip('!').startswith(('/', '*', '?', '[')):
+            raise ValueError(f'{v!r}: patterns match absolute namespaces, start them with / or *')
+
+
 # --- configs ---------------------------------------------------------------------------
 
 @dataclass(frozen=True)
@@ -142,8 +150,29 @@ class CameraEncoderConfig:
 class EdgeConfig:
     """Validated parameters of ``edge_perception``."""
 
-    robot_namespaces: tuple[str, ...] = param([''], "Robot namespaces to serve; '' = this node's own namespace",
-                                              check=_namespaces)
+    discover_robots: bool = param(True, 'Serve every robot found in the ROS graph (a <ns>/latent publisher of '
+                                  'LatentFrame) that robot_patterns allows; false = exactly robot_namespaces')
+    robot_namespaces: tuple[str, ...] = param([''], "Static robot list (discover_robots false); '' = this "
+                                              "node's own namespace", check=_namespaces)
+    robot_patterns: tuple[str, ...] = param(['*'], "Namespaces that may be served (fnmatch; '*' also crosses "
+                                            "'/'); a leading '!' denies, e.g. ['/warehouse/*', '!/warehouse/test*']",
+                                            check=_patterns)
+    robot_timeout_s: float = param(5.0, 'A discovered robot whose latent publisher is gone this long is dropped '
+                                   '(its topics and counters released) [s]', range=(0.5, 3600.0))
+    edge_id: str = param('', "This edge's unique, stable name in the fleet; '' = host name + node name")
+    standby: bool = param(False, 'Hot standby: weights loaded, serves no robot until a serving edge is lost')
+    pinned_robots: tuple[str, ...] = param([''], "Robot namespace patterns pinned to this edge (operator "
+                                           "override of the hashing); [''] = none", check=_patterns)
+    heartbeat_period_s: float = param(0.1, 'Period of this edge\'s heartbeat on /ladon/edges [s]',
+                                      range=(0.02, 5.0))
+    edge_timeout_s: float = param(0.4, 'An edge not heard for this long is gone and its robots move; also '
+                                  'the heartbeat liveliness lease [s]', range=(0.05, 60.0))
+    max_image_side: int = param(4096, 'Frames claiming a larger camera image side are refused [px]',
+                                range=(32, 16384))
+    max_mask_side: int = param(1920, 'Label maps of larger images are scaled down to this side [px]',
+                               range=(32, 16384))
+    verify_encoding: bool = param(True, 'Refuse Ladon bodies that are not the exact encoding of the symbols they '
+                                  'decode to (a broken or hostile encoder); costs ~5 % of decode time')
     checkpoints: tuple[str, ...] = param([''], "Ladon checkpoints (rate points) to serve; [''] = the shipped default",
                                          check=each(check_checkpoint_file))
     teacher_checkpoint: str = param('', "Teacher checkpoint for image-codec frames; '' = shipped default",

@@ -96,8 +96,11 @@ class NodeProcesses:
               params: dict | None = None, params_file: str | Path | None = None,
               remap: dict[str, str] | None = None) -> subprocess.Popen:
         """Starts one node (command line: ``node_command``)."""
-        label = label or node
         cmd = node_command(node, namespace=namespace, params=params, params_file=params_file, remap=remap)
+        return self.start_command(label or node, cmd)
+
+    def start_command(self, label: str, cmd: list[str]) -> subprocess.Popen:
+        """Starts any command (e.g. a bench node) under the same environment and log rules."""
         log = open(self.log_dir / f'{label}.log', 'w')
         # start_new_session: a Ctrl-C in the terminal goes to the caller, which stops the
         # children in order (stop()), instead of every process racing to exit at once.
@@ -105,6 +108,13 @@ class NodeProcesses:
                                              start_new_session=True)
         log.close()
         return self.procs[label]
+
+    def kill(self, label: str) -> float:
+        """SIGKILL (a crash: no clean shutdown); returns the monotonic time of the kill."""
+        t = time.monotonic()
+        self.procs[label].kill()
+        self.procs[label].wait()
+        return t
 
     def log(self, label: str) -> str:
         """The output so far of process ``label``."""

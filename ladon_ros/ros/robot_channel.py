@@ -1,6 +1,8 @@
 """One robot as the edge sees it: its ``latent`` subscription, result publishers and link stats."""
 from __future__ import annotations
 
+import collections
+
 import numpy as np
 from diagnostic_msgs.msg import DiagnosticStatus
 from sensor_msgs.msg import CompressedImage, Image
@@ -30,9 +32,11 @@ def topic(ns: str, name: str) -> str:
 class RobotChannel:
     """Subscription + publishers of one robot namespace on the edge node."""
 
-    def __init__(self, node, ns: str, on_latent):
-        self.node, self.ns = node, ns
+    def __init__(self, node, ns: str, on_latent, served_by: str = ''):
+        self.node, self.ns, self.served_by = node, ns, served_by
         self.link = LinkStats()
+        self.rejected: collections.Counter = collections.Counter()  # reason -> frames of this robot refused
+        self.closed = False  # set (under the node's lock) before destroy()
         pub = node.create_lifecycle_publisher
         self.pubs = {
             'classification': pub(Classification, topic(ns, 'perception/classification'), qos.RESULTS),
@@ -71,7 +75,13 @@ class RobotChannel:
         self.pubs['stats'].publish(FrameStats(
             header=h, sequence=msg.sequence, codec=msg.codec, rate_point=msg.rate_point,
             payload_bytes=len(msg.data), encode_ms=msg.encode_ms, transit_ms=stages_ms['transit'],
-            decode_ms=stages_ms['decode'], heads_ms=stages_ms['heads'], total_ms=stages_ms['total']))
+            decode_ms=stages_ms['decode'], heads_ms=stages_ms['heads'], total_ms=stages_ms['total'],
+            served_by=self.served_by))
+
+    def activate(self) -> None:
+        """Enables the lifecycle publishers of a channel made while the node is active."""
+        for p in self.pubs.values():
+            p.on_activate(None)
 
     def _wanted(self, key: str) -> bool:
         return self.pubs[key].get_subscription_count() > 0
@@ -87,10 +97,15 @@ class RobotChannel:
         f = self.link.feedback(self.node.get_clock().now().nanoseconds)
         values = {'frames_received': self.link.received, 'frames_lost': self.link.lost,
                   'camera_restarts': self.link.restarts, **{k: f'{v:.1f}' for k, v in f.items()},
-                  'frames_dropped_stale': queue.dropped_stale, 'edge_time_s': f'{queue.edge_time_s:.3f}'}
-        level = DiagnosticStatus.OK if self.link.received else DiagnosticStatus.WARN
-        return status(f'edge_perception: robot {self.name}', hardware_id, level,
-                      'receiving' if self.link.received else 'no frames yet', values)
+                  'frames_dropped_stale': queue.dropped_stale, 'edge_time_s': f'{queue.edge_time_s:.3f}',
+                  'frames_rejected': sum(self.rejected.values()),
+                  **{f'rejected_{reason}': n for reason, n in sorted(self.rejected.items())}}
+        level, text = DiagnosticStatus.OK, 'receiving'
+        if not self.link.received:
+            level, text = DiagnosticStatus.WARN, 'no frames yet'
+        elif self.rejected:
+            level, text = DiagnosticStatus.WARN, f'receiving; rejected frames: {dict(self.rejected)}'
+        return status(f'edge_perception: robot {self.name}', hardware_id, level, text, values)
 
     def destroy(self) -> None:
         """Removes the subscription and publishers from the node."""

@@ -1,0 +1,208 @@
+"""The edge's view of the fleet: heartbeats and the ROS graph -> the robots this edge serves.
+
+Thin glue around ``ladon_ros.fleet``: a timer publishes this edge's ``EdgeHeartbeat`` on
+``/ladon/edges`` and folds the heartbeats heard into ``EdgePeers``; another polls the graph
+for ``<ns>/latent`` publishers into ``RobotDirectory``. After each change the assignment is
+recomputed and ``on_change(robots)`` is called with this edge's robots (in the executor
+thread, like every callback of the node).
+"""
+from __future__ import annotations
+
+import random
+import socket
+import time
+from dataclasses import dataclass
+from typing import Callable
+
+from rclpy.duration import Duration
+from rclpy.event_handler import SubscriptionEventCallbacks
+from rclpy.qos import DurabilityPolicy, HistoryPolicy, LivelinessPolicy, QoSProfile, ReliabilityPolicy
+from std_msgs.msg import Header
+
+from ladon_ros.fleet.assignment import EdgeInfo, owner, robots_of
+from ladon_ros.fleet.membership import RobotDirectory, RobotFilter, latent_topic, robots_in_graph
+from ladon_ros.fleet.peers import EdgePeers, StandbyPolicy
+from ladon_ros.msg import EdgeHeartbeat
+
+HEARTBEAT_TOPIC = '/ladon/edges'
+GRAPH_POLL_S = 0.25  # robots appear within this (plus DDS discovery) of their first publisher
+# A robot that moves to another LIVE edge (one joined or came back) stays served here until
+# the new owner announces it in its heartbeat, at most this long [s]: the new owner needs a
+# moment to subscribe and match, and the robot should not go unserved meanwhile.
+HANDOVER_S = 1.0
+
+
+def heartbeat_qos(lease_s: float) -> QoSProfile:
+    """Heartbeats: newest only, best effort (the next one follows a period later), and an
+    AUTOMATIC liveliness lease so a killed edge is reported by DDS within ``lease_s``."""
+    return QoSProfile(reliability=ReliabilityPolicy.BEST_EFFORT, history=HistoryPolicy.KEEP_LAST, depth=8,
+                      durability=DurabilityPolicy.VOLATILE, liveliness=LivelinessPolicy.AUTOMATIC,
+                      liveliness_lease_duration=Duration(seconds=lease_s))
+
+
+@dataclass(frozen=True)
+class FleetSettings:
+    """What the fleet view needs from the edge's config (see ``EdgeConfig``)."""
+
+    edge_id: str
+    static_robots: tuple[str, ...] | None
+    robot_filter: RobotFilter
+    robot_timeout_s: float
+    standby: bool
+    pinned_robots: tuple[str, ...]
+    heartbeat_period_s: float
+    edge_timeout_s: float
+
+
+def default_edge_id(node) -> str:
+    """Host name + the node's fully qualified name: unique on a site, stable across restarts."""
+    return f'{socket.gethostname()}{node.get_fully_qualified_name()}'
+
+
+def fleet_settings(node, cfg) -> FleetSettings:
+    """The fleet part of an ``EdgeConfig`` ('' namespaces resolve to the node's own)."""
+    static = None
+    if not cfg.discover_robots:
+        static = tuple(ns or node.get_namespace() for ns in cfg.robot_namespaces)
+    return FleetSettings(
+        edge_id=cfg.edge_id or default_edge_id(node), static_robots=static,
+        robot_filter=RobotFilter.from_patterns(cfg.robot_patterns), robot_timeout_s=cfg.robot_timeout_s,
+        standby=cfg.standby, pinned_robots=tuple(p for p in cfg.pinned_robots if p),
+        heartbeat_period_s=cfg.heartbeat_period_s, edge_timeout_s=cfg.edge_timeout_s)
+
+
+class FleetView:
+    """Publishes this edge's heartbeat and tracks the robots it must serve.
+
+    Args:
+        node: The edge node.
+        settings: Fleet parameters.
+        on_change: Called with the sorted robot namespaces this edge now serves.
+        frames_served: Returns the edge's served-frame count (for the heartbeat).
+    """
+
+    def __init__(self, node, settings: FleetSettings, on_change: Callable[[tuple[str, ...]], None],
+                 frames_served: Callable[[], int]):
+        self.node, self.s = node, settings
+        self.on_change, self.frames_served = on_change, frames_served
+        self.instance = random.getrandbits(63)
+        self.standby = StandbyPolicy(standby=settings.standby)
+        self.peers = EdgePeers(self._me(), timeout_s=settings.edge_timeout_s)
+        self.directory = RobotDirectory(settings.robot_filter, settings.robot_timeout_s, settings.static_robots)
+        self.enabled = False  # serving only while the node is active
+        self.mine: tuple[str, ...] = ()
+        self.announced: dict[str, frozenset] = {}  # edge id -> robots it says it serves
+        self.handover_until: dict[str, float] = {}  # robot -> when this edge lets go of it
+        self.duplicate_ids = 0
+        qos = heartbeat_qos(settings.edge_timeout_s)
+        self.pub = node.create_publisher(EdgeHeartbeat, HEARTBEAT_TOPIC, qos)
+        self.sub = node.create_subscription(
+            EdgeHeartbeat, HEARTBEAT_TOPIC, self._on_heartbeat, qos,
+            event_callbacks=SubscriptionEventCallbacks(liveliness=self._on_liveliness))
+        self.timers = [node.create_timer(settings.heartbeat_period_s, self._tick)]
+        if self.directory.discovering:
+            self.timers.append(node.create_timer(GRAPH_POLL_S, self._poll_graph))
+        self._tick()
+
+    # -- facts in ------------------------------------------------------------------------
+    def set_enabled(self, enabled: bool) -> None:
+        """Serve (node active) or hand every robot to the others (inactive)."""
+        self.enabled = enabled
+        self._tick()
+
+    def _me(self) -> EdgeInfo:
+        serving = self.standby.serving and getattr(self, 'enabled', False)
+        return EdgeInfo(self.s.edge_id, serving, self.s.pinned_robots)
+
+    def _on_heartbeat(self, msg: EdgeHeartbeat) -> None:
+        if msg.edge_id == self.s.edge_id:
+            if msg.instance != self.instance:
+                self.duplicate_ids += 1
+                self.node.log.warning('duplicate_edge_id', f'another live edge announces edge_id '
+                                      f'{msg.edge_id!r}: robots may be served twice; give each edge its own edge_id')
+            return
+        info = EdgeInfo(msg.edge_id, bool(msg.serving), tuple(msg.pinned_robots))
+        robots = frozenset(msg.robots)
+        changed = self.announced.get(msg.edge_id) != robots
+        self.announced[msg.edge_id] = robots
+        if self.peers.heard(info, time.monotonic()) or (changed and self.handover_until):
+            self._recompute()
+
+    def _on_liveliness(self, event) -> None:
+        if event.not_alive_count_change > 0:  # a writer missed its lease: drop the silent edge(s) now
+            if self.peers.lost(time.monotonic(), grace_s=2 * self.s.heartbeat_period_s):
+                self._recompute()
+
+    def _poll_graph(self) -> None:
+        robots = robots_in_graph(self.node.get_topic_names_and_types())
+        counts = {ns: self.node.count_publishers(latent_topic(ns)) for ns in robots}
+        if self.directory.update(counts, time.monotonic()):
+            self._recompute()
+
+    def _tick(self) -> None:
+        now = time.monotonic()
+        self.peers.expire(now)
+        self._recompute()
+        self.pub.publish(EdgeHeartbeat(
+            header=Header(stamp=self.node.get_clock().now().to_msg()), edge_id=self.s.edge_id,
+            instance=self.instance, serving=self.peers.me.serving, pinned_robots=list(self.s.pinned_robots),
+            robots=list(self.mine), frames_served=int(self.frames_served())))
+
+    # -- decision -------------------------------------------------------------------------
+    def _recompute(self) -> None:
+        if self.enabled and self.standby.observe(self.peers.live(), self.s.edge_id, time.monotonic()):
+            self.node.get_logger().warning('hot standby taking over: a serving edge was lost')
+        self.peers.me = self._me()
+        live = self.peers.live()
+        for gone in set(self.announced) - {e.edge_id for e in live}:
+            del self.announced[gone]
+        mine = robots_of(self.s.edge_id, self.directory.robots, live) if self.peers.me.serving else ()
+        mine = tuple(sorted({*mine, *self._handing_over(mine, live)}))
+        if mine != self.mine:
+            self.mine = mine
+            self.on_change(mine)
+
+    def _handing_over(self, mine: tuple[str, ...], live: list[EdgeInfo]) -> set[str]:
+        """Robots this edge still serves while their new (live) owner takes them over."""
+        now = time.monotonic()
+        keep = set()
+        for robot in set(self.mine) - set(mine):
+            new = owner(robot, live)
+            if (self.peers.me.serving and new is not None and robot in self.directory.robots
+                    and robot not in self.announced.get(new, ())
+                    and now < self.handover_until.setdefault(robot, now + HANDOVER_S)):
+                keep.add(robot)
+        self.handover_until = {r: t for r, t in self.handover_until.items() if r in keep}
+        return keep
+
+    def diagnostic(self, hardware_id: str):
+        """The fleet status for /diagnostics: this edge's role, the live edges, why it serves whom."""
+        from diagnostic_msgs.msg import DiagnosticStatus
+
+        from ladon_ros.ros.diagnostics import status
+        me = self.peers.me
+        role = 'serving' if me.serving else ('standby' if self.enabled else 'inactive')
+        live = self.peers.live()
+        level, text = DiagnosticStatus.OK, f'{role}: {len(self.mine)} robot(s) of {len(self.directory.robots)}'
+        if self.duplicate_ids:
+            level, text = DiagnosticStatus.ERROR, f'{text}; another edge announces the same edge_id'
+        values = {
+            'edge_id': self.s.edge_id, 'role': role,
+            'live_edges': ' '.join(f'{e.edge_id}({"serving" if e.serving else "standby"})' for e in live),
+            'robots_served': ' '.join(self.mine),
+            'robots_known': ' '.join(self.directory.robots),
+            'robots_refused_by_pattern': ' '.join(sorted(self.directory.refused)),
+            'assignment': 'static list' if not self.directory.discovering else
+            'rendezvous hashing over serving edges' + (f'; pinned here: {" ".join(self.s.pinned_robots)}'
+                                                       if self.s.pinned_robots else ''),
+            'duplicate_edge_id_heartbeats': self.duplicate_ids,
+        }
+        return status('edge_perception: fleet', hardware_id, level, text, values)
+
+    def destroy(self) -> None:
+        """Removes timers and topics (the others notice within the lease and take over)."""
+        for t in self.timers:
+            self.node.destroy_timer(t)
+        self.node.destroy_subscription(self.sub)
+        self.node.destroy_publisher(self.pub)
+        self.timers = []
