@@ -8,7 +8,6 @@ and the edges' heartbeats. Timings are printed; the asserted limits are the issu
 from __future__ import annotations
 
 import collections
-import os
 import sys
 import time
 
@@ -21,6 +20,7 @@ from rclpy.qos import QoSProfile, ReliabilityPolicy  # noqa: E402
 from ladon_ros.msg import EdgeHeartbeat, FrameStats, LatentFrame  # noqa: E402
 from ladon_ros.ros.processes import NodeProcesses  # noqa: E402
 from ros_domain import domain_id  # noqa: E402
+from ros_probe import environment, spin_until  # noqa: E402
 
 pytestmark = pytest.mark.ros
 
@@ -65,12 +65,7 @@ class Probe:
         return [h for e, h in self.heartbeats.items() if now - self.heard[e] < within]
 
     def spin_until(self, cond, timeout: float) -> bool:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            rclpy.spin_once(self.node, timeout_sec=0.05)
-            if cond():
-                return True
-        return False
+        return spin_until(self.node, cond, timeout)
 
     def spin_for(self, seconds: float) -> None:
         self.spin_until(lambda: False, seconds)
@@ -108,12 +103,10 @@ def _edge(procs, ns):
 def test_fleet_discovery_sharing_failover_and_rejoin(frames_file, tmp_path, capsys):
     dom = domain_id(7)
     env = {'OMP_NUM_THREADS': '1', 'ROS_DOMAIN_ID': str(dom)}
-    old = {k: os.environ.get(k) for k in env}
-    os.environ.update(env)
     rclpy.init()
     report = []
     try:
-        with NodeProcesses(dom, tmp_path / 'logs', env) as procs:
+        with environment(env), NodeProcesses(dom, tmp_path / 'logs', env) as procs:
             probe = Probe()
             # Robots first: they must be served although no edge existed when they started.
             for ns in (*ROBOTS, DENIED):
@@ -190,8 +183,3 @@ def test_fleet_discovery_sharing_failover_and_rejoin(frames_file, tmp_path, caps
             probe.node.destroy_node()
     finally:
         rclpy.shutdown()
-        for k, v in old.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v

@@ -22,6 +22,7 @@ from ladon_ros.msg import Classification, Detection2DArray, FrameStats, LabelInf
 from ladon_ros.ros import qos
 from ladon_ros.ros.conversions import wire_to_latent
 from ladon_ros.ros.processes import NodeProcesses
+from ros_probe import spin_until
 
 pytestmark = pytest.mark.ros  # rclpy nodes / DDS processes (setup.cfg)
 
@@ -46,12 +47,7 @@ class Recorder:
         return self.msgs[topic]
 
     def spin_until(self, done, timeout: float) -> bool:
-        end = time.monotonic() + timeout
-        while time.monotonic() < end:
-            rclpy.spin_once(self.node, timeout_sec=0.05)
-            if done():
-                return True
-        return False
+        return spin_until(self.node, done, timeout)
 
 
 @pytest.fixture(scope='module')
