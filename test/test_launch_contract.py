@@ -1,4 +1,4 @@
-"""launch/split_perception.launch.py and rviz/ladon.rviz name only things that exist.
+"""launch/split_perception.launch.py, launch/fleet.launch.py and rviz/ladon.rviz name only things that exist.
 
 `launch` / `launch_ros` are not installable here, so the launch file is read with `ast` and
 also run against small stand-ins of the few launch classes it uses; the parameters it sets
@@ -22,6 +22,7 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 LAUNCH = ROOT / 'launch' / 'split_perception.launch.py'
+FLEET = ROOT / 'launch' / 'fleet.launch.py'
 RVIZ = ROOT / 'rviz' / 'ladon.rviz'
 CONTRACTS = (ROOT / 'docs' / 'CONTRACTS.md').read_text()
 PACKAGE = 'ladon_ros'
@@ -74,9 +75,9 @@ def declared(cls: type) -> set[str]:
 
 # --- static: what the launch file's source names --------------------------------------
 
-def launch_nodes_ast() -> list[dict]:
+def launch_nodes_ast(path: Path = LAUNCH) -> list[dict]:
     """Every Node(...) call: its constant keyword arguments and its parameter-dict keys."""
-    tree = ast.parse(LAUNCH.read_text())
+    tree = ast.parse(path.read_text())
     constants = {t.id: a.value.value for a in tree.body if isinstance(a, ast.Assign)
                  and isinstance(a.value, ast.Constant) for t in a.targets if isinstance(t, ast.Name)}
 
@@ -110,10 +111,13 @@ def test_every_contract_executable_is_installed_and_wired(install_space):
         assert (ROOT / row['params']).is_file(), row['params']
 
 
-def test_launch_nodes_are_contract_executables_with_declared_parameters():
+@pytest.mark.parametrize('path,executables', [
+    (LAUNCH, {'image_source', 'camera_encoder', 'edge_perception', 'rate_adapter'}),
+    (FLEET, {'image_source', 'camera_encoder', 'edge_perception'})], ids=lambda v: getattr(v, 'name', ''))
+def test_launch_nodes_are_contract_executables_with_declared_parameters(path, executables):
     contract, configs = contract_executables(), node_configs()
-    ours = [n for n in launch_nodes_ast() if n['package'] == PACKAGE]
-    assert {n['executable'] for n in ours} == set(contract)
+    ours = [n for n in launch_nodes_ast(path) if n['package'] == PACKAGE]
+    assert {n['executable'] for n in ours} == executables <= set(contract)
     for node in ours:
         assert node['name'] == contract[node['executable']]['node']
         names = declared(configs[node['executable']])
@@ -162,6 +166,9 @@ def _fake_launch_modules(share: Path) -> dict[str, types.ModuleType]:
     class OpaqueFunction(_Sub):
         pass
 
+    class ExecuteProcess(_Sub):
+        pass
+
     class Node(_Sub):
         pass
 
@@ -177,7 +184,7 @@ def _fake_launch_modules(share: Path) -> dict[str, types.ModuleType]:
     return {
         'launch': mod('launch', LaunchDescription=LaunchDescription),
         'launch.actions': mod('launch.actions', DeclareLaunchArgument=DeclareLaunchArgument,
-                              OpaqueFunction=OpaqueFunction),
+                              OpaqueFunction=OpaqueFunction, ExecuteProcess=ExecuteProcess),
         'launch.substitutions': mod('launch.substitutions', LaunchConfiguration=_LaunchConfiguration,
                                     PathJoinSubstitution=PathJoinSubstitution),
         'launch.conditions': mod('launch.conditions'),
@@ -195,13 +202,13 @@ def _evaluate(value, share_root: Path) -> str:
     return str(Path(*parts))
 
 
-@pytest.fixture(scope='module')
-def launch_file(install_space):
+def _load(path: Path, install_space: Path):
+    """(arguments, opaque functions, evaluated defaults) of the launch file at ``path``."""
     share_root = install_space / 'share'
     saved = {k: sys.modules.get(k) for k in _fake_launch_modules(share_root)}
     sys.modules.update(_fake_launch_modules(share_root))
     try:
-        spec = importlib.util.spec_from_file_location('split_perception_launch', LAUNCH)
+        spec = importlib.util.spec_from_file_location(path.name.replace('.', '_'), path)
         module = importlib.util.module_from_spec(spec)
         spec.loader.exec_module(module)
         description = module.generate_launch_description()
@@ -216,6 +223,16 @@ def launch_file(install_space):
     functions = [e.kwargs['function'] for e in entities if type(e).__name__ == 'OpaqueFunction']
     defaults = {n: _evaluate(kw['default_value'], share_root) for n, kw in args.items()}
     return args, functions, defaults
+
+
+@pytest.fixture(scope='module')
+def launch_file(install_space):
+    return _load(LAUNCH, install_space)
+
+
+@pytest.fixture(scope='module')
+def fleet_launch(install_space):
+    return _load(FLEET, install_space)
 
 
 def _run(launch_file, **overrides) -> list:
@@ -296,7 +313,7 @@ def test_rviz_displays_contract_topics_of_the_default_namespace():
 
 def test_installed_share_matches_the_sources(install_space):
     share = install_space / 'share' / PACKAGE
-    sources = [LAUNCH, RVIZ, *sorted((ROOT / 'config').glob('*.yaml')), ROOT / 'config' / 'fastdds_fleet.xml']
+    sources = [LAUNCH, FLEET, RVIZ, *sorted((ROOT / 'config').glob('*.yaml')), ROOT / 'config' / 'fastdds_fleet.xml']
     for src in sources:
         installed = share / src.relative_to(ROOT)
         assert installed.is_file(), f'{installed} is not installed: run `make setup`'
@@ -319,3 +336,101 @@ def test_nodes_get_the_fleet_dds_profile_unless_the_user_chose_one(launch_file, 
     for kw in ours:
         assert kw['additional_env'].get('FASTDDS_DEFAULT_PROFILES_FILE') == want, kw['executable']
     assert fleet_profile().is_file()
+
+
+# --- launch/fleet.launch.py -----------------------------------------------------------
+
+def _node_config(kw: dict, configs: dict):
+    """The node's parameters (params files, then the launch's overrides) validated into its config."""
+    from ladon_ros.config import from_mapping
+    values = {}
+    for item in kw['parameters']:
+        if isinstance(item, dict):
+            values.update(item)
+        else:
+            assert Path(item).is_file(), f"{kw['executable']}: params file {item} is not installed"
+            values.update(params_file_values(Path(item), kw['name']))
+    assert set(values) <= declared(configs[kw['executable']])
+    return from_mapping(configs[kw['executable']], values)
+
+
+def test_fleet_launch_arguments_are_documented(fleet_launch):
+    from ladon_ros.codec.bitstream import CODEC_IDS
+    args, _, _ = fleet_launch
+    assert {'robots', 'edges', 'standby', 'discovery_server', 'discovery_address', 'discovery_port', 'codec',
+            'checkpoint', 'device', 'dds_profile', 'image_source_params', 'camera_encoder_params',
+            'edge_perception_params'} <= set(args)
+    for name, kw in args.items():
+        assert len(kw.get('description') or '') > 10, f'launch argument {name} needs a description'
+    assert set(args['codec']['choices']) == set(CODEC_IDS)
+    for flag in ('standby', 'discovery_server'):
+        assert set(args[flag]['choices']) == {'true', 'false'}
+
+
+@pytest.mark.parametrize('overrides', [
+    {}, {'robots': '2', 'edges': '3', 'standby': 'true', 'discovery_server': 'true'},
+    {'robots': '0', 'edges': '1', 'discovery_server': 'true', 'discovery_address': '10.0.0.5',
+     'discovery_port': '11812'},
+    {'robots': '3', 'edges': '0', 'codec': 'jpeg'}],
+    ids=['defaults', 'standby-discovery-server', 'base-only', 'robots-only-jpeg'])
+def test_fleet_launch_starts_n_robots_m_edges_with_valid_parameters(fleet_launch, install_space, monkeypatch,
+                                                                    overrides):
+    import shutil
+    monkeypatch.delenv('ROS_DISCOVERY_SERVER', raising=False)
+    monkeypatch.delenv('FASTDDS_BUILTIN_TRANSPORTS', raising=False)
+    configs = node_configs()
+    _, _, defaults = fleet_launch
+    arg = {**defaults, **overrides}
+    actions = _run(fleet_launch, **overrides)
+    nodes = [a.kwargs for a in actions if type(a).__name__ == 'Node']
+    assert all(n['package'] == PACKAGE and os.access(install_space / 'lib' / PACKAGE / n['executable'], os.X_OK)
+               for n in nodes)
+    robots, edges = int(arg['robots']), int(arg['edges'])
+    spaces = {exe: [n['namespace'] for n in nodes if n['executable'] == exe]
+              for exe in ('image_source', 'camera_encoder', 'edge_perception')}
+    want_robots = [f'robot{k}' for k in range(1, robots + 1)]
+    assert spaces['image_source'] == spaces['camera_encoder'] == want_robots
+    want_edges = [f'base{j}' for j in range(1, edges + 1)] + (['standby'] if arg['standby'] == 'true' else [])
+    assert spaces['edge_perception'] == want_edges
+    assert len(nodes) == 2 * robots + len(want_edges)
+    seeds, edge_ids = set(), set()
+    for kw in nodes:
+        config = _node_config(kw, configs)
+        assert kw['name'] == kw['executable']
+        if kw['executable'] == 'image_source':
+            assert config.mode == 'synthetic' and config.rate_hz == float(arg['rate_hz'])
+            seeds.add(config.seed)
+        elif kw['executable'] == 'camera_encoder':
+            assert config.codec == arg['codec']
+        else:
+            assert config.discover_robots and config.robot_patterns == ('*',)
+            assert config.standby == (kw['namespace'] == 'standby')
+            assert config.serve_image_codecs == (arg['codec'] != 'ladon')
+            # edge_id '' = host name + fully qualified node name: distinct per namespace.
+            edge_ids.add(config.edge_id or f"/{kw['namespace']}/{kw['name']}")
+    assert len(seeds) == robots, 'every synthetic robot sees its own scenes'
+    assert len(edge_ids) == len(want_edges), 'two edges with one edge_id would serve robots twice'
+    servers = [a.kwargs for a in actions if type(a).__name__ == 'ExecuteProcess']
+    if arg['discovery_server'] == 'true':
+        address = f"{arg['discovery_address']}:{arg['discovery_port']}"
+        assert [s['cmd'] for s in servers] == [['fastdds', 'discovery', '-i', '0', '-l', arg['discovery_address'],
+                                                '-p', arg['discovery_port']]]
+        assert shutil.which('fastdds'), 'fastdds (ros-fastdds wheel) is not on PATH'
+        assert all(n['additional_env']['ROS_DISCOVERY_SERVER'] == address for n in nodes)
+    else:
+        assert servers == [] and all('ROS_DISCOVERY_SERVER' not in n['additional_env'] for n in nodes)
+
+
+@pytest.mark.parametrize('overrides', [{'robots': '-1'}, {'edges': 'two'}, {'robots': '65'},
+                                       {'discovery_server': 'true', 'discovery_port': '70000'}])
+def test_fleet_launch_refuses_bad_counts(fleet_launch, overrides):
+    with pytest.raises(ValueError, match=next(iter(overrides)) if 'robots' in overrides or 'edges' in overrides
+                       else 'discovery_port'):
+        _run(fleet_launch, **overrides)
+
+
+def test_fleet_launch_refuses_discovery_server_with_large_data(fleet_launch, monkeypatch):
+    monkeypatch.setenv('FASTDDS_BUILTIN_TRANSPORTS', 'LARGE_DATA')
+    with pytest.raises(ValueError, match='LARGE_DATA'):
+        _run(fleet_launch, discovery_server='true')
+    assert _run(fleet_launch, discovery_server='false')  # SIMPLE discovery + LARGE_DATA works
