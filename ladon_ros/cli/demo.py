@@ -1,4 +1,8 @@
-"""``ladon-ros demo``: the embedded default (synthetic source -> camera encoder -> edge over DDS)."""
+"""``ladon-ros demo``: the embedded default (synthetic source -> camera encoder -> edge over DDS).
+
+With ``--robots N`` / ``--edges M`` (either above 1) it runs the fleet demo instead
+(``ladon_ros.ros.fleet_demo``): N robots, M edges sharing them, one edge killed halfway.
+"""
 from __future__ import annotations
 
 
@@ -11,6 +15,10 @@ def register(sub) -> None:
     p.add_argument('--codec', default='ladon', help="camera codec: ladon (default), raw, jpeg, png, webp")
     p.add_argument('--domain-id', type=int, default=47, help='ROS_DOMAIN_ID of the demo (default 47)')
     p.add_argument('--pngs', type=int, default=4, help='annotated frames to write (default 4)')
+    p.add_argument('--robots', type=int, default=1,
+                   help='robots (image_source + camera_encoder each); above 1 (or --edges above 1) runs the fleet '
+                        'demo: per-robot served rates, which edge served whom, one edge SIGKILLed halfway')
+    p.add_argument('--edges', type=int, default=1, help='edge_perception nodes sharing the robots (fleet demo)')
     p.set_defaults(func=run)
 
 
@@ -18,6 +26,13 @@ def run(args) -> int:
     """Runs the demo (needs the colcon-built ``ladon_ros.msg``; see README)."""
     if args.frames < 1 or args.rate <= 0:
         raise SystemExit('--frames must be >= 1 and --rate > 0')
+    if args.robots < 1 or args.edges < 1:
+        raise SystemExit('--robots and --edges must be >= 1')
+    if args.robots > 1 or args.edges > 1:
+        from ladon_ros.ros.fleet_demo import run_fleet_demo
+        out = args.out if args.out != 'out/demo' else 'out/fleet_demo'
+        return run_fleet_demo(robots=args.robots, edges=args.edges, frames=args.frames, rate_hz=args.rate,
+                              out=out, domain_id=args.domain_id, codec=args.codec)
     from ladon_ros.ros.demo import run_demo
     return run_demo(frames=args.frames, out=args.out, rate_hz=args.rate, codec=args.codec,
                     domain_id=args.domain_id, pngs=args.pngs)

@@ -1,0 +1,40 @@
+"""``ladon-ros demo --robots 2 --edges 2`` (short): every robot served, one edge killed, takeover shown.
+
+Real image_source + camera_encoder + edge_perception processes over DDS: 32 s alone, 54 s
+under pytest on the shared 2-core machine (most of it the edges importing torch), so it is
+marked ``slow`` (not in ``make test``; run it with ``pytest test/test_fleet_demo.py``). Asserts what the demo prints: every robot served by an edge
+before the kill, the killed edge's robots served by the survivor after it, clean shutdown of
+every other process.
+"""
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from ladon_ros.cli import main
+from ros_domain import domain_id
+
+pytestmark = [pytest.mark.ros, pytest.mark.slow]  # DDS processes, ~30-55 s (setup.cfg)
+
+
+def test_fleet_demo_serves_every_robot_and_shows_the_takeover(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv('LADON_ROS_CACHE', str(tmp_path / 'cache'))
+    code = main(['demo', '--robots', '2', '--edges', '2', '--frames', '10', '--out', str(tmp_path / 'fleet'),
+                 '--domain-id', str(domain_id(8))])
+    text = capsys.readouterr().out
+    with capsys.disabled():
+        print('\n' + text)
+    assert code == 0, text
+    first, second = (text.split('--- ')[i] for i in (1, 2))
+    rows = dict(re.findall(r'^  (/robot\d)\s+\d+\s+(\d+)\s', first, re.M))
+    assert set(rows) == {'/robot1', '/robot2'} and all(int(n) > 0 for n in rows.values()), first
+    victim, moved = re.search(r'^SIGKILL (base\d) \(serving ([^)]*)\)', text, re.M).groups()
+    survivor = ({'base1', 'base2'} - {victim}).pop()
+    for robot in moved.split():
+        ms = re.search(rf'^  {robot}:\s+(\d+) ms -> now served by (base\d)$', text, re.M)
+        assert ms and ms.group(2) == survivor, text
+    for robot in ('/robot1', '/robot2'):
+        assert re.search(rf'^  {robot}\s+\d+\s+[1-9]\d*\s.*\b{survivor} \(\d+\)$', second, re.M), second
+    assert f"'edge_{victim}': -9" in text and f"'edge_{survivor}': 0" in text
+    assert "'encoder_robot1': 0" in text and "'source_robot2': 0" in text
