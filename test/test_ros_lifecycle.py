@@ -33,7 +33,8 @@ def test_edge_reconfigure_with_other_weights_without_restart(ros):
     from ladon_ros.ros.edge_perception_node import EdgePerceptionNode
     a, b = _ckpts()
     node = EdgePerceptionNode(parameter_overrides=[
-        Parameter('checkpoints', value=[a]), Parameter('serve_image_codecs', value=False)])
+        Parameter('checkpoints', value=[a]), Parameter('serve_image_codecs', value=False),
+        Parameter('discover_robots', value=False), Parameter('robot_namespaces', value=['/r1'])])
     try:
         assert node.active and node.edge is not None
         hash_a = set(node.edge.served_models)
@@ -85,7 +86,8 @@ def test_edge_deactivate_frees_the_model_and_activate_reloads_it(ros, capsys):
     from ladon_ros.weights import random_checkpoint
     a = str(random_checkpoint('ladon_resnet50', seed=0))  # the paper model: ~100 MB of weights
     node = EdgePerceptionNode(parameter_overrides=[
-        Parameter('checkpoints', value=[a]), Parameter('serve_image_codecs', value=False)])
+        Parameter('checkpoints', value=[a]), Parameter('serve_image_codecs', value=False),
+        Parameter('discover_robots', value=False), Parameter('robot_namespaces', value=['/r1'])])
     try:
         frame = latent_to_wire(wire_to_latent(make_camera_encoder(codec='ladon', checkpoint=a).encode(
             np.random.default_rng(0).integers(0, 256, (120, 160, 3), dtype=np.uint8)), Header(), 0))
@@ -98,13 +100,14 @@ def test_edge_deactivate_frees_the_model_and_activate_reloads_it(ros, capsys):
         del model
         assert node.trigger_deactivate() == rclpy.lifecycle.TransitionCallbackReturn.SUCCESS
         rss_inactive = _rss_mb()
-        # Nothing holds the model any more; topics, robots and the validated config stay.
+        # Nothing holds the model any more; the validated config stays. The robots are
+        # released (an inactive edge announces 'not serving': other edges take them over).
         assert edge_ref() is None and model_ref() is None and node.edge is None
-        assert node.cfg is not None and node.robots and not node.active
+        assert node.cfg is not None and not node.robots and not node.active
         assert node.health(serving='', rejected={}, rejected_what='')[1].startswith('inactive')
         assert node.trigger_activate() == rclpy.lifecycle.TransitionCallbackReturn.SUCCESS
         rss_again = _rss_mb()
-        assert node.active and node.edge is not None
+        assert node.active and node.edge is not None and [r.ns for r in node.robots] == ['/r1']
         assert node.edge.infer([node.edge.prepare(frame)])[0].segmentation.shape == (120, 160)
         with capsys.disabled():
             print(f'\n[lifecycle] edge with ladon_resnet50 ({weights_mb:.0f} MB of weights): RSS '
