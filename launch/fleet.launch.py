@@ -21,6 +21,9 @@ loaded, no robots until a serving edge is lost. ``discovery_server:=true`` start
 variable to an address of this machine they can reach.
 """
 import os
+import shutil
+import sys
+from pathlib import Path
 
 from launch import LaunchDescription
 from launch.actions import DeclareLaunchArgument, ExecuteProcess, OpaqueFunction
@@ -87,6 +90,22 @@ ARGUMENTS = [
 ]
 
 
+def discovery_command(address, port):
+    """``fastdds discovery -i 0 -l <address> -p <port>`` as a command that a SIGINT stops.
+
+    The pip wheel's ``bin/fastdds`` is a ``sh`` script that runs ``fastdds.py`` without
+    ``exec``: the launch's SIGINT reaches only ``sh`` and the server outlives the launch.
+    ``fastdds.py`` run directly stops its server on SIGINT, so it is called directly when
+    found beside ``bin/fastdds`` (a ROS install's ``fastdds`` is already that script).
+    """
+    args = ['discovery', '-i', '0', '-l', address, '-p', port]
+    exe = shutil.which('fastdds')
+    script = Path(exe).resolve().parent.parent / 'tools' / 'fastdds' / 'fastdds.py' if exe else None
+    if script is not None and script.is_file():
+        return [sys.executable, str(script), *args]
+    return ['fastdds', *args]
+
+
 def _count(text, name, most):
     try:
         n = int(text)
@@ -114,7 +133,7 @@ def _nodes(context):
         port = str(_count(arg('discovery_port'), 'discovery_port', 65535))
         actions.append(ExecuteProcess(
             name='discovery_server', output='screen',
-            cmd=['fastdds', 'discovery', '-i', '0', '-l', arg('discovery_address'), '-p', port]))
+            cmd=discovery_command(arg('discovery_address'), port)))
         env = {**env, 'ROS_DISCOVERY_SERVER': f"{arg('discovery_address')}:{port}"}
     checkpoint = arg('checkpoint')
     for k in range(1, robots + 1):

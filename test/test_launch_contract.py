@@ -413,8 +413,8 @@ def test_fleet_launch_starts_n_robots_m_edges_with_valid_parameters(fleet_launch
     servers = [a.kwargs for a in actions if type(a).__name__ == 'ExecuteProcess']
     if arg['discovery_server'] == 'true':
         address = f"{arg['discovery_address']}:{arg['discovery_port']}"
-        assert [s['cmd'] for s in servers] == [['fastdds', 'discovery', '-i', '0', '-l', arg['discovery_address'],
-                                                '-p', arg['discovery_port']]]
+        assert len(servers) == 1 and servers[0]['cmd'][-7:] == [
+            'discovery', '-i', '0', '-l', arg['discovery_address'], '-p', arg['discovery_port']]
         assert shutil.which('fastdds'), 'fastdds (ros-fastdds wheel) is not on PATH'
         assert all(n['additional_env']['ROS_DISCOVERY_SERVER'] == address for n in nodes)
     else:
@@ -434,3 +434,32 @@ def test_fleet_launch_refuses_discovery_server_with_large_data(fleet_launch, mon
     with pytest.raises(ValueError, match='LARGE_DATA'):
         _run(fleet_launch, discovery_server='true')
     assert _run(fleet_launch, discovery_server='false')  # SIMPLE discovery + LARGE_DATA works
+
+
+def test_fleet_discovery_server_runs_and_stops_on_sigint(fleet_launch, tmp_path):
+    """The launch's server command serves and a SIGINT (launch shutdown) ends it with its child."""
+    import signal
+    import subprocess
+    import time
+    server = next(a.kwargs for a in _run(fleet_launch, robots='0', edges='0', discovery_server='true',
+                                         discovery_port='11893') if type(a).__name__ == 'ExecuteProcess')
+    log = tmp_path / 'server.log'
+    with open(log, 'w') as out:
+        proc = subprocess.Popen(server['cmd'], stdout=out, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 20
+        while 'Server started' not in log.read_text() and time.monotonic() < deadline and proc.poll() is None:
+            time.sleep(0.1)
+        assert 'Server started' in log.read_text(), log.read_text()
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(10) is not None
+        time.sleep(0.5)
+        left = subprocess.run(['pgrep', '-f', 'discovery-server .*-p 11893'], capture_output=True, text=True).stdout
+        assert not left.split(), f'discovery server outlived the SIGINT: pids {left.split()}'
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        # On failure, stop what outlived the command (only this test's port).
+        left = subprocess.run(['pgrep', '-f', 'discovery-server .*-p 11893'], capture_output=True, text=True).stdout
+        for pid in left.split():
+            os.kill(int(pid), signal.SIGKILL)
