@@ -10,6 +10,8 @@
   beforehand by the real camera encoder (``ladon_ros.codec.wire.save_frames``) on ``latent``
   at a given rate, stamped at publish, so many robots fit on a small machine (no torch).
   With ``--results`` it also subscribes to its own compact results and records them.
+- ``hostile-player``: the same replay loop turned hostile (robustness tests): each tick sends
+  one crafted frame of a kind drawn at random from ``--kinds`` (see ``HostilePlayer``).
 - ``record``: records the edge's ``<ns>/perception/frame_stats`` and ``<ns>/link_feedback``.
 
 Records are JSON lines (one object per message, ``"t"`` = arrival wall time [s]) written
@@ -123,8 +125,9 @@ class Recorder(Node):
 class LatentPlayer(Node):
     """Publishes pre-encoded ``LatentFrame``s in a loop at ``rate_hz`` (a robot, minus its camera)."""
 
-    def __init__(self, frames_file: str, rate_hz: float, count: int, results_out: str | None):
-        super().__init__('latent_player')
+    def __init__(self, frames_file: str, rate_hz: float, count: int, results_out: str | None,
+                 node_name: str = 'latent_player'):
+        super().__init__(node_name)
         from ladon_ros.codec.wire import load_frames
         from ladon_ros.msg import LatentFrame
         from ladon_ros.ros.conversions import wire_to_latent
@@ -168,6 +171,64 @@ class LatentPlayer(Node):
                         'served_by': getattr(msg, 'served_by', ''), 'total_ms': getattr(msg, 'total_ms', None)})
 
 
+class HostilePlayer(LatentPlayer):
+    """A hostile robot: each tick publishes one crafted frame, its kind drawn at random from ``kinds``.
+
+    Kinds (all built from genuine frames, so every field but the attacked one is plausible):
+
+    - ``huge_image``: a genuine latent claiming a 16384 x 16384 camera image.
+    - ``max_image``: a genuine latent claiming ``--max-side`` x ``--max-side`` (the edge's
+      ``max_image_side``: accepted, so its label map and boxes are made at that size).
+    - ``random_body``: random bytes of a genuine body's length in a well-formed bitstream with
+      a valid CRC (``bitstream.pack``): it reaches the entropy decoder.
+    - ``foreign_model``: a genuine latent re-labelled with weights the edge does not hold.
+    """
+
+    KINDS = ('huge_image', 'max_image', 'random_body', 'foreign_model')
+    HUGE_SIDE = 16384
+    FOREIGN_HASH = 'f0e1d2c3b4a59687f0e1d2c3b4a59687'
+    POOL = 32
+
+    def __init__(self, frames_file: str, rate_hz: float, count: int, kinds: list[str], max_side: int, seed: int):
+        super().__init__(frames_file, rate_hz, count, None, node_name='hostile_player')
+        unknown = set(kinds) - set(self.KINDS)
+        if unknown:
+            raise ValueError(f'unknown kinds {sorted(unknown)}; expected some of {self.KINDS}')
+        self.max_side = max_side
+        self.rng = np.random.default_rng(seed)
+        # Messages crafted beforehand (POOL per kind), so a tick costs this process little CPU: on
+        # one test machine that CPU would be taken from the edge it floods.
+        from std_msgs.msg import Header
+        self.pool = [self.to_msg(self._craft(kind, i), Header(frame_id='camera_optical_frame'), 0)
+                     for kind in kinds for i in range(self.POOL)]
+
+    def _craft(self, kind: str, i: int):
+        import dataclasses
+
+        from ladon_ros.codec import bitstream
+        frame = self.frames[i % len(self.frames)]
+        if kind == 'huge_image':
+            return dataclasses.replace(frame, image_size=(self.HUGE_SIDE, self.HUGE_SIDE))
+        if kind == 'max_image':
+            return dataclasses.replace(frame, image_size=(self.max_side, self.max_side))
+        header, body = bitstream.parse(frame.payload)
+        if kind == 'random_body':
+            payload = bitstream.pack(frame.codec, header.shape, self.rng.bytes(len(body)), frame.weights_hash)
+            return dataclasses.replace(frame, payload=payload)
+        payload = bitstream.pack(frame.codec, header.shape, body, self.FOREIGN_HASH)
+        return dataclasses.replace(frame, payload=payload, weights_hash=self.FOREIGN_HASH)
+
+    def _tick(self) -> None:
+        if self.count and self.sent >= self.count:
+            self.timer.cancel()
+            return
+        msg = self.pool[int(self.rng.integers(len(self.pool)))]
+        msg.header.stamp = self.get_clock().now().to_msg()
+        msg.sequence = self.sent & 0xFFFFFFFF
+        self.pub.publish(msg)
+        self.sent += 1
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point: ``python -m ladon_ros.ros.bench_nodes <role> ...``."""
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -183,6 +244,13 @@ def main(argv: list[str] | None = None) -> int:
     lp.add_argument('--rate-hz', type=float, default=10.0)
     lp.add_argument('--count', type=int, default=0, help='0 = until stopped')
     lp.add_argument('--results', default=None, help='JSON lines of the compact results received back')
+    hp = sub.add_parser('hostile-player')
+    hp.add_argument('--frames', required=True, help='genuine frames (save_frames) the crafted ones start from')
+    hp.add_argument('--rate-hz', type=float, default=200.0)
+    hp.add_argument('--count', type=int, default=0, help='0 = until stopped')
+    hp.add_argument('--kinds', default=','.join(HostilePlayer.KINDS), help='comma-separated HostilePlayer.KINDS')
+    hp.add_argument('--max-side', type=int, default=4096, help='image side claimed by max_image frames')
+    hp.add_argument('--seed', type=int, default=0)
     r = sub.add_parser('record')
     r.add_argument('--out', required=True)
     r.add_argument('--robot-ns', default='')
@@ -196,6 +264,9 @@ def main(argv: list[str] | None = None) -> int:
             node = ProbeListener(args.out)
         elif args.role == 'latent-player':
             node = LatentPlayer(args.frames, args.rate_hz, args.count, args.results)
+        elif args.role == 'hostile-player':
+            node = HostilePlayer(args.frames, args.rate_hz, args.count, args.kinds.split(','), args.max_side,
+                                 args.seed)
         else:
             node = Recorder(args.out, args.robot_ns)
         rclpy.spin(node)

@@ -1,0 +1,318 @@
+"""The fleet on real DDS: one robot cannot hurt the others, and results cost a robot less than its frames.
+
+Robots are ``latent-player`` processes (frames encoded beforehand by the real camera encoder,
+no torch), the hostile robot a ``hostile-player`` process (``ladon_ros.ros.bench_nodes``),
+the edge a real ``edge_perception`` process. The probe (this process) records frame_stats,
+the edge's ``/diagnostics`` and the bytes of the latents on the wire. Numbers are printed;
+the asserted limits are the issue's (and the RSS bound stated below).
+"""
+from __future__ import annotations
+
+import collections
+import contextlib
+import json
+import os
+import signal
+import statistics
+import sys
+import time
+
+import pytest
+
+rclpy = pytest.importorskip('rclpy')
+
+from diagnostic_msgs.msg import DiagnosticArray  # noqa: E402
+from rclpy.qos import QoSProfile, ReliabilityPolicy  # noqa: E402
+
+from ladon_ros.msg import FrameStats, LatentFrame  # noqa: E402
+from ladon_ros.ros.processes import NodeProcesses  # noqa: E402
+from ros_domain import domain_id  # noqa: E402
+
+pytestmark = pytest.mark.ros
+
+HONEST = ('/robot1', '/robot2')
+HOSTILE = '/intruder'
+EDGE_PARAMS = {'serve_image_codecs': False, 'publish_debug_image': False}
+WINDOWS = ('calm', 'flood')
+WINDOW_ORDER = ('calm', 'flood', 'flood', 'calm') * 2
+WINDOW_S = 2.0   # counted
+SETTLE_S = 0.5   # after each switch, not counted (a batch in flight, the intruder's timer restarting)
+# Peak RSS (VmHWM) of the edge process after the flood. Measured here: see the report the
+# test prints (about 0.8 GB without and with the flood); the bound leaves room for allocator
+# noise, not for a buffer that grows with the flood (200 frames/s x 8 s of 16384^2 claims
+# would be far above it).
+RSS_BOUND_MB = 1500
+COMPACT_TOPICS = ('classification', 'detections', 'segmentation/compressed', 'frame_stats')
+
+
+def _stamp_key(stamp) -> float:
+    # The same float bench_nodes writes for a result's stamp (``_stamp_s``).
+    return round(stamp.sec + stamp.nanosec * 1e-9, 6)
+
+
+class Probe:
+    """Records frame_stats per robot, the edge's per-robot diagnostics and the latents' wire bytes."""
+
+    def __init__(self, robots, latent_of=(), count_latents_of=()):
+        self.node = rclpy.create_node('isolation_probe')
+        self.stats = collections.defaultdict(list)   # robot -> [arrival monotonic]
+        self.robot_diag = {}                          # robot -> {key: value} of its last edge status
+        self.latent_bytes = {}                        # stamp -> serialized LatentFrame bytes
+        self.latents = collections.Counter()          # robot -> latents heard
+        deep = QoSProfile(depth=100, reliability=ReliabilityPolicy.RELIABLE)
+        for ns in robots:
+            self.node.create_subscription(FrameStats, f'{ns}/perception/frame_stats',
+                                          lambda m, ns=ns: self.stats[ns].append(time.monotonic()), deep)
+        self.node.create_subscription(DiagnosticArray, '/diagnostics', self._on_diagnostics, deep)
+        for ns in latent_of:
+            # raw=True: the CDR bytes as they crossed the link (what the robot sent).
+            self.node.create_subscription(LatentFrame, f'{ns}/latent', self._on_latent,
+                                          QoSProfile(depth=50, reliability=ReliabilityPolicy.BEST_EFFORT), raw=True)
+        for ns in count_latents_of:
+            self.node.create_subscription(LatentFrame, f'{ns}/latent', lambda _, ns=ns: self.latents.update((ns,)),
+                                          QoSProfile(depth=200, reliability=ReliabilityPolicy.BEST_EFFORT), raw=True)
+
+    def _on_diagnostics(self, m):
+        for s in m.status:
+            if s.name.startswith('edge_perception: robot '):
+                self.robot_diag[s.name.rsplit(' ', 1)[1]] = {kv.key: kv.value for kv in s.values}
+
+    def _on_latent(self, raw: bytes):
+        from rclpy.serialization import deserialize_message
+        m = deserialize_message(raw, LatentFrame)
+        self.latent_bytes[_stamp_key(m.header.stamp)] = len(raw)
+
+    def spin_until(self, cond, timeout: float) -> bool:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            rclpy.spin_once(self.node, timeout_sec=0.05)
+            if cond():
+                return True
+        return False
+
+    def spin_for(self, seconds: float) -> None:
+        self.spin_until(lambda: False, seconds)
+
+    def served_between(self, ns, t0, t1) -> int:
+        return sum(t0 <= t < t1 for t in self.stats[ns])
+
+
+@pytest.fixture(scope='module')
+def frames_file(tmp_path_factory):
+    from ladon_ros.camera import make_camera_encoder
+    from ladon_ros.codec.wire import save_frames
+    from ladon_ros.data.synthetic import SceneGenerator
+    from ladon_ros.weights import default_checkpoint
+    enc = make_camera_encoder(codec='ladon', checkpoint=default_checkpoint('ladon'))
+    gen = SceneGenerator(seed=3, image_size=(480, 640))  # (H, W): a 640x480 camera
+    path = tmp_path_factory.mktemp('isolation') / 'frames.json'
+    save_frames(path, [enc.encode(gen.sample(i).image) for i in range(6)])
+    return path
+
+
+@contextlib.contextmanager
+def _ros_on(slot: int):
+    """rclpy in this process on the private domain of ``slot``; yields the domain id."""
+    dom = domain_id(slot)
+    env = {'OMP_NUM_THREADS': '1', 'ROS_DOMAIN_ID': str(dom)}
+    old = {k: os.environ.get(k) for k in env}
+    os.environ.update(env)
+    rclpy.init()
+    try:
+        yield dom
+    finally:
+        rclpy.shutdown()
+        for k, v in old.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
+def _player(procs, ns, frames_file, *extra, role='latent-player', rate_hz=10):
+    return procs.start_command(f'robot{ns.replace("/", "_")}', [
+        sys.executable, '-m', 'ladon_ros.ros.bench_nodes', role, '--frames', str(frames_file),
+        '--rate-hz', str(rate_hz), *extra, '--ros-args', '-r', f'__ns:={ns}'])
+
+
+def _peak_rss_mb(pid: int) -> float:
+    with open(f'/proc/{pid}/status') as fh:
+        line = next(ln for ln in fh if ln.startswith('VmHWM:'))
+    return int(line.split()[1]) / 1024  # kB -> MB
+
+
+def _cpu_s(pid: int) -> float:
+    """User + system CPU seconds of process ``pid`` so far."""
+    with open(f'/proc/{pid}/stat') as fh:
+        fields = fh.read().rsplit(')', 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf('SC_CLK_TCK')
+
+
+def _logs(procs) -> str:
+    return '\n'.join(f'--- {k}\n{procs.log(k)[-1500:]}' for k in procs.procs)
+
+
+@pytest.fixture(scope='module')
+def flood(frames_file, tmp_path_factory):
+    """One run: 2 honest robots, then an intruder flooding crafted frames; returns what was measured."""
+    logs = tmp_path_factory.mktemp('flood_logs')
+    with _ros_on(8) as dom, NodeProcesses(dom, logs, {'OMP_NUM_THREADS': '1'}) as procs:
+        probe = Probe((*HONEST, HOSTILE), count_latents_of=(HOSTILE,))
+        for ns in HONEST:
+            _player(procs, ns, frames_file)
+        edge = procs.start('edge_perception', label='edge', namespace='/base1', params=EDGE_PARAMS)
+        assert probe.spin_until(lambda: all(len(probe.stats[r]) >= 5 for r in HONEST), 120), _logs(procs)
+        probe.spin_for(2.0)  # past the warm-up
+        rss_calm = _peak_rss_mb(edge.pid)
+
+        intruder = _player(procs, HOSTILE, frames_file, '--kinds', 'huge_image,random_body,foreign_model',
+                           role='hostile-player', rate_hz=200)
+
+        def rejected():
+            return int(probe.robot_diag.get(HOSTILE, {}).get('frames_rejected', 0))
+        # From the edge's first rejection on, the intruder is discovered and flooding.
+        assert probe.spin_until(lambda: rejected() > 0, 60), _logs(procs)
+        rejected_before = rejected()
+        # Calm and flood windows interleaved (ABBA...): the other processes sharing this
+        # machine change its load over seconds, which would bias two long phases. Calm =
+        # the intruder stopped (SIGSTOP), still in the graph; flood = it runs again.
+        served = {w: collections.Counter() for w in WINDOWS}
+        seconds = collections.Counter()
+        edge_cpu = collections.Counter()
+        for window in WINDOW_ORDER:
+            os.kill(intruder.pid, signal.SIGCONT if window == 'flood' else signal.SIGSTOP)
+            probe.spin_for(SETTLE_S)
+            t0, cpu0, n0 = time.monotonic(), _cpu_s(edge.pid), probe.latents[HOSTILE]
+            probe.spin_for(WINDOW_S)
+            t1 = time.monotonic()
+            for r in HONEST:
+                served[window][r] += probe.served_between(r, t0, t1)
+            seconds[window] += t1 - t0
+            edge_cpu[window] += _cpu_s(edge.pid) - cpu0
+            seconds['intruder_frames'] += (probe.latents[HOSTILE] - n0) if window == 'flood' else 0
+        os.kill(intruder.pid, signal.SIGCONT)
+        probe.spin_for(1.5)  # one more diagnostics period
+        diag = dict(probe.robot_diag[HOSTILE])
+        rss_peak = _peak_rss_mb(edge.pid)
+        assert procs.alive('edge'), _logs(procs)
+
+        rate = {w: {r: served[w][r] / seconds[w] for r in HONEST} for w in WINDOWS}
+        # Edge CPU per honest frame served: what the flood adds although its own frames are refused.
+        per_frame_ms = {w: 1e3 * edge_cpu[w] / max(1, sum(served[w].values())) for w in WINDOWS}
+        reasons = {k[len('rejected_'):]: int(v) for k, v in diag.items() if k.startswith('rejected_')}
+        report = [
+            f'served rate [Hz] of the honest robots (10 Hz each), {len(WINDOW_ORDER) // 2} x {WINDOW_S:.0f} s '
+            'windows without / with the flood: ' +
+            ', '.join(f'{r} {rate["calm"][r]:.2f} / {rate["flood"][r]:.2f} '
+                      f'({rate["flood"][r] / max(rate["calm"][r], 1e-9):.0%})' for r in HONEST),
+            f'intruder: {seconds["intruder_frames"] / seconds["flood"]:.0f} Hz crafted frames reached a '
+            f'subscriber; edge: frames_received {diag.get("frames_received")}, frames_dropped_stale '
+            f'{diag.get("frames_dropped_stale")}, frames_rejected {diag["frames_rejected"]} '
+            f'({int(diag["frames_rejected"]) - rejected_before} in the windows) {reasons}, '
+            f'served {len(probe.stats[HOSTILE])}, edge_time_s {diag.get("edge_time_s")}',
+            f'edge CPU [cores] calm / flood: {edge_cpu["calm"] / seconds["calm"]:.2f} / '
+            f'{edge_cpu["flood"] / seconds["flood"]:.2f}, per honest frame served [ms] '
+            f'{per_frame_ms["calm"]:.0f} / {per_frame_ms["flood"]:.0f}; load average '
+            f'{os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs',
+            f'edge peak RSS (VmHWM): {rss_calm:.0f} MB before the intruder, {rss_peak:.0f} MB after '
+            f'(bound {RSS_BOUND_MB} MB)',
+        ]
+        probe.node.destroy_node()
+        return {'rate': rate, 'rss_peak': rss_peak, 'diag': diag, 'reasons': reasons,
+                'hostile_served': len(probe.stats[HOSTILE]),
+                'honest_rejected': {r: int(probe.robot_diag[r].get('frames_rejected', 0)) for r in HONEST},
+                'report': report}
+
+
+def test_flood_is_refused_counted_and_bounded_in_memory(flood, capsys):
+    """The intruder's crafted frames are all refused, counted per reason, and the edge's RSS stays bounded."""
+    report, reasons, diag = flood['report'], flood['reasons'], flood['diag']
+    with capsys.disabled():
+        print('\n' + '\n'.join(report))
+    assert flood['rss_peak'] < RSS_BOUND_MB, report
+    # Every crafted kind was refused and counted against the intruder, under its reason.
+    assert int(diag['frames_rejected']) == sum(reasons.values()), report
+    assert reasons.get('bad_image_size', 0) > 0, report
+    assert reasons.get('weights_mismatch', 0) > 0, report
+    assert reasons.get('bad_encoding', 0) + reasons.get('bad_symbols', 0) > 0, report
+    assert flood['hostile_served'] == 0, 'a crafted frame was served'
+    assert not any(flood['honest_rejected'].values()), flood['honest_rejected']
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    'known gap (measured 63-65 %): each crafted frame costs the edge ~1 ms of rclpy receive CPU '
+    '(executor wake-up + deserialisation, before the fair queue can charge anybody); at ~100-170 Hz '
+    'that is a third of what a saturated edge has. Needs the edge to stop receiving from such a robot '
+    '(e.g. drop its subscription for a while after repeated rejections); remove this mark with the fix'))
+def test_flood_leaves_honest_robots_their_served_rate(flood):
+    """The issue's limit: honest robots keep >= 90 % of their served rate while the intruder floods."""
+    rate = flood['rate']
+    for r in HONEST:
+        assert rate['calm'][r] > 0, flood['report']
+        assert rate['flood'][r] >= 0.9 * rate['calm'][r], flood['report']
+
+
+ROBOT = '/robot1'
+
+
+def _results_by_stamp(path) -> dict:
+    """stamp -> {topic: serialized bytes} from the latent-player's --results file."""
+    out = collections.defaultdict(dict)
+    if path.exists():
+        for line in path.read_text().splitlines():
+            try:
+                r = json.loads(line)
+            except json.JSONDecodeError:
+                continue  # the line being written
+            out[round(r['stamp'], 6)][r['topic']] = r['bytes']
+    return out
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    'known gap (measured median 1.10, 15 of 23 frames over): the 640x480 label map PNG alone is '
+    '~1 KB (deflate cannot go below ~1 bit per 258 bytes: a one-class map is 378 B) against a '
+    '~1.5 KB latent, detections ~0.57 KB. Needs a smaller label-map encoding or mask side; remove '
+    'this mark with the fix'))
+def test_results_cost_a_robot_no_more_bytes_than_its_latents(frames_file, tmp_path, capsys):
+    """640x480 robot: per frame, the compact results it receives vs the latent it sent.
+
+    Both directions are counted the same way: the serialized CDR message (``raw=True``
+    subscriptions: payload plus every field, header and the 4-byte encapsulation), i.e. what
+    the RMW hands DDS, without RTPS/UDP/IP headers. The latent is heard by this probe; the
+    results by the robot itself (all four compact topics of the same stamp summed).
+    """
+    results = tmp_path / 'results.jsonl'
+    with _ros_on(9) as dom, NodeProcesses(dom, tmp_path / 'logs', {'OMP_NUM_THREADS': '1'}) as procs:
+        probe = Probe((), latent_of=(ROBOT,))
+        _player(procs, ROBOT, frames_file, '--results', str(results))
+        procs.start('edge_perception', label='edge', namespace='/base1', params=EDGE_PARAMS)
+
+        def complete():
+            return {s: t for s, t in _results_by_stamp(results).items()
+                    if len(t) == len(COMPACT_TOPICS) and s in probe.latent_bytes}
+        deadline = time.monotonic() + 180
+        while len(complete()) < 20 and time.monotonic() < deadline:
+            probe.spin_for(0.5)
+        frames = complete()
+        assert len(frames) >= 20, _logs(procs)
+        probe.node.destroy_node()
+
+    latent = [probe.latent_bytes[s] for s in sorted(frames)]
+    back = [sum(frames[s].values()) for s in sorted(frames)]
+    ratio = sorted(b / a for a, b in zip(latent, back))
+    per_topic = {t: statistics.median(frames[s][t] for s in frames) for t in COMPACT_TOPICS}
+
+    def dist(xs):
+        xs = sorted(xs)
+        return f'min {xs[0]} / median {statistics.median(xs):.0f} / max {xs[-1]}'
+    report = [
+        f'{len(frames)} frames at 640x480, serialized bytes per frame:',
+        f'  robot -> edge (LatentFrame): {dist(latent)}',
+        f'  edge -> robot (4 compact topics): {dist(back)}; median per topic ' +
+        ', '.join(f'{t} {v:.0f}' for t, v in per_topic.items()),
+        f'  results / latent per frame: min {ratio[0]:.2f} / median {statistics.median(ratio):.2f} / '
+        f'max {ratio[-1]:.2f}; frames with results > latent: {sum(r > 1 for r in ratio)} of {len(ratio)}',
+    ]
+    with capsys.disabled():
+        print('\n' + '\n'.join(report))
+    assert statistics.median(ratio) <= 1.0, report
