@@ -18,7 +18,10 @@ Examples::
 loaded, no robots until a serving edge is lost. ``discovery_server:=true`` starts
 ``fastdds discovery`` (Fast DDS Discovery Server, no multicast needed) and gives every node
 ``ROS_DISCOVERY_SERVER=<address>:<port>``; robots on other machines must set the same
-variable to an address of this machine they can reach.
+variable to an address of this machine they can reach. With a discovery server (this one or
+servers named by an exported ``ROS_DISCOVERY_SERVER``) the edges also get
+``ROS_SUPER_CLIENT=TRUE``: a plain client learns only the endpoints of topics it uses itself,
+so an edge would never see the ``<ns>/latent`` publisher of a robot it does not serve yet.
 """
 import os
 import shutil
@@ -135,6 +138,10 @@ def _nodes(context):
             name='discovery_server', output='screen',
             cmd=discovery_command(arg('discovery_address'), port)))
         env = {**env, 'ROS_DISCOVERY_SERVER': f"{arg('discovery_address')}:{port}"}
+    # Robots only publish and subscribe their own topics; edges must see every robot's
+    # latent publisher in the graph, which a discovery-server client sees only as a super client.
+    edge_env = {**env, 'ROS_SUPER_CLIENT': 'TRUE'} if (
+        'ROS_DISCOVERY_SERVER' in env or os.environ.get('ROS_DISCOVERY_SERVER')) else env
     checkpoint = arg('checkpoint')
     for k in range(1, robots + 1):
         ns = f'robot{k}'
@@ -155,7 +162,7 @@ def _nodes(context):
     for ns, standby in edge_spaces:
         actions.append(Node(
             package=PACKAGE, executable='edge_perception', name='edge_perception', namespace=ns,
-            output='screen', additional_env=env,
+            output='screen', additional_env=edge_env,
             parameters=[arg('edge_perception_params'),
                         {'checkpoints': [checkpoint], 'device': arg('device'), 'standby': standby,
                          'serve_image_codecs': arg('codec') != 'ladon'}]))

@@ -419,6 +419,19 @@ def test_fleet_launch_starts_n_robots_m_edges_with_valid_parameters(fleet_launch
         assert all(n['additional_env']['ROS_DISCOVERY_SERVER'] == address for n in nodes)
     else:
         assert servers == [] and all('ROS_DISCOVERY_SERVER' not in n['additional_env'] for n in nodes)
+    # Measured: a plain discovery-server client edge never saw a robot's latent topic (0 results
+    # in 60 s); as a super client it served it. Robots stay plain clients.
+    for n in nodes:
+        want = 'TRUE' if arg['discovery_server'] == 'true' and n['executable'] == 'edge_perception' else None
+        assert n['additional_env'].get('ROS_SUPER_CLIENT') == want, n['namespace']
+
+
+def test_fleet_edges_are_super_clients_of_an_external_discovery_server(fleet_launch, monkeypatch):
+    monkeypatch.setenv('ROS_DISCOVERY_SERVER', '10.0.0.5:11811;10.0.0.6:11812')
+    nodes = [a.kwargs for a in _run(fleet_launch, robots='1', edges='1') if type(a).__name__ == 'Node']
+    assert not [a for a in _run(fleet_launch) if type(a).__name__ == 'ExecuteProcess']
+    assert {n['executable']: n['additional_env'].get('ROS_SUPER_CLIENT') for n in nodes} == {
+        'image_source': None, 'camera_encoder': None, 'edge_perception': 'TRUE'}
 
 
 @pytest.mark.parametrize('overrides', [{'robots': '-1'}, {'edges': 'two'}, {'robots': '65'},
