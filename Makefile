@@ -20,7 +20,7 @@ BUILD_INPUTS := package.xml CMakeLists.txt $(wildcard cmake/* msg/*.msg launch/*
 LAUNCH_TOOLS ?= ../shared/ros2-launch
 LAUNCH_STAMP := install/ros2_launch/.ladon-launch.stamp
 
-.PHONY: setup test demo bench train eval soak clean
+.PHONY: setup test demo bench train eval soak mutation clean
 
 setup: $(BUILD_STAMP) $(if $(wildcard $(LAUNCH_TOOLS)/wheels/*.whl),$(LAUNCH_STAMP))
 
@@ -56,6 +56,11 @@ eval: setup
 
 soak: setup
 	$(ENV) python -m pytest test -m soak --timeout=3600 $(PYTEST_ARGS)
+
+# Mutation testing of the core (mutmut, dev-only requirements; docs/TESTING.md): about N min.
+mutation: setup
+	$(VPY) -m pip install -q -r requirements-dev.txt
+	$(ENV) python scripts/mutation.py $(ARGS)
 
 clean:
 	rm -rf build install log

@@ -166,3 +166,80 @@ def test_climbs_when_latency_is_edge_bound_and_the_next_point_adds_little():
     # the next point adds 3 kB = ~2.4 ms, still inside the budget.
     ds = [pol.update(Observation(t, 3 + 10 + 2.4, 30_000, 10.0, 0.0, 10.0, measured_ms=100.0)) for t in (0.0, 1.0)]
     assert ds[-1].reason == 'up' and pol.index == 3
+
+
+# --- each rule of update/_skip_for on its own (each test fails when its rule is removed) --------
+
+def test_loss_alone_counts_as_over_budget():
+    pol = _policy()
+    # Delay and goodput say the richest point fits easily; only the loss says the link is full.
+    d = pol.update(_obs(0.0, 3 + 10 + 24, bytes_per_s=10_000_000, loss=0.05))
+    assert (d.index, d.reason) == (1, 'down')
+    assert _policy().update(_obs(0.0, 3 + 10 + 24, bytes_per_s=10_000_000, loss=0.049)).reason == 'hold'
+
+
+def test_arrivals_below_80_percent_of_sent_mean_saturated():
+    # No loss, small delay (the delay model says ~20 Mbit/s), but only 7.9 of 10 frames/s arrive:
+    # the link is saturated and its rate is the goodput, 100 kB/s = 0.8 Mbit/s.
+    d = _policy().update(_obs(0.0, 3 + 10 + 24, bytes_per_s=100_000, rate_hz=7.9, sent_hz=10.0))
+    assert d.capacity_bps == pytest.approx(800_000)
+    d = _policy().update(_obs(0.0, 3 + 10 + 24, bytes_per_s=100_000, rate_hz=8.0, sent_hz=10.0))
+    assert d.capacity_bps == pytest.approx(8 * 60_000 / 24e-3)
+
+
+def test_skip_factor_rounds_up_to_stay_under_max_utilisation():
+    pol = RatePolicy([RatePoint('only', 10_000)], PolicyConfig(budget_ms=10_000.0, camera_fps=10.0))
+    # 10 fps x 80 kbit = 800 kbit/s offered; at 0.8 x 400 kbit/s the ratio is 2.5: skip 3, not 2.
+    assert pol._skip_for(0, 400_000) == 3
+    assert pol._skip_for(0, 1_000_000) == 1      # ratio 1.0: every frame
+    assert pol._skip_for(0, 1_000_001) == 1      # ratio just below 1: still 1, never 0
+    assert pol._skip_for(0, 100_000) == 10       # ratio exactly max_skip
+    assert pol._skip_for(0, 1_000) == 10         # far above: capped
+    assert pol._skip_for(0, 0.0) == 10 and pol._skip_for(0, math.nan) == 10
+
+
+def _probe_and_fail(pol, t):
+    """Comfortable until the policy steps up, then over budget at once; returns the time after."""
+    while pol.update(_obs(t, 18.0)).reason != 'up':
+        t += 0.5
+    t += 0.5
+    assert pol.update(_obs(t, 100.0)).reason == 'down'
+    return t + 0.5
+
+
+def test_failed_probes_double_the_hold_only_up_to_max_hold():
+    pol = RatePolicy(POINTS, PolicyConfig(budget_ms=150.0, camera_fps=10.0, up_hold_s=2.0, max_hold_s=4.0),
+                     start_index=3)
+    t = _probe_and_fail(pol, 0.0)   # hold 2 -> 4
+    t = _probe_and_fail(pol, t)     # would be 8 without the cap; stays 4
+    assert pol._hold_s == 4.0
+    start = t
+    while pol.update(_obs(t, 18.0)).reason != 'up':
+        t += 0.5
+    assert t - start == pytest.approx(4.0)
+
+
+def test_a_long_stable_link_forgets_failed_probes():
+    pol = RatePolicy(POINTS, PolicyConfig(budget_ms=150.0, camera_fps=10.0, up_hold_s=2.0, max_hold_s=4.0),
+                     start_index=3)
+    t = _probe_and_fail(pol, 0.0)
+    assert pol._hold_s == 4.0
+    # Holding (not comfortable enough to climb, not over budget) for more than 4 x max_hold_s.
+    hold_ms = 0.7 * 150.0
+    last_up = pol._last_up[0]
+    while t - last_up <= 4 * 4.0:
+        assert pol.update(_obs(t, hold_ms - POINTS[3].edge_ms)).reason == 'hold'
+        assert pol._hold_s == 4.0
+        t += 1.0
+    pol.update(_obs(t, hold_ms - POINTS[3].edge_ms))
+    assert pol._hold_s == 2.0
+
+
+def test_bytes_without_arrivals_is_not_blind():
+    pol = _policy()
+    # No frame completed in the window but bytes arrived and everything sent was lost: the link
+    # is saturated at its goodput, not down.
+    d = pol.update(_obs(0.0, 0.0, bytes_per_s=50_000, rate_hz=0.0, loss=1.0))
+    assert d.reason != 'blind' and d.capacity_bps == pytest.approx(400_000)
+    d = _policy().update(_obs(0.0, 50.0, bytes_per_s=0.0, rate_hz=5.0))
+    assert d.reason != 'blind'
