@@ -167,8 +167,13 @@ class LatentPlayer(Node):
             import ladon_ros.msg as m
             cls = getattr(m, typ)
         msg = deserialize_message(raw, cls)
-        self.out.write({'t': time.time(), 'topic': name, 'stamp': _stamp_s(msg.header.stamp), 'bytes': len(raw),
-                        'served_by': getattr(msg, 'served_by', ''), 'total_ms': getattr(msg, 'total_ms', None)})
+        rec = {'t': time.time(), 'topic': name, 'stamp': _stamp_s(msg.header.stamp), 'bytes': len(raw),
+               'served_by': getattr(msg, 'served_by', ''), 'total_ms': getattr(msg, 'total_ms', None)}
+        if name == 'frame_stats':
+            # The edge's costs of the frame (the fleet benchmark's floor, batches, published count).
+            rec.update(seq=msg.sequence, payload_bytes=msg.payload_bytes, encode_ms=msg.encode_ms,
+                       transit_ms=msg.transit_ms, decode_ms=msg.decode_ms, heads_ms=msg.heads_ms)
+        self.out.write(rec)
 
 
 class HostilePlayer(LatentPlayer):

@@ -1,0 +1,305 @@
+"""The numbers of one fleet cell, its floor, robots within budget and equal-accuracy pairs (no ROS, no I/O).
+
+Input: what each robot recorded (``latent-player --results``: one record per result message
+that crossed the link back, ``t`` = arrival at the robot, ``stamp`` = capture, ``bytes`` =
+serialized CDR bytes, ``total_ms`` and ``served_by`` on ``frame_stats``), the window's time
+span, link and edge counters. Frames are identified per robot by their capture stamp.
+"""
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from dataclasses import asdict, dataclass, field
+
+from ladon_ros.bench.link.floor import ETH_IP_OVERHEAD, IP_MTU_PAYLOAD, RTPS_OVERHEAD, UDP_HEADER, percentile, \
+    wire_bytes
+
+RESULT_TOPICS = ('classification', 'detections', 'segmentation/compressed', 'frame_stats')
+# A cell passes when every robot gets at least this share of its frames...
+MIN_DELIVERED = 0.9
+# ...and frames from one edge batch are published within this span of each other [ms].
+BATCH_SPAN_MS = 100.0
+
+
+@dataclass
+class FleetRow:
+    """One cell (codec x link x robots x fps x edges). The first fields are the JSON contract."""
+
+    codec: str
+    setting: str
+    link_mbps: float
+    robots: int
+    fps: float
+    edges: int
+    fps_delivered_min: float
+    fps_delivered_median: float
+    latency_p50_ms: float
+    latency_p95_ms: float
+    drop_rate: float
+    link_util: float
+    edge_util: float
+    batch_mean: float
+    floor_robots: float
+    within_budget: bool = False
+    extra: dict = field(default_factory=dict)
+
+    def to_json(self) -> dict:
+        """A JSON-ready dict: contract fields, then ``extra`` flattened; NaN -> None."""
+        d = asdict(self)
+        d.update(d.pop('extra'))
+        return {k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in d.items()}
+
+
+def result_wire_bytes(cdr_bytes: float) -> float:
+    """Veth bytes of one reliable result message of ``cdr_bytes`` (RTPS, UDP/IP, Ethernet per packet)."""
+    udp = cdr_bytes + RTPS_OVERHEAD + UDP_HEADER
+    return udp + max(1, math.ceil(udp / IP_MTU_PAYLOAD)) * ETH_IP_OVERHEAD
+
+
+def frames_of(records: list[dict]) -> dict[float, dict]:
+    """Per capture stamp: arrival of each result topic at the robot, its bytes, and the edge's stats."""
+    out: dict[float, dict] = defaultdict(lambda: {'t': {}, 'bytes': 0})
+    for r in records:
+        f = out[r['stamp']]
+        if r['topic'] in f['t']:
+            continue  # a duplicate (reliable retransmission seen twice): count it once
+        f['t'][r['topic']] = r['t']
+        f['bytes'] += r['bytes']
+        if r['topic'] == 'frame_stats':
+            f['stats'] = r
+    return dict(out)
+
+
+def complete(frame: dict) -> bool:
+    """Every result topic of the frame reached the robot."""
+    return all(t in frame['t'] for t in RESULT_TOPICS)
+
+
+def robot_latency_ms(stamp: float, frame: dict) -> float:
+    """Capture -> the last result message of the frame at the robot [ms]."""
+    return (max(frame['t'].values()) - stamp) * 1e3
+
+
+def batch_sizes(stats: list[dict]) -> list[int]:
+    """Realised edge batches, estimated from FrameStats (the edge does not publish them).
+
+    Frames of one batch carry the same ``heads_ms`` (the batch time split equally; one model
+    per cell) and are published together; so a batch = frames of one edge with equal
+    ``heads_ms`` published within ``BATCH_SPAN_MS``. Only frames whose stats reached a robot count.
+    """
+    groups: dict[tuple, list[float]] = defaultdict(list)
+    for s in stats:
+        if s.get('heads_ms') is None:
+            continue
+        groups[(s['served_by'], s['heads_ms'])].append(s['stamp'] + s['total_ms'] / 1e3)
+    sizes = []
+    for times in groups.values():
+        times.sort()
+        n, start = 0, None
+        for t in times:
+            if start is None or (t - start) * 1e3 > BATCH_SPAN_MS:
+                if n:
+                    sizes.append(n)
+                n, start = 0, t
+            n += 1
+        sizes.append(n)
+    return sizes
+
+
+@dataclass(frozen=True)
+class CellInput:
+    """What the harness measured for one cell (besides the robots' records)."""
+
+    codec: str
+    setting: str
+    link_mbps: float
+    robots: int
+    fps: float
+    edges: int
+    t0: float
+    t1: float
+    t_check: float              # end of the veth check span (late frames of the window are in)
+    budget_ms: float
+    up_tx_bytes: int            # robot-side veth tx in the window
+    down_tx_bytes: int          # base-side veth tx in the window
+    up_tx_bytes_check: int      # robot-side veth tx from t0 until the late frames were in
+    down_tx_bytes_check: int    # base-side veth tx over the same longer span
+    edge_cpu_s: tuple[float, ...]  # CPU seconds of each edge process in the window
+    player_cpu_s: float         # CPU seconds of all robot processes in the window
+    encode_ms_p50: float        # robot-side encode of the replayed frames
+    qdisc_drops_up: int = 0
+    qdisc_drops_down: int = 0
+    loadavg_1min: float = math.nan
+
+
+def cell_row(c: CellInput, per_robot: list[list[dict]]) -> FleetRow:
+    """The row of one cell from each robot's records (records of any time; the window selects)."""
+    span = c.t1 - c.t0
+    offered = c.fps * span
+    delivered, rob_lat, edge_lat, stats, up_payload, down_bytes, published = [], [], [], [], [], [], []
+    for recs in per_robot:
+        frames = frames_of(recs)
+        n = 0
+        for stamp, f in frames.items():
+            if c.t0 <= stamp <= c.t1:
+                if 'stats' in f:
+                    s = f['stats']
+                    stats.append(s)
+                    edge_lat.append(s['total_ms'])
+                    up_payload.append(s['payload_bytes'])
+                if complete(f):
+                    n += 1
+                    rob_lat.append(robot_latency_ms(stamp, f))
+                    down_bytes.append(f['bytes'])
+        delivered.append(n / span if span > 0 else 0.0)
+        seqs = [f['stats']['seq'] for s, f in frames.items() if c.t0 <= s <= c.t1 and 'stats' in f]
+        published.append((max(seqs) - min(seqs) + 1) / span if len(seqs) >= 2 and span > 0 else math.nan)
+    # Down-link proof: every result message that arrived in [t0, t_check] crossed the veth.
+    down_arrived = sum(r['bytes'] for recs in per_robot for r in recs if c.t0 <= r['t'] <= c.t_check)
+    frames_delivered = len(rob_lat)
+    p95 = percentile(rob_lat, 95)
+    within = bool(delivered and min(delivered) >= MIN_DELIVERED * c.fps and frames_delivered
+                  and p95 <= c.budget_ms)
+    up_b = sum(up_payload) / len(up_payload) if up_payload else math.nan
+    down_b = sum(down_bytes) / len(down_bytes) if down_bytes else math.nan
+    edge_ms = percentile([s['decode_ms'] + s['heads_ms'] for s in stats], 50)
+    served = len(stats)
+    edge_cpu = sum(c.edge_cpu_s)
+    floor = floor_robots(link_mbps=c.link_mbps, fps=c.fps, up_bytes=up_b, down_msgs_bytes=down_b, edges=c.edges,
+                         edge_ms=edge_ms)
+    link_bps = c.link_mbps * 1e6
+    sizes = batch_sizes(stats)
+    up_model = sum(wire_bytes(b) for b in up_payload)
+    extra = {
+        'latency_edge_p50_ms': percentile(edge_lat, 50), 'latency_edge_p95_ms': percentile(edge_lat, 95),
+        'frames_offered': offered * c.robots, 'frames_delivered': frames_delivered, 'frames_served_edge': served,
+        'bytes_up_per_frame': up_b, 'bytes_down_per_frame': down_b,
+        'veth_up_bytes_per_frame': c.up_tx_bytes / served if served else math.nan,
+        'veth_down_bytes_per_frame': c.down_tx_bytes / frames_delivered if frames_delivered else math.nan,
+        'link_util_up': c.up_tx_bytes * 8 / span / link_bps if span > 0 else math.nan,
+        'link_util_down': c.down_tx_bytes * 8 / span / link_bps if span > 0 else math.nan,
+        # Proof that nothing bypassed the veth: at least the modelled wire bytes of the served
+        # frames (up) and the CDR bytes of the results that arrived (down) crossed it.
+        'veth_up_covers_served': bool(c.up_tx_bytes_check >= 0.95 * up_model),
+        'veth_down_covers_received': bool(c.down_tx_bytes_check >= 0.95 * down_arrived),
+        'edge_ms_p50': edge_ms,
+        # What the robots published (sequence span of the served frames): below fps = the load
+        # generator itself was short of CPU, not the system under test.
+        'fps_published_min': min((x for x in published if x == x), default=math.nan),
+        'edge_cpu_ms_per_frame': edge_cpu * 1e3 / served if served else math.nan,
+        'edge_util_each': [round(x / span, 3) for x in c.edge_cpu_s] if span > 0 else [],
+        'robot_cpu_cores': c.player_cpu_s / span if span > 0 else math.nan,
+        'encode_ms_p50': c.encode_ms_p50,
+        'floor_link_up_robots': capacity(link_bps, wire_bytes(up_b) * 8 * c.fps) if up_b == up_b else math.nan,
+        'floor_link_down_robots': capacity(link_bps, down_wire(down_b) * 8 * c.fps),
+        'floor_edge_robots': capacity(c.edges * 1e3, edge_ms * c.fps),
+        'floor_ms': c.encode_ms_p50 + (wire_bytes(up_b) + down_wire(down_b)) * 8 / link_bps * 1e3 + edge_ms,
+        'batches': len(sizes), 'qdisc_drops_up': c.qdisc_drops_up, 'qdisc_drops_down': c.qdisc_drops_down,
+        'loadavg_1min': c.loadavg_1min, 'budget_ms': c.budget_ms, 'window_s': span,
+    }
+    return FleetRow(
+        c.codec, c.setting, c.link_mbps, c.robots, c.fps, c.edges,
+        min(delivered) if delivered else 0.0, percentile(delivered, 50) if delivered else 0.0,
+        percentile(rob_lat, 50), p95, max(0.0, 1.0 - frames_delivered / (offered * c.robots)) if offered else math.nan,
+        extra['link_util_up'], edge_cpu / span / c.edges if span > 0 else math.nan,
+        sum(sizes) / len(sizes) if sizes else math.nan, floor, within, extra)
+
+
+def down_wire(msgs_bytes: float) -> float:
+    """Veth bytes of one frame's four result messages of ``msgs_bytes`` CDR bytes in all."""
+    if msgs_bytes != msgs_bytes:
+        return math.nan
+    # Four messages, most of the bytes in the segmentation PNG: model them as one message of
+    # the total plus the per-message overhead of the other three.
+    return result_wire_bytes(msgs_bytes) + 3 * (RTPS_OVERHEAD + UDP_HEADER + ETH_IP_OVERHEAD)
+
+
+def capacity(budget: float, cost_per_robot: float) -> float:
+    """``budget / cost`` (robots a resource carries), NaN when the cost is unknown, inf when 0."""
+    if cost_per_robot != cost_per_robot:
+        return math.nan
+    return math.inf if cost_per_robot <= 0 else budget / cost_per_robot
+
+
+def floor_robots(*, link_mbps: float, fps: float, up_bytes: float, down_msgs_bytes: float, edges: int,
+                 edge_ms: float) -> float:
+    """Robots the link (each direction) and the edges can carry at ``fps``: the smallest of the three.
+
+    Link: bit rate / (wire bytes of one frame x 8 x fps), up (the frame) and down (its results).
+    Edge: ``edges`` cores / (decode + heads per frame x fps) (heads = the frame's share of its batch).
+    """
+    bps = link_mbps * 1e6
+    caps = [capacity(bps, wire_bytes(up_bytes) * 8 * fps) if up_bytes == up_bytes else math.nan,
+            capacity(bps, down_wire(down_msgs_bytes) * 8 * fps), capacity(edges * 1e3, edge_ms * fps)]
+    known = [x for x in caps if x == x]
+    return min(known) if known else math.nan
+
+
+def robots_within_budget(rows: list[FleetRow]) -> int:
+    """Largest robot count of a group (one codec, link, fps, edges) whose cell passed; 0 if none."""
+    ok = [r.robots for r in rows if r.within_budget]
+    return max(ok) if ok else 0
+
+
+def search_done(rows: list[FleetRow], fails: int = 2) -> bool:
+    """True once the last ``fails`` cells of an ascending robot search all failed (stop early)."""
+    tail = rows[-fails:]
+    return len(tail) == fails and not any(r.within_budget for r in tail)
+
+
+def group_key(r: FleetRow) -> tuple:
+    """(codec, setting, link, fps, edges): one robot-count search."""
+    return (r.codec, r.setting, r.link_mbps, r.fps, r.edges)
+
+
+def headline(rows: list[FleetRow]) -> list[dict]:
+    """Robots within budget per search group, with the floor and the ratio to it."""
+    groups: dict[tuple, list[FleetRow]] = {}
+    for r in rows:
+        groups.setdefault(group_key(r), []).append(r)
+    out = []
+    for key, g in groups.items():
+        n = robots_within_budget(g)
+        floors = [r.floor_robots for r in g if r.floor_robots == r.floor_robots]
+        # The floor of the search: measured in its largest passing cell (the loaded edge's
+        # batch share), else in its first cell.
+        ref = max((r for r in g if r.within_budget), key=lambda r: r.robots, default=g[0])
+        floor = ref.floor_robots if ref.floor_robots == ref.floor_robots else (min(floors) if floors else math.nan)
+        limit = _limit(ref)
+        out.append({'codec': key[0], 'setting': key[1], 'link_mbps': key[2], 'fps': key[3], 'edges': key[4],
+                    'robots_within_budget': n, 'floor_robots': floor, 'limited_by': limit,
+                    'within_over_floor': n / floor if floor and floor == floor and floor != math.inf else math.nan,
+                    'robots_tried': [r.robots for r in g]})
+    return out
+
+
+def _limit(r: FleetRow) -> str:
+    caps = {'link up': r.extra.get('floor_link_up_robots', math.nan),
+            'link down': r.extra.get('floor_link_down_robots', math.nan),
+            'edge': r.extra.get('floor_edge_robots', math.nan)}
+    caps = {k: v for k, v in caps.items() if v == v}
+    return min(caps, key=caps.get) if caps else '-'
+
+
+def equal_accuracy_pairs(eval_rows: dict, metric: str = 'mAP@[.5:.95]', task: str = 'detection') -> dict:
+    """For each Ladon rate point: the cheapest JPEG and WebP quality at least as accurate.
+
+    Args:
+        eval_rows: ``ladon-ros eval`` output (``docs/figures/eval_quick.json``): task -> rows
+            of ``codec``, ``setting``, ``bytes_per_frame``, ``metric_name``, ``metric``.
+        metric: Which metric of ``task`` decides.
+
+    Returns:
+        ``{beta: {'ladon': metric, 'jpeg': (quality, metric) or None, 'webp': ...}}``.
+    """
+    rows = [r for r in eval_rows.get(task, []) if r['metric_name'] == metric]
+    out = {}
+    for r in rows:
+        if r['codec'] != 'ladon':
+            continue
+        pair = {'ladon': r['metric']}
+        for codec in ('jpeg', 'webp'):
+            ok = sorted((o['setting'], o['metric']) for o in rows if o['codec'] == codec and o['metric'] >= r['metric'])
+            pair[codec] = ok[0] if ok else None
+        out[float(r['setting'])] = pair
+    return out
