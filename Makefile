@@ -20,7 +20,7 @@ BUILD_INPUTS := package.xml CMakeLists.txt $(wildcard cmake/* msg/*.msg launch/*
 LAUNCH_TOOLS ?= ../shared/ros2-launch
 LAUNCH_STAMP := install/ros2_launch/.ladon-launch.stamp
 
-.PHONY: setup test demo bench train eval soak mutation clean
+.PHONY: setup test demo bench bench-fleet train eval soak mutation clean
 
 setup: $(BUILD_STAMP) $(if $(wildcard $(LAUNCH_TOOLS)/wheels/*.whl),$(LAUNCH_STAMP))
 
@@ -47,6 +47,10 @@ demo: setup
 
 bench: setup  # needs root (network namespaces + tc)
 	$(ENV) ladon-ros bench-link $(ARGS)
+
+# How many robots one shaped link and 1-2 edges serve, per codec (root; docs/FLEET_BENCH.md).
+bench-fleet: setup
+	$(ENV) ladon-ros bench-fleet $(ARGS)
 
 train: setup
 	$(ENV) ladon-ros train $(ARGS)
