@@ -50,3 +50,108 @@ def test_pack_refuses_unknown_codec_and_bad_hash():
         pack('h264', (3, 8, 8), b'')
     with pytest.raises(ValueError):
         pack('ladon', (3, 8, 8), b'', 'not-hex')
+
+
+def _header(version=bitstream.BITSTREAM_VERSION, codec_id=1, flags=0, c=12, h=63, w=63, body=b'\x01\x02',
+            body_len=None, crc=None):
+    return struct.pack('>4sBBHHHH8sII', bitstream.MAGIC, version, codec_id, flags, c, h, w, bytes(8),
+                       len(body) if body_len is None else body_len,
+                       zlib.crc32(body) if crc is None else crc) + body
+
+
+@pytest.mark.parametrize('version', [0, 2, 255])
+def test_only_the_current_version_is_read(version):
+    with pytest.raises(BitstreamError) as err:
+        parse(_header(version=version))
+    assert err.value.reason == 'unsupported_version'
+    assert parse(_header())[0].version == bitstream.BITSTREAM_VERSION
+
+
+@pytest.mark.parametrize('codec_id', [0, 6, 255])
+def test_unknown_codec_ids_are_refused(codec_id):
+    with pytest.raises(BitstreamError) as err:
+        parse(_header(codec_id=codec_id))
+    assert err.value.reason == 'unknown_codec'
+
+
+@pytest.mark.parametrize('name', sorted(bitstream.CODEC_IDS))
+def test_every_codec_round_trips(name):
+    header, body = parse(pack(name, (3, 4, 5), b'xyz'))
+    assert (header.codec, header.shape, header.weights_hash, body) == (name, (3, 4, 5), bytes(8), b'xyz')
+
+
+@pytest.mark.parametrize('c, h, w, ok', [
+    (0, 63, 63, False), (12, 0, 63, False), (12, 63, 0, False),
+    (1, 1, 1, True), (1024, 8, 8, True), (1025, 8, 8, False),
+    (1, 8192, 8, True), (1, 8193, 8, False), (1, 8, 8192, True), (1, 8, 8193, False),
+    (1, 8192, 8192, True),      # exactly MAX_ELEMENTS
+    (2, 8192, 4097, False),     # one row of elements too many
+])
+def test_shape_bounds_are_inclusive_and_every_side_is_checked(c, h, w, ok):
+    payload = _header(c=c, h=h, w=w)
+    if ok:
+        assert parse(payload)[0].shape == (c, h, w)
+        assert parse(pack('raw', (c, h, w), b'\x01\x02'))[0].shape == (c, h, w)
+    else:
+        with pytest.raises(BitstreamError) as err:
+            parse(payload)
+        assert err.value.reason == 'bad_shape'
+        with pytest.raises(ValueError):
+            pack('raw', (c, h, w), b'')
+
+
+def test_declared_body_above_max_body_is_refused_before_the_length_check():
+    with pytest.raises(BitstreamError) as err:
+        parse(_header(body=b'', body_len=bitstream.MAX_BODY + 1))
+    assert err.value.reason == 'too_large'
+    with pytest.raises(BitstreamError) as err:  # at the limit it is only short
+        parse(_header(body=b'', body_len=bitstream.MAX_BODY))
+    assert err.value.reason == 'truncated'
+
+
+def test_pack_refuses_a_body_above_max_body():
+    with pytest.raises(ValueError):
+        pack('raw', (1, 1, 1), bytes(bitstream.MAX_BODY + 1))
+
+
+def test_non_bytes_payloads_are_refused_with_a_reason():
+    for payload in (None, 12, 'LDNB'):
+        with pytest.raises(BitstreamError) as err:
+            parse(payload)
+        assert err.value.reason == 'bad_payload'
+    assert parse(bytearray(pack('raw', (1, 1, 2), b'ab')))[1] == b'ab'
+    assert parse(memoryview(pack('raw', (1, 1, 2), b'ab')))[1] == b'ab'
+
+
+def test_header_only_payload_is_read_and_shorter_is_truncated():
+    assert parse(pack('raw', (1, 1, 1), b''))[1] == b''
+    with pytest.raises(BitstreamError) as err:
+        parse(pack('raw', (1, 1, 1), b'')[:HEADER_SIZE - 1])
+    assert err.value.reason == 'truncated'
+
+
+def test_weights_hash_prefix():
+    assert bitstream.hash_prefix('') == bytes(8)
+    assert bitstream.hash_prefix('0123456789abcdef') == bytes.fromhex('0123456789abcdef')
+    assert bitstream.hash_prefix(HASH) == bytes.fromhex(HASH[:16])
+    for bad in ('0123456789abcde', 'zz' * 8):
+        with pytest.raises(ValueError):
+            bitstream.hash_prefix(bad)
+
+
+def test_shape_must_have_three_dims():
+    for shape in ((1, 2), (1, 2, 3, 4)):
+        with pytest.raises(ValueError):
+            pack('raw', shape, b'')
+
+
+def test_ladon_body_limit_is_two_bytes_per_symbol_plus_64():
+    bitstream.check_ladon_body(2 * 12 * 4 * 5 + 64, (12, 4, 5))
+    with pytest.raises(BitstreamError) as err:
+        bitstream.check_ladon_body(2 * 12 * 4 * 5 + 65, (12, 4, 5))
+    assert err.value.reason == 'too_large'
+
+
+def test_guard_padding_formula():
+    assert bitstream.rans_guard_padding(0, 0) == 256
+    assert bitstream.rans_guard_padding(10, 3) == 16 * 10 + 144 * 3 + 256
