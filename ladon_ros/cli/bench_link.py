@@ -30,18 +30,21 @@ def register(sub) -> None:
     p.add_argument('--no-adaptive', action='store_true', help='skip the rate-adaptation run')
     p.add_argument('--budget-ms', type=float, default=250.0, help='latency budget of the adaptive run [ms]')
     p.add_argument('--phase-s', type=float, default=25.0, help='seconds per link rate in the adaptive run')
-    p.add_argument('--cleanup', action='store_true', help='only remove namespaces left by killed runs')
+    p.add_argument('--robot-cpu', type=float, default=0.0,
+                   help='CPU quota of the robot side (encoder, local baseline) [cores], cgroup v1; 0 = none')
+    p.add_argument('--cleanup', action='store_true', help='only remove namespaces and cgroups left by killed runs')
     p.set_defaults(func=run)
 
 
 def run(args) -> int:
     """Runs the benchmark; returns 0, or 2 when this machine cannot build the link."""
+    from ladon_ros.bench.link import cgroup
     from ladon_ros.bench.link.netns import cleanup_stale, unavailable_reason
-    reason = unavailable_reason()
+    reason = unavailable_reason() or (cgroup.unavailable_reason() if args.robot_cpu else None)
     if reason:
         print(f'bench-link: cannot run here: {reason}', file=sys.stderr)
         return 2
-    removed = cleanup_stale()
+    removed = cleanup_stale() + cgroup.cleanup_stale()
     if removed:
         print(f'removed namespaces of killed runs: {removed}')
     if args.cleanup:
@@ -66,7 +69,7 @@ def run(args) -> int:
     cfg = from_mapping(BenchConfig, dict(
         cases=tuple(parse_codecs(args.codecs, points)), rates_mbps=parse_rates(args.link_mbps), out_dir=out,
         lossy=not args.no_lossy, frames=args.frames, fps=args.fps, width=args.width, height=args.height,
-        queue_ms=args.queue_ms, domain_id=args.domain_id))
+        queue_ms=args.queue_ms, domain_id=args.domain_id, robot_cpu=args.robot_cpu))
     rows = LinkBench(cfg).run()
     table = markdown_table(rows)
     (out / 'link_table.md').write_text(table)

@@ -96,7 +96,7 @@ def _qdisc(ns: str, dev: str) -> tuple[int, int]:
 class FleetBench:
     """Runs a ``FleetConfig``; ``run()`` returns the rows (and writes records and logs under out_dir)."""
 
-    def __init__(self, cfg: FleetConfig, log: Callable[[str], None] = print):
+    def __init__(self, cfg: FleetConfig, log: Callable[[str], None] = lambda s: print(s, flush=True)):
         self.cfg, self.log = cfg, log
         self.out = Path(cfg.out_dir)
         self.logs = self.out / 'logs'
@@ -241,7 +241,8 @@ class FleetBench:
             self.rows.append(row)
             self.on_row(row)
             self.log(f'  {case.label:>12} {setting} {rate:>4g} Mbit/s {fps:>4g} Hz {n_edges}e {n:>3} robots: '
-                     f'fps min {row.fps_delivered_min:.1f} p50/p95 {row.latency_p50_ms:.0f}/{row.latency_p95_ms:.0f} ms '
+                     f'fps min {row.fps_delivered_min:.1f} '
+                     f'p50/p95 {row.latency_p50_ms:.0f}/{row.latency_p95_ms:.0f} ms '
                      f'up {row.link_util:.0%} edge {row.edge_util:.0%} -> {"ok" if row.within_budget else "over"}')
             if search_done(group, cfg.max_fails):
                 break
@@ -268,7 +269,8 @@ class FleetBench:
                          up_tx_bytes=c1['up'] - c0['up'], down_tx_bytes=c1['down'] - c0['down'],
                          up_tx_bytes_check=c2['up'] - c0['up'], down_tx_bytes_check=c2['down'] - c0['down'],
                          edge_cpu_s=tuple(b - a for a, b in zip(e0, e1)), player_cpu_s=p1 - p0,
-                         encode_ms_p50=info['encode_ms_p50'], qdisc_drops_up=c1['up_drops'] - c0['up_drops'],
+                         encode_ms_p50=info['encode_ms_p50'], frame_bytes=info['bytes_mean'],
+                         qdisc_drops_up=c1['up_drops'] - c0['up_drops'],
                          qdisc_drops_down=c1['down_drops'] - c0['down_drops'], loadavg_1min=os.getloadavg()[0])
         row = cell_row(cell, pool.records())
         row.extra['robot_cpu_quota'] = cfg.robot_cpu or None

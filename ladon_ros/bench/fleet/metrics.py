@@ -50,6 +50,11 @@ class FleetRow:
         return {k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in d.items()}
 
 
+def _wire(payload: float) -> float:
+    """``wire_bytes`` that passes NaN (no frame served) through."""
+    return wire_bytes(payload) if payload == payload else math.nan
+
+
 def result_wire_bytes(cdr_bytes: float) -> float:
     """Veth bytes of one reliable result message of ``cdr_bytes`` (RTPS, UDP/IP, Ethernet per packet)."""
     udp = cdr_bytes + RTPS_OVERHEAD + UDP_HEADER
@@ -127,6 +132,7 @@ class CellInput:
     edge_cpu_s: tuple[float, ...]  # CPU seconds of each edge process in the window
     player_cpu_s: float         # CPU seconds of all robot processes in the window
     encode_ms_p50: float        # robot-side encode of the replayed frames
+    frame_bytes: float = math.nan  # mean payload of the replayed frames (the floor's when none was served)
     qdisc_drops_up: int = 0
     qdisc_drops_down: int = 0
     loadavg_1min: float = math.nan
@@ -160,7 +166,7 @@ def cell_row(c: CellInput, per_robot: list[list[dict]]) -> FleetRow:
     p95 = percentile(rob_lat, 95)
     within = bool(delivered and min(delivered) >= MIN_DELIVERED * c.fps and frames_delivered
                   and p95 <= c.budget_ms)
-    up_b = sum(up_payload) / len(up_payload) if up_payload else math.nan
+    up_b = sum(up_payload) / len(up_payload) if up_payload else c.frame_bytes
     down_b = sum(down_bytes) / len(down_bytes) if down_bytes else math.nan
     edge_ms = percentile([s['decode_ms'] + s['heads_ms'] for s in stats], 50)
     served = len(stats)
@@ -190,10 +196,10 @@ def cell_row(c: CellInput, per_robot: list[list[dict]]) -> FleetRow:
         'edge_util_each': [round(x / span, 3) for x in c.edge_cpu_s] if span > 0 else [],
         'robot_cpu_cores': c.player_cpu_s / span if span > 0 else math.nan,
         'encode_ms_p50': c.encode_ms_p50,
-        'floor_link_up_robots': capacity(link_bps, wire_bytes(up_b) * 8 * c.fps) if up_b == up_b else math.nan,
+        'floor_link_up_robots': capacity(link_bps, _wire(up_b) * 8 * c.fps),
         'floor_link_down_robots': capacity(link_bps, down_wire(down_b) * 8 * c.fps),
         'floor_edge_robots': capacity(c.edges * 1e3, edge_ms * c.fps),
-        'floor_ms': c.encode_ms_p50 + (wire_bytes(up_b) + down_wire(down_b)) * 8 / link_bps * 1e3 + edge_ms,
+        'floor_ms': c.encode_ms_p50 + (_wire(up_b) + down_wire(down_b)) * 8 / link_bps * 1e3 + edge_ms,
         'batches': len(sizes), 'qdisc_drops_up': c.qdisc_drops_up, 'qdisc_drops_down': c.qdisc_drops_down,
         'loadavg_1min': c.loadavg_1min, 'budget_ms': c.budget_ms, 'window_s': span,
     }
@@ -229,7 +235,7 @@ def floor_robots(*, link_mbps: float, fps: float, up_bytes: float, down_msgs_byt
     Edge: ``edges`` cores / (decode + heads per frame x fps) (heads = the frame's share of its batch).
     """
     bps = link_mbps * 1e6
-    caps = [capacity(bps, wire_bytes(up_bytes) * 8 * fps) if up_bytes == up_bytes else math.nan,
+    caps = [capacity(bps, _wire(up_bytes) * 8 * fps),
             capacity(bps, down_wire(down_msgs_bytes) * 8 * fps), capacity(edges * 1e3, edge_ms * fps)]
     known = [x for x in caps if x == x]
     return min(known) if known else math.nan

@@ -58,6 +58,8 @@ class BenchConfig:
     start_timeout_s: float = param(120.0, 'Longest wait for the first served frame of a case [s]')
     domain_id: int = param(47, 'ROS_DOMAIN_ID of every process of the run', range=(0, 101))
     publish_debug_image: bool = param(False, 'Let the edge draw and publish its debug image too')
+    robot_cpu: float = param(0.0, 'CPU quota of the robot side (encoder, local baseline) [cores], cgroup v1; '
+                             '0 = none', range=(0.0, 64.0))
 
 
 @dataclass
@@ -125,25 +127,37 @@ class LinkBench:
         self.windows: list[Window] = []
         self.records: list[dict] = []
         self.local: dict | None = None
+        self._quota = None  # the weak robot CPU (one cgroup for every robot-side process)
 
     # --- public -------------------------------------------------------------------
     def run(self) -> list[BenchRow]:
         """Measures every case on every setting; returns the rows (local first if asked)."""
         cfg = self.cfg
         offload = [c for c in cfg.cases if c.codec != 'local']
-        if any(c.codec == 'local' for c in cfg.cases):
-            self.local = self._run_local()
-        if offload:
-            clean = [LinkSetting('clean', r) for r in cfg.rates_mbps]
-            self._run_topology(offload, clean, None, 'clean')
-            if cfg.lossy:
-                self._run_topology(offload, [LinkSetting('lossy', LOSSY_RATE_MBPS, LOSSY)], LOSSY, 'lossy')
+        if cfg.robot_cpu:
+            from ladon_ros.bench.link.cgroup import CpuQuota
+            self._quota = CpuQuota(cfg.robot_cpu, 'robot')
+            self.log(f'robot side (encoder, local baseline) in a CPU quota of {cfg.robot_cpu:g} core')
+        try:
+            if any(c.codec == 'local' for c in cfg.cases):
+                self.local = self._run_local()
+            if offload:
+                clean = [LinkSetting('clean', r) for r in cfg.rates_mbps]
+                self._run_topology(offload, clean, None, 'clean')
+                if cfg.lossy:
+                    self._run_topology(offload, [LinkSetting('lossy', LOSSY_RATE_MBPS, LOSSY)], LOSSY, 'lossy')
+        finally:
+            if self._quota is not None:
+                self._quota.close()
         return self.rows()
 
     def _spawn(self, link: NetnsLink, side: str, argv: list[str], log: str, pin: bool = True):
         if pin and shutil.which('taskset') and (os.cpu_count() or 1) > int(CORES[side]):
             argv = ['taskset', '-c', CORES[side], *argv]
-        return link.spawn(side, argv, env=self.env, log=self.logs / log)
+        proc = link.spawn(side, argv, env=self.env, log=self.logs / log)
+        if pin and side == 'camera' and self._quota is not None:
+            self._quota.add(proc.pid)  # robot compute (not the camera itself) runs on the weak CPU
+        return proc
 
     # --- topologies -----------------------------------------------------------------
     def _run_topology(self, cases, settings, impairment, tag: str) -> None:
@@ -229,8 +243,17 @@ class LinkBench:
             argv = ['taskset', '-c', CORES['camera'], *argv]  # one robot core
         self.log('[local] full teacher model on one core, no link')
         with open(self.logs / 'local_baseline.log', 'wb') as log:
-            subprocess.run(argv, env=self.env, stdout=log, stderr=subprocess.STDOUT, check=True,
-                           timeout=600 + cfg.frames / cfg.fps)
+            proc = subprocess.Popen(argv, env=self.env, stdout=log, stderr=subprocess.STDOUT)
+            if self._quota is not None:
+                self._quota.add(proc.pid)  # the same weak robot CPU as the encoder
+            try:
+                code = proc.wait(timeout=600 + cfg.frames / cfg.fps * (1 + 1 / (cfg.robot_cpu or 1)))
+            finally:
+                if proc.poll() is None:
+                    proc.kill()
+                    proc.wait()
+        if code != 0:
+            raise subprocess.CalledProcessError(code, argv)
         return json.loads(out.read_text())
 
     # --- rows -----------------------------------------------------------------------
@@ -244,6 +267,8 @@ class LinkBench:
             per_case.setdefault(w.case.label, []).extend(self._served(w))
         for w in self.windows:
             rows.append(window_row(w, self._served(w), per_case[w.case.label], self.cfg.fps, self.cfg.frames))
+        for r in rows:
+            r.extra['robot_cpu_quota'] = self.cfg.robot_cpu or None
         return rows
 
     def _served(self, w: Window) -> list[dict]:
