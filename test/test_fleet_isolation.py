@@ -316,3 +316,174 @@ def test_results_cost_a_robot_no_more_bytes_than_its_latents(frames_file, tmp_pa
     with capsys.disabled():
         print('\n' + '\n'.join(report))
     assert statistics.median(ratio) <= 1.0, report
+
+
+# --- a site: robots on a LAN, an IP router, the base station on another subnet -------------
+
+SITE_ROBOTS = ('/robot1', '/robot2')
+LAN, BASE_NET = '10.81.1', '10.81.2'    # only inside the namespaces this test makes
+BASE_ADDR, DS_PORT = f'{BASE_NET}.2', 11811
+
+
+class _Site:
+    """Network namespaces of a site: one per robot on a LAN bridge, a router, one base station.
+
+    The router forwards IP between the LAN and the base subnet and routes no multicast, as on
+    a real site, so SIMPLE discovery (multicast) cannot cross it. Everything is named after
+    this process's pid and removed by ``close()`` (namespaces take their veths with them).
+    """
+
+    def __init__(self, n_robots: int):
+        t = f'ls{os.getpid() % 100000}'
+        self.robots = [f'{t}r{i}' for i in range(n_robots)]
+        self.router, self.base = f'{t}gw', f'{t}b'
+        self.procs: list = []
+        self.made: list[str] = []
+
+    def _ip(self, *args):
+        from ladon_ros.bench.link.netns import _run
+        _run(['ip', *args])
+
+    def _ns(self, name):
+        self._ip('netns', 'add', name)
+        self.made.append(name)
+        self._ip('-n', name, 'link', 'set', 'lo', 'up')
+
+    def _leaf(self, ns, dev, addr, gateway):
+        """A veth from ``ns`` to the router; returns the router's end."""
+        self._ip('link', 'add', dev, 'netns', ns, 'type', 'veth', 'peer', 'name', f'{dev}p', 'netns', self.router)
+        self._ip('-n', ns, 'addr', 'add', f'{addr}/24', 'dev', dev)
+        self._ip('-n', ns, 'link', 'set', dev, 'up')
+        self._ip('-n', ns, 'route', 'add', 'default', 'via', gateway)
+        self._ip('-n', ns, 'route', 'add', '224.0.0.0/4', 'dev', dev)  # multicast stays on this subnet
+        return f'{dev}p'
+
+    def create(self) -> '_Site':
+        for ns in (self.router, self.base, *self.robots):
+            self._ns(ns)
+        gw = ['-n', self.router]
+        self._ip(*gw, 'link', 'add', 'br0', 'type', 'bridge')
+        self._ip(*gw, 'addr', 'add', f'{LAN}.1/24', 'dev', 'br0')
+        self._ip(*gw, 'link', 'set', 'br0', 'up')
+        for i, ns in enumerate(self.robots):
+            port = self._leaf(ns, f'{ns}e', f'{LAN}.{10 + i}', f'{LAN}.1')
+            self._ip(*gw, 'link', 'set', port, 'master', 'br0', 'up')
+        port = self._leaf(self.base, f'{self.base}e', BASE_ADDR, f'{BASE_NET}.1')
+        self._ip(*gw, 'addr', 'add', f'{BASE_NET}.1/24', 'dev', port)
+        self._ip(*gw, 'link', 'set', port, 'up')
+        from ladon_ros.bench.link.netns import _run
+        _run(['ip', 'netns', 'exec', self.router, 'sysctl', '-qw', 'net.ipv4.ip_forward=1'])
+        return self
+
+    def spawn(self, ns, argv, env, log):
+        import subprocess
+        with open(log, 'ab') as out:
+            p = subprocess.Popen(['ip', 'netns', 'exec', ns, *argv], env=env, stdout=out, stderr=subprocess.STDOUT,
+                                 stdin=subprocess.DEVNULL, start_new_session=True)
+        self.procs.append(p)
+        return p
+
+    def stop_all(self):
+        from ladon_ros.bench.link.netns import stop_processes
+        stop_processes(self.procs, timeout_s=10.0)
+        self.procs.clear()
+
+    def close(self):
+        from ladon_ros.bench.link.netns import _kill_ns_pids, _run
+        self.stop_all()
+        for ns in reversed(self.made):
+            _kill_ns_pids(ns)
+            _run(['ip', 'netns', 'del', ns], check=False)
+        self.made.clear()
+
+
+def _served(path) -> list[dict]:
+    return [r for r in _results_records(path) if r['topic'] == 'frame_stats']
+
+
+def _results_records(path) -> list[dict]:
+    out = []
+    if path.exists():
+        for line in path.read_text().splitlines():
+            try:
+                out.append(json.loads(line))
+            except json.JSONDecodeError:
+                pass  # the line being written
+    return out
+
+
+def test_site_robots_behind_a_router_need_the_discovery_server(frames_file, tmp_path, capsys):
+    """Negative control: SIMPLE discovery, base sees no robot. Discovery server at the base: all served."""
+    import shutil
+
+    from ladon_ros.bench.link.fastdds import dds_env, write_udp_profile
+    from ladon_ros.bench.link.netns import unavailable_reason
+    from ladon_ros.ros.processes import node_command
+    why = unavailable_reason()
+    if why:
+        pytest.skip(why)
+    if shutil.which('fastdds') is None:
+        pytest.skip('fastdds (Fast DDS discovery server tool) not found')
+    # UDP only: processes of one host could otherwise meet through shared memory, which no
+    # two machines of a site share.
+    env = dds_env(write_udp_profile(tmp_path / 'udp.xml'), domain_id(9), base={**os.environ, 'OMP_NUM_THREADS': '1'})
+    edge_cmd = node_command('edge_perception', namespace='/base1', params=EDGE_PARAMS)
+    site = _Site(len(SITE_ROBOTS))
+    report = []
+    try:
+        site.create()
+
+        def start(tag, env_robot, env_edge):
+            edge_log = tmp_path / f'{tag}_edge.log'
+            site.spawn(site.base, edge_cmd, env_edge, edge_log)
+            results = {}
+            for ns, netns in zip(SITE_ROBOTS, site.robots):
+                results[ns] = tmp_path / f'{tag}{ns.replace("/", "_")}.jsonl'
+                site.spawn(netns, [sys.executable, '-m', 'ladon_ros.ros.bench_nodes', 'latent-player', '--frames',
+                                   str(frames_file), '--rate-hz', '10', '--results', str(results[ns]),
+                                   '--ros-args', '-r', f'__ns:={ns}'], env_robot, tmp_path / f'{tag}{ns[1:]}.log')
+            return edge_log, results
+
+        def wait(cond, timeout):
+            deadline = time.monotonic() + timeout
+            while time.monotonic() < deadline:
+                if cond():
+                    return True
+                time.sleep(0.5)
+            return False
+
+        def logs(tag):
+            return '\n'.join(f'--- {p.name}\n{p.read_text(errors="replace")[-1500:]}'
+                             for p in sorted(tmp_path.glob(f'{tag}*.log')))
+
+        # 1. SIMPLE discovery (multicast): nothing crosses the router.
+        edge_log, results = start('simple', env, env)
+        assert wait(lambda: 'loaded' in edge_log.read_text(errors='replace'), 180), logs('simple')
+        time.sleep(10.0)  # a LAN discovers within ~1 s (announcements every 0.5 s)
+        edge_text = edge_log.read_text(errors='replace')
+        served = {ns: len(_served(p)) for ns, p in results.items()}
+        report.append(f'SIMPLE discovery: base saw {edge_text.count("serving [")} robot changes, robots served '
+                      f'{served} frames in 10 s')
+        assert 'serving [' not in edge_text, logs('simple')
+        assert not any(served.values()), report
+        site.stop_all()
+
+        # 2. A discovery server in the base station's namespace; robots and the edge its clients.
+        ds = {'ROS_DISCOVERY_SERVER': f'{BASE_ADDR}:{DS_PORT}'}
+        site.spawn(site.base, ['fastdds', 'discovery', '-i', '0', '-l', BASE_ADDR, '-p', str(DS_PORT)], env,
+                   tmp_path / 'ds_server.log')
+        # The edge finds robots in the graph: a plain client learns only endpoints of its own topics.
+        t0 = time.monotonic()
+        edge_log, results = start('ds', {**env, **ds}, {**env, **ds, 'ROS_SUPER_CLIENT': 'TRUE'})
+        assert wait(lambda: all(len(_served(p)) >= 5 for p in results.values()), 180), logs('ds')
+        report.append(f'discovery server at {BASE_ADDR}:{DS_PORT}: every robot served 5 frames '
+                      f'{time.monotonic() - t0:.0f} s after start (edge load included): ' +
+                      ', '.join(f'{ns} by {_served(p)[0]["served_by"]}' for ns, p in results.items()))
+        with capsys.disabled():
+            print('\n' + '\n'.join(report))
+    finally:
+        site.close()
+    from ladon_ros.bench.link.netns import _run
+    left = [ns for ns in (site.router, site.base, *site.robots)
+            if ns in _run(['ip', 'netns', 'list'], check=False).stdout.split()]
+    assert not left, f'namespaces left behind: {left}'
