@@ -19,7 +19,7 @@ from rclpy.qos import QoSProfile, ReliabilityPolicy  # noqa: E402
 
 from ladon_ros.msg import EdgeHeartbeat, FrameStats, LatentFrame  # noqa: E402
 from ladon_ros.ros.processes import NodeProcesses  # noqa: E402
-from ros_domain import domain_id  # noqa: E402
+from ros_procs import domain_id  # noqa: E402
 from ros_probe import environment, spin_until  # noqa: E402
 
 pytestmark = pytest.mark.ros

@@ -13,7 +13,7 @@ import re
 import pytest
 
 from ladon_ros.cli import main
-from ros_domain import domain_id
+from ros_procs import domain_id
 
 pytestmark = [pytest.mark.ros, pytest.mark.slow]  # DDS processes, ~30-55 s (setup.cfg)
 

@@ -13,7 +13,7 @@ import subprocess
 import sys
 import textwrap
 
-from ros_domain import domain_id
+from ros_procs import domain_id
 
 HEAVY = ('torch', 'torchvision')
 

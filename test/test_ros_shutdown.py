@@ -8,14 +8,13 @@ real launcher is in test_ros_launch.py.
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 import time
 
 import pytest
 
 from ladon_ros.ros.processes import MODULES, node_command
-from ros_domain import domain_id
+from ros_procs import STOP_SIGNALS, domain_id, send_stop
 
 pytestmark = pytest.mark.ros  # rclpy nodes / DDS processes (setup.cfg)
 
@@ -29,11 +28,6 @@ NODES = {
     # Its own namespace: it would otherwise start reconfiguring the encoder under test.
     'rate_adapter': ('/adapter', {'points': ['jpeg@50']}, 'rate points'),
 }
-SIGNALS = {
-    'sigint_once': [(True, signal.SIGINT)],
-    'sigint_twice': [(True, signal.SIGINT), (False, signal.SIGINT)],
-    'sigterm': [(True, signal.SIGTERM)],
-}
 
 
 def stop_and_check(procs: dict[str, subprocess.Popen], logs: dict[str, object], how: str) -> dict:
@@ -42,14 +36,9 @@ def stop_and_check(procs: dict[str, subprocess.Popen], logs: dict[str, object], 
     Args:
         procs: label -> process started with ``start_new_session=True`` (its own group).
         logs: label -> the path its output goes to.
-        how: A key of ``SIGNALS``.
+        how: A key of ``STOP_SIGNALS``.
     """
-    for i, (group, sig) in enumerate(SIGNALS[how]):
-        if i:
-            time.sleep(0.05)
-        for p in procs.values():
-            if p.poll() is None:
-                (os.killpg if group else os.kill)(p.pid, sig)
+    send_stop(list(procs.values()), how)
     start = time.monotonic()
     problems = {}
     for label, p in procs.items():
@@ -80,10 +69,10 @@ def wait_for_lines(logs: dict, lines: dict[str, str], procs: dict, timeout: floa
                                                        for k in lines}))
 
 
-@pytest.mark.parametrize('how', list(SIGNALS))
+@pytest.mark.parametrize('how', list(STOP_SIGNALS))
 def test_every_node_executable_stops_cleanly(how, tmp_path):
     assert set(NODES) == set(MODULES), f'not started by this test: {set(MODULES) - set(NODES)}'
-    slot = list(SIGNALS).index(how)
+    slot = list(STOP_SIGNALS).index(how)
     env = {**os.environ, 'ROS_DOMAIN_ID': str(domain_id(slot)), 'ROS_LOG_DIR': str(tmp_path / 'roslog'),
            'PYTHONUNBUFFERED': '1', 'OMP_NUM_THREADS': '1', 'LADON_ROS_CACHE': str(tmp_path / 'cache')}
     procs, logs = {}, {}
