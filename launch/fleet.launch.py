@@ -24,9 +24,6 @@ servers named by an exported ``ROS_DISCOVERY_SERVER``) the edges also get
 so an edge would never see the ``<ns>/latent`` publisher of a robot it does not serve yet.
 """
 import os
-import shutil
-import sys
-from pathlib import Path
 
 from launch import LaunchDescription
 from launch.actions import DeclareLaunchArgument, ExecuteProcess, OpaqueFunction
@@ -93,22 +90,6 @@ ARGUMENTS = [
 ]
 
 
-def discovery_command(address, port):
-    """``fastdds discovery -i 0 -l <address> -p <port>`` as a command that a SIGINT stops.
-
-    The pip wheel's ``bin/fastdds`` is a ``sh`` script that runs ``fastdds.py`` without
-    ``exec``: the launch's SIGINT reaches only ``sh`` and the server outlives the launch.
-    ``fastdds.py`` run directly stops its server on SIGINT, so it is called directly when
-    found beside ``bin/fastdds`` (a ROS install's ``fastdds`` is already that script).
-    """
-    args = ['discovery', '-i', '0', '-l', address, '-p', port]
-    exe = shutil.which('fastdds')
-    script = Path(exe).resolve().parent.parent / 'tools' / 'fastdds' / 'fastdds.py' if exe else None
-    if script is not None and script.is_file():
-        return [sys.executable, str(script), *args]
-    return ['fastdds', *args]
-
-
 def _count(text, name, most):
     try:
         n = int(text)
@@ -125,6 +106,7 @@ def _nodes(context):
         return LaunchConfiguration(name).perform(context)
 
     from ladon_ros.config_files import dds_profile_env
+    from ladon_ros.fleet.discovery import SERVERS_VAR, SUPER_CLIENT_VAR, server_command, uses_server
     robots = _count(arg('robots'), 'robots', MAX_ROBOTS)
     edges = _count(arg('edges'), 'edges', MAX_EDGES)
     env = dds_profile_env(arg('dds_profile'))
@@ -136,12 +118,11 @@ def _nodes(context):
         port = str(_count(arg('discovery_port'), 'discovery_port', 65535))
         actions.append(ExecuteProcess(
             name='discovery_server', output='screen',
-            cmd=discovery_command(arg('discovery_address'), port)))
-        env = {**env, 'ROS_DISCOVERY_SERVER': f"{arg('discovery_address')}:{port}"}
+            cmd=server_command(arg('discovery_address'), port)))
+        env = {**env, SERVERS_VAR: f"{arg('discovery_address')}:{port}"}
     # Robots only publish and subscribe their own topics; edges must see every robot's
     # latent publisher in the graph, which a discovery-server client sees only as a super client.
-    edge_env = {**env, 'ROS_SUPER_CLIENT': 'TRUE'} if (
-        'ROS_DISCOVERY_SERVER' in env or os.environ.get('ROS_DISCOVERY_SERVER')) else env
+    edge_env = {**env, SUPER_CLIENT_VAR: 'TRUE'} if uses_server({**os.environ, **env}) else env
     checkpoint = arg('checkpoint')
     for k in range(1, robots + 1):
         ns = f'robot{k}'

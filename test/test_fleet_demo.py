@@ -4,7 +4,7 @@ Real image_source + camera_encoder + edge_perception processes over DDS: 32 s al
 under pytest on the shared 2-core machine (most of it the edges importing torch), so it is
 marked ``slow`` (not in ``make test``; run it with ``pytest test/test_fleet_demo.py``). Asserts what the demo prints: every robot served by an edge
 before the kill, the killed edge's robots served by the survivor after it, clean shutdown of
-every other process.
+every other process; once with multicast discovery, once through a Fast DDS Discovery Server.
 """
 from __future__ import annotations
 
@@ -18,10 +18,11 @@ from ros_procs import domain_id
 pytestmark = [pytest.mark.ros, pytest.mark.slow]  # DDS processes, ~30-55 s (setup.cfg)
 
 
-def test_fleet_demo_serves_every_robot_and_shows_the_takeover(tmp_path, monkeypatch, capsys):
+@pytest.mark.parametrize('discovery', [[], ['--discovery-server']], ids=['multicast', 'discovery-server'])
+def test_fleet_demo_serves_every_robot_and_shows_the_takeover(tmp_path, monkeypatch, capsys, discovery):
     monkeypatch.setenv('LADON_ROS_CACHE', str(tmp_path / 'cache'))
     code = main(['demo', '--robots', '2', '--edges', '2', '--frames', '10', '--out', str(tmp_path / 'fleet'),
-                 '--domain-id', str(domain_id(8))])
+                 '--domain-id', str(domain_id(8 + len(discovery))), *discovery])
     text = capsys.readouterr().out
     with capsys.disabled():
         print('\n' + text)
@@ -38,3 +39,4 @@ def test_fleet_demo_serves_every_robot_and_shows_the_takeover(tmp_path, monkeypa
         assert re.search(rf'^  {robot}\s+\d+\s+[1-9]\d*\s.*\b{survivor} \(\d+\)$', second, re.M), second
     assert f"'edge_{victim}': -9" in text and f"'edge_{survivor}': 0" in text
     assert "'encoder_robot1': 0" in text and "'source_robot2': 0" in text
+    assert ('Discovery Server 127.0.0.1:' in text) == bool(discovery)

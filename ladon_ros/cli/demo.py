@@ -19,6 +19,8 @@ def register(sub) -> None:
                    help='robots (image_source + camera_encoder each); above 1 (or --edges above 1) runs the fleet '
                         'demo: per-robot served rates, which edge served whom, one edge SIGKILLed halfway')
     p.add_argument('--edges', type=int, default=1, help='edge_perception nodes sharing the robots (fleet demo)')
+    p.add_argument('--discovery-server', action='store_true',
+                   help='fleet demo: discover through a Fast DDS Discovery Server on 127.0.0.1 (no multicast)')
     p.set_defaults(func=run)
 
 
@@ -32,7 +34,8 @@ def run(args) -> int:
         from ladon_ros.ros.fleet_demo import run_fleet_demo
         out = args.out if args.out != 'out/demo' else 'out/fleet_demo'
         return run_fleet_demo(robots=args.robots, edges=args.edges, frames=args.frames, rate_hz=args.rate,
-                              out=out, domain_id=args.domain_id, codec=args.codec)
+                              out=out, domain_id=args.domain_id, codec=args.codec,
+                              discovery_server=args.discovery_server)
     from ladon_ros.ros.demo import run_demo
     return run_demo(frames=args.frames, out=args.out, rate_hz=args.rate, codec=args.codec,
                     domain_id=args.domain_id, pngs=args.pngs)

@@ -7,10 +7,15 @@ and ``perception/frame_stats`` (what came back, with ``served_by``), and the edg
 heartbeats on ``/ladon/edges``. Once every robot is served it measures a window, SIGKILLs
 the edge serving the most robots halfway through, and prints per robot the served rate,
 which edge served it, and after the kill how long its results paused and who took it over.
+With ``discovery_server`` every process finds the others through a Fast DDS Discovery
+Server on 127.0.0.1 (no multicast), the edges as super clients (``ladon_ros.fleet.discovery``).
 """
 from __future__ import annotations
 
 import collections
+import os
+import signal
+import subprocess
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,6 +23,7 @@ from pathlib import Path
 import rclpy
 from rclpy.qos import QoSProfile, ReliabilityPolicy
 
+from ladon_ros.fleet.discovery import SERVERS_VAR, edge_env, server_command
 from ladon_ros.msg import EdgeHeartbeat, FrameStats, LatentFrame
 from ladon_ros.ros import qos
 from ladon_ros.ros.fleet_view import HEARTBEAT_TOPIC
@@ -90,7 +96,8 @@ def _check_alive(procs: NodeProcesses, killed: str = '') -> None:
 
 
 def run_fleet_demo(*, robots: int = 4, edges: int = 2, frames: int = 100, rate_hz: float = 5.0,
-                   out: str | Path = 'out/fleet_demo', domain_id: int = 47, codec: str = 'ladon') -> int:
+                   out: str | Path = 'out/fleet_demo', domain_id: int = 47, codec: str = 'ladon',
+                   discovery_server: bool = False) -> int:
     """Runs the fleet demo; returns the exit code (1 when a robot went unserved or no takeover).
 
     Args:
@@ -102,6 +109,8 @@ def run_fleet_demo(*, robots: int = 4, edges: int = 2, frames: int = 100, rate_h
         out: Folder for the node logs.
         domain_id: ``ROS_DOMAIN_ID`` of every process.
         codec: Camera codec of the robots.
+        discovery_server: Discover through a Fast DDS Discovery Server on 127.0.0.1, UDP port
+            11700 + ``domain_id``, instead of multicast.
     """
     from ladon_ros.weights import default_checkpoint
     out = Path(out)
@@ -110,18 +119,51 @@ def run_fleet_demo(*, robots: int = 4, edges: int = 2, frames: int = 100, rate_h
     window = frames / rate_hz
     print(f'fleet demo: {robots} robots ({", ".join(names)}) x {edges} edges (base1..base{edges}), codec {codec}, '
           f'{rate_hz:g} Hz per robot, {window:.1f} s window, ROS_DOMAIN_ID {domain_id}', flush=True)
+    env = {'OMP_NUM_THREADS': '1'}
+    server = None
+    if discovery_server:
+        address = f'127.0.0.1:{11700 + domain_id}'
+        (out / 'logs').mkdir(parents=True, exist_ok=True)
+        with open(out / 'logs' / 'discovery_server.log', 'w') as log:
+            server = subprocess.Popen(server_command('127.0.0.1', 11700 + domain_id), stdout=log,
+                                      stderr=subprocess.STDOUT, start_new_session=True)
+        env[SERVERS_VAR] = address
+        print(f'discovery: Fast DDS Discovery Server {address} (no multicast); robots are plain clients, edges '
+              'super clients (they must see every robot\'s latent publisher)', flush=True)
+    saved = os.environ.get(SERVERS_VAR)
     code = 1
-    with NodeProcesses(domain_id, out / 'logs', {'OMP_NUM_THREADS': '1'}) as procs:
+    try:
+        code = _demo(robots, edges, names, rate_hz, window, out, domain_id, codec, env)
+    finally:
+        if server is not None:
+            server.send_signal(signal.SIGINT)  # fastdds.py stops its server on SIGINT
+            try:
+                server.wait(10)
+            except subprocess.TimeoutExpired:
+                os.killpg(server.pid, signal.SIGKILL)  # its own session: the server binary too
+                server.wait()
+        if saved is None:
+            os.environ.pop(SERVERS_VAR, None)
+        else:
+            os.environ[SERVERS_VAR] = saved
+    return code
+
+
+def _demo(robots, edges, names, rate_hz, window, out, domain_id, codec, env) -> int:
+    code = 1
+    with NodeProcesses(domain_id, out / 'logs', env) as procs:
         for j in range(1, edges + 1):
             # Site-unique edge ids (the default adds the host name): the same robots hash to the
             # same edges on every machine, so the printed split is reproducible.
-            procs.start('edge_perception', label=f'edge_base{j}', namespace=f'/base{j}',
+            procs.start('edge_perception', label=f'edge_base{j}', namespace=f'/base{j}', env=edge_env(procs.env),
                         params={'edge_id': f'base{j}', 'serve_image_codecs': codec != 'ladon',
                                 'publish_debug_image': False})
         for k, ns in enumerate(names, 1):
             procs.start('image_source', label=f'source_robot{k}', namespace=ns,
                         params={'rate_hz': rate_hz, 'seed': k})
             procs.start('camera_encoder', label=f'encoder_robot{k}', namespace=ns, params={'codec': codec})
+        if SERVERS_VAR in env:
+            os.environ[SERVERS_VAR] = env[SERVERS_VAR]  # this watcher is a client of the server too
         rclpy.init(args=[], domain_id=domain_id)
         try:
             node = rclpy.create_node('ladon_fleet_demo_watcher')

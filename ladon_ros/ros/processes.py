@@ -94,17 +94,17 @@ class NodeProcesses:
 
     def start(self, node: str, *, label: str | None = None, namespace: str = '',
               params: dict | None = None, params_file: str | Path | None = None,
-              remap: dict[str, str] | None = None) -> subprocess.Popen:
-        """Starts one node (command line: ``node_command``)."""
+              remap: dict[str, str] | None = None, env: dict[str, str] | None = None) -> subprocess.Popen:
+        """Starts one node (command line: ``node_command``); ``env`` adds variables for this process."""
         cmd = node_command(node, namespace=namespace, params=params, params_file=params_file, remap=remap)
-        return self.start_command(label or node, cmd)
+        return self.start_command(label or node, cmd, env)
 
-    def start_command(self, label: str, cmd: list[str]) -> subprocess.Popen:
+    def start_command(self, label: str, cmd: list[str], env: dict[str, str] | None = None) -> subprocess.Popen:
         """Starts any command (e.g. a bench node) under the same environment and log rules."""
         log = open(self.log_dir / f'{label}.log', 'w')
         # start_new_session: a Ctrl-C in the terminal goes to the caller, which stops the
         # children in order (stop()), instead of every process racing to exit at once.
-        self.procs[label] = subprocess.Popen(cmd, env=self.env, stdout=log, stderr=subprocess.STDOUT,
+        self.procs[label] = subprocess.Popen(cmd, env={**self.env, **(env or {})}, stdout=log, stderr=subprocess.STDOUT,
                                              start_new_session=True)
         log.close()
         return self.procs[label]

@@ -1,0 +1,46 @@
+"""Fast DDS Discovery Server: the command that runs one, and what each process must set.
+
+Without multicast (a routed site, filtered WiFi) every participant finds the others through
+a discovery server: ``ROS_DISCOVERY_SERVER`` lists the servers (``"a:p;b:p"``, the position
+being the server id). A plain client learns only the endpoints of topics it uses itself, so
+an edge, which must see every robot's ``<ns>/latent`` publisher in the graph before it
+subscribes, runs as a super client (``ROS_SUPER_CLIENT=TRUE``; ``true`` was not honoured).
+Measured: a plain-client edge got 0 results in 60 s, a super-client edge served the robot.
+No ROS here (the launch file and the demo use it). See docs/FLEET.md.
+"""
+from __future__ import annotations
+
+import shutil
+import sys
+from pathlib import Path
+from typing import Mapping
+
+SERVERS_VAR = 'ROS_DISCOVERY_SERVER'
+SUPER_CLIENT_VAR = 'ROS_SUPER_CLIENT'
+
+
+def server_command(address: str, port: int | str, server_id: int = 0) -> list[str]:
+    """``fastdds discovery -i <id> -l <address> -p <port>`` as a command that a SIGINT stops.
+
+    The pip wheel's ``bin/fastdds`` is a ``sh`` script that runs ``fastdds.py`` without
+    ``exec``, so a SIGINT sent to it (by ``ros2 launch`` or ``NodeProcesses.stop``) never
+    reaches the server, which outlives its parent. ``fastdds.py`` run directly stops its
+    server on SIGINT, so it is called directly when found beside ``bin/fastdds`` (a ROS
+    install's ``fastdds`` is that script already).
+    """
+    args = ['discovery', '-i', str(server_id), '-l', address, '-p', str(port)]
+    exe = shutil.which('fastdds')
+    script = Path(exe).resolve().parent.parent / 'tools' / 'fastdds' / 'fastdds.py' if exe else None
+    if script is not None and script.is_file():
+        return [sys.executable, str(script), *args]
+    return ['fastdds', *args]
+
+
+def uses_server(env: Mapping[str, str]) -> bool:
+    """True when processes with environment ``env`` discover through a server."""
+    return bool(env.get(SERVERS_VAR))
+
+
+def edge_env(env: Mapping[str, str]) -> dict[str, str]:
+    """``env`` for an edge: a super client when discovery goes through a server."""
+    return {**env, SUPER_CLIENT_VAR: 'TRUE'} if uses_server(env) else dict(env)
