@@ -12,6 +12,9 @@ def register(sub) -> None:
     p.add_argument('--out', default='out/eval', help='folder for the plot, table and target comparisons')
     p.add_argument('--weights-dir', default='', help='checkpoints folder (default: the shipped weights)')
     p.add_argument('--threads', type=int, default=0, help='torch CPU threads (0 = default)')
+    p.add_argument('--dataset', default='',
+                   help='evaluate on this COCO-format set (folder with annotations.json + images/, or the JSON) '
+                        'instead of a held-out world; its classes must be the checkpoints\'; --scenes limits it')
     p.set_defaults(func=run)
 
 
@@ -25,6 +28,7 @@ def run(args) -> int:
     import torch
 
     from ladon_ros.checkpoint import read_metadata
+    from ladon_ros.data.formats import DataError
     from ladon_ros.eval.report import markdown, nan_to_none, plot, targets, to_rows
     from ladon_ros.eval.study import FULL, QUICK, Study, run_study
     from ladon_ros.weights import WEIGHTS_DIR, is_random
@@ -47,12 +51,19 @@ def run(args) -> int:
     grid = dict(QUICK if args.quick else FULL)
     if args.scenes:
         grid['scenes'] = args.scenes
-    study = Study(ladon=ladon, teacher=teacher, scenes=grid['scenes'], seed=args.seed)
+    try:
+        study = Study(ladon=ladon, teacher=teacher, scenes=args.scenes if args.dataset else grid['scenes'],
+                      seed=args.seed, dataset=args.dataset or None)
+    except DataError as err:
+        print(f'eval: {err}', file=sys.stderr)
+        return 2
+    grid['scenes'] = len(study.scenes)
     results = run_study(study, grid)
     tgt = targets(results)
     command = 'ladon-ros ' + ' '.join(shlex.quote(a) for a in sys.argv[1:]) if sys.argv[1:2] == ['eval'] \
-        else 'ladon-ros eval' + (' --quick' if args.quick else '') + f' --seed {args.seed}'
-    md = markdown(results, tgt, command=command, scenes=grid['scenes'], seed=args.seed)
+        else 'ladon-ros eval' + (' --quick' if args.quick else '') + f' --seed {args.seed}' \
+        + (f' --dataset {shlex.quote(args.dataset)}' if args.dataset else '')
+    md = markdown(results, tgt, command=command, scenes=grid['scenes'], seed=args.seed, dataset=args.dataset)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     (out / 'table.md').write_text(md)

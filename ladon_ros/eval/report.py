@@ -95,9 +95,12 @@ def targets(results: list[ConfigResult]) -> dict:
     return out
 
 
-def markdown(results: list[ConfigResult], tgt: dict, *, command: str, scenes: int, seed: int) -> str:
-    """A markdown table of every configuration plus the target comparisons."""
-    lines = [f'Held-out world {seed} ({scenes} generated scenes), made by `{command}`.', '',
+def markdown(results: list[ConfigResult], tgt: dict, *, command: str, scenes: int, seed: int,
+             dataset: str = '') -> str:
+    """A markdown table of every configuration plus the target comparisons (on ``dataset``, a
+    COCO set, when given; else on held-out world ``seed``)."""
+    where = f'Dataset {dataset} ({scenes} images)' if dataset else f'Held-out world {seed} ({scenes} generated scenes)'
+    lines = [f'{where}, made by `{command}`.', '',
              '| codec | setting | bytes/frame | top-1 | box mAP@[.5:.95] | box mAP@.5 | mIoU |',
              '|---|---|---:|---:|---:|---:|---:|']
     for r in results:

@@ -66,9 +66,12 @@ class Study:
         scenes: Number of held-out scenes.
         seed: Held-out world number.
         batch: Frames per head batch.
+        dataset: A COCO-format set to evaluate on instead of the held-out world
+            (``ladon_ros.eval.dataset``); tasks it does not label measure NaN.
     """
 
-    def __init__(self, *, ladon: list[Path], teacher: Path, scenes: int, seed: int, batch: int = 16):
+    def __init__(self, *, ladon: list[Path], teacher: Path, scenes: int, seed: int, batch: int = 16,
+                 dataset: str | Path | None = None):
         self.teacher, self.teacher_meta = load_checkpoint(teacher)
         _for_eval(self.teacher)
         self.ladon: dict[float, tuple[torch.nn.Module, CheckpointMeta]] = {}
@@ -78,7 +81,11 @@ class Study:
         self.classes = self.teacher_meta.classes
         self.input_size = tuple(self.teacher_meta.input_size)
         self.edge = EdgePerception(list(self.ladon.values()), (self.teacher, self.teacher_meta))
-        self.scenes = heldout_scenes(scenes, self.input_size, seed)
+        if dataset is None:
+            self.scenes = heldout_scenes(scenes, self.input_size, seed)
+        else:
+            from ladon_ros.eval.dataset import coco_scenes
+            self.scenes = coco_scenes(dataset, self.classes, self.input_size, limit=scenes)
         self.batch = batch
 
     def encoder(self, codec: str, setting):
@@ -112,11 +119,15 @@ class Study:
                 d = out.detection[j]
                 det.append((d['boxes'].cpu().numpy(), d['labels'].cpu().numpy(), d['scores'].cpu().numpy()))
                 gt.append((s.boxes, s.box_labels))
-                iou.add(out.segmentation[j].cpu().numpy(), s.seg)
+                if s.seg is not None:
+                    iou.add(out.segmentation[j].cpu().numpy(), s.seg)
         truth = np.array([s.scene_class for s in self.scenes])
+        # A dataset without scene labels (-1) or masks (None) cannot measure those tasks.
+        acc = top1(np.concatenate(cls_pred), truth) if (truth >= 0).all() else float('nan')
+        miou = iou.miou() if all(s.seg is not None for s in self.scenes) else float('nan')
         m = box_map(gt, det, len(self.classes.detection))
-        return ConfigResult(codec, setting, float(np.mean(nbytes)), top1(np.concatenate(cls_pred), truth),
-                            m['map'], m['map50'], iou.miou(), time.perf_counter() - t0)
+        return ConfigResult(codec, setting, float(np.mean(nbytes)), acc, m['map'], m['map50'], miou,
+                            time.perf_counter() - t0)
 
 
 def configurations(study: Study, grid: dict) -> list[tuple[str, object]]:

@@ -7,6 +7,7 @@ from pathlib import Path
 import yaml
 
 from ladon_ros.config import ConfigError, from_mapping, one_of, param, positive
+from ladon_ros.data.source import DataSource
 
 _MAX = 2**31 - 1  # upper bound of counts and seeds (the ranges are inclusive)
 _AUX_STAGES = ('stage1', 'stage1_finetune')  # the stages that train the entropy model
@@ -30,6 +31,9 @@ class StageConfig:
         None, "Stage 1 only: constant learning rate of the separate Adam that fits the entropy model's "
         "quantiles to the auxiliary loss (CompressAI's aux optimiser). Unset, the quantiles share the main "
         'optimiser, its schedule and its gradient clip', check=positive)
+    data: tuple[DataSource, ...] = param(
+        (), "Datasets this stage reads, each {format, path} (docs/TRAINING.md, 'Train on your robot's data'); "
+        'one batch of each per step. Empty: fresh scenes of the built-in synthetic world')
 
 
 def _betas(values: tuple[float, ...]) -> None:
@@ -76,6 +80,9 @@ class TrainConfig:
     half_weights: bool = param(True, 'Store shipped checkpoints in fp16 (entropy model kept fp32)')
     kd_alpha: float = param(0.5, 'Stage 2 weight of the KD term (paper: 0.5)', range=(0.0, 1.0))
     kd_temperature: float = param(1.0, 'Stage 2 KD temperature (paper: 1)', check=positive)
+    teacher_init: str | None = param(
+        None, 'A teacher checkpoint (.safetensors) the teacher stage starts from, e.g. the shipped one to '
+        "fine-tune on your data; its class names must equal the data's")
     source: str = field(default='', compare=False)  # where the config was read from, not a key
 
     def __post_init__(self):

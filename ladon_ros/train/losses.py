@@ -48,10 +48,15 @@ def bits_per_image(likelihoods: torch.Tensor | dict) -> torch.Tensor:
     return total / liks[0].shape[0]
 
 
-def kd_loss(student_logits: torch.Tensor, teacher_logits: torch.Tensor, labels: torch.Tensor,
+def kd_loss(student_logits: torch.Tensor, teacher_logits: torch.Tensor, labels: torch.Tensor | None,
             *, alpha: float, temperature: float) -> torch.Tensor:
-    """Hinton KD: ``alpha * T^2 * KL(teacher_T || student_T) + (1 - alpha) * CE(labels)``."""
+    """Hinton KD: ``alpha * T^2 * KL(teacher_T || student_T) + (1 - alpha) * CE(labels)``.
+
+    Without labels (unlabelled images) the teacher is the only target: ``T^2 * KL``.
+    """
     t = temperature
     kl = F.kl_div(F.log_softmax(student_logits / t, dim=1), F.log_softmax(teacher_logits.detach() / t, dim=1),
                   reduction='batchmean', log_target=True)
+    if labels is None:
+        return t * t * kl
     return alpha * t * t * kl + (1.0 - alpha) * F.cross_entropy(student_logits, labels)

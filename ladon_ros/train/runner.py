@@ -15,10 +15,10 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from ladon_ros.checkpoint import save_checkpoint
-from ladon_ros.data.dataset import SceneDataset, collate_scenes
-from ladon_ros.models.registry import build_model
+from ladon_ros.checkpoint import load_checkpoint, save_checkpoint
+from ladon_ros.models.registry import build_model, model_spec
 from ladon_ros.train.config import TrainConfig, beta_tag
+from ladon_ros.train.data import RunData, StageBatches, check_run_dir_classes
 from ladon_ros.train.loop import StageResult, run_stage
 from ladon_ros.train.state import read_progress
 from ladon_ros.train.losses import bits_per_image, feature_distillation, kd_loss, task_losses
@@ -27,8 +27,6 @@ from ladon_ros.train.losses import bits_per_image, feature_distillation, kd_loss
 # proposals, 512 RoIs per image): the scenes hold <= 7 objects, and on a CPU the RoI
 # sampling dominates the step time otherwise.
 DET_TRAIN_PRE_NMS, DET_TRAIN_POST_NMS, DET_TRAIN_ROIS = 300, 150, 64
-_OFFSETS = {'teacher': 0, 'stage1': 10_000_000, 'stage2': 20_000_000, 'heads': 30_000_000,
-            'stage1_finetune': 40_000_000}
 
 
 def pick_device(name: str) -> torch.device:
@@ -46,21 +44,6 @@ def lighten_detection_sampling(model: nn.Module) -> None:
     det.rpn._pre_nms_top_n['training'] = DET_TRAIN_PRE_NMS
     det.rpn._post_nms_top_n['training'] = DET_TRAIN_POST_NMS
     det.roi_heads.fg_bg_sampler.batch_size_per_image = DET_TRAIN_ROIS
-
-
-class Batches:
-    """Deterministic batches of fresh generated scenes: step s of a stage -> its own scenes."""
-
-    def __init__(self, cfg: TrainConfig, input_size: tuple[int, int], stage: str, device: torch.device):
-        self.ds = SceneDataset(length=10_000_000, image_size=input_size, seed=cfg.train_seed,
-                               offset=_OFFSETS[stage])
-        self.bs, self.device = getattr(cfg, stage).batch_size or cfg.batch_size, device
-
-    def __call__(self, step: int) -> tuple[torch.Tensor, list[dict]]:
-        i0 = (step * self.bs) % (len(self.ds) - self.bs)
-        x, targets = collate_scenes([self.ds[i] for i in range(i0, i0 + self.bs)])
-        targets = [{k: v.to(self.device) for k, v in t.items()} for t in targets]
-        return x.to(self.device), targets
 
 
 def _det_targets(targets: list[dict]) -> list[dict]:
@@ -90,11 +73,11 @@ def export_checkpoint(model: nn.Module, path: Path, *, rate_point: float, notes:
     print(f'wrote {path} ({path.stat().st_size / 1e6:.2f} MB, hash {meta.short_hash})', flush=True)
 
 
-def _notes(cfg: TrainConfig, results: list[StageResult]) -> str:
+def _notes(cfg: TrainConfig, data: RunData, results: list[StageResult]) -> str:
     stages = ', '.join(f'{r.name} {r.steps_done} steps {r.elapsed_s / 60:.1f} min'
                        + (' (time limit)' if r.stopped_early else '') for r in results)
-    return (f'trained by ladon-ros train --config {cfg.source or "?"} on the synthetic world '
-            f'(seed {cfg.train_seed}, batch {cfg.batch_size}) {datetime.date.today().isoformat()}: {stages}')
+    return (f'trained by ladon-ros train --config {cfg.source or "?"} on {data.describe()} '
+            f'(batch {cfg.batch_size}) {datetime.date.today().isoformat()}: {stages}')
 
 
 def train(cfg: TrainConfig, *, stages: tuple[str, ...] = ('teacher', 'ladon'), betas: tuple[float, ...] | None = None
@@ -121,11 +104,11 @@ def train(cfg: TrainConfig, *, stages: tuple[str, ...] = ('teacher', 'ladon'), b
     summary: dict = {}
     t0 = time.perf_counter()
 
-    teacher = build_model(cfg.teacher_model).to(device)
+    data = RunData(cfg, model_spec(cfg.teacher_model).input_size, model_spec(cfg.ladon_model).input_size)
+    teacher = _build_teacher(cfg, data, run_dir).to(device)
     lighten_detection_sampling(teacher)
-    size = tuple(teacher.spec.input_size)
     if 'teacher' in stages or 'ladon' in stages:
-        teacher_step = partial(_teacher_terms, teacher=teacher, batches=Batches(cfg, size, 'teacher', device))
+        teacher_step = partial(_teacher_terms, teacher=teacher, batches=data.batches('teacher', device))
         if 'teacher' not in stages and not (read_progress(run_dir / 'teacher') or {}).get('done'):
             raise RuntimeError(f'the teacher stage in {run_dir} has not finished: run with stages teacher first')
         teacher.train()
@@ -134,7 +117,7 @@ def train(cfg: TrainConfig, *, stages: tuple[str, ...] = ('teacher', 'ladon'), b
         summary['teacher'] = res.__dict__
         if 'teacher' in stages:  # ladon-only runs (e.g. one process per beta) only read it
             export_checkpoint(teacher, weights_dir / f'{cfg.teacher_model}.safetensors', rate_point=0.0,
-                              notes=_notes(cfg, [res]), half=cfg.half_weights)
+                              notes=_notes(cfg, data, [res]), half=cfg.half_weights)
     teacher.eval()
     for p in teacher.parameters():
         p.requires_grad_(False)
@@ -142,33 +125,52 @@ def train(cfg: TrainConfig, *, stages: tuple[str, ...] = ('teacher', 'ladon'), b
         for beta in (betas or cfg.betas):
             if beta not in cfg.betas:
                 raise ValueError(f'beta {beta} is not in the config betas {cfg.betas}')
-            summary.update(train_ladon(cfg, teacher, beta, device, common, weights_dir))
+            summary.update(train_ladon(cfg, teacher, beta, device, common, weights_dir, data))
     summary['total_min'] = (time.perf_counter() - t0) / 60
     tag = '_'.join(stages) + ('_' + '_'.join(beta_tag(b) for b in betas) if betas else '')
     (run_dir / f'summary_{tag}.json').write_text(json.dumps(summary, indent=1, default=str))
     return summary
 
 
+def _build_teacher(cfg: TrainConfig, data: RunData, run_dir: Path) -> nn.Module:
+    """The teacher with the run's classes (from the data): fresh, or ``teacher_init``'s weights.
+
+    Raises:
+        DataError: The data's classes disagree with each other, with ``teacher_init`` or
+            with what ``run_dir`` was trained on.
+    """
+    init = None
+    if cfg.teacher_init:
+        init, init_meta = load_checkpoint(cfg.teacher_init, expect_model=cfg.teacher_model)
+    classes = data.classes(init_meta.classes if init is not None else None, cfg.teacher_init or '')
+    check_run_dir_classes(run_dir, classes)
+    teacher = build_model(cfg.teacher_model, classes=classes)
+    if init is not None:
+        teacher.load_state_dict(init.float().state_dict())
+        print(f'[teacher] starting from {cfg.teacher_init}', flush=True)
+    return teacher
+
+
 def train_ladon(cfg: TrainConfig, teacher: nn.Module, beta: float, device: torch.device, common: dict,
-                weights_dir: Path) -> dict:
+                weights_dir: Path, data: RunData) -> dict:
     """Stage 1, stage 2 and the heads for one rate point; writes its shipped checkpoint."""
     tag = beta_tag(beta)
     torch.manual_seed(cfg.seed)
-    model = build_model(cfg.ladon_model).to(device)
+    model = build_model(cfg.ladon_model, classes=teacher.spec.classes).to(device)
     lighten_detection_sampling(model)
     # Student body and heads start as copies of the teacher's (stage 1 keeps them frozen).
     model.tail.load_state_dict(teacher.tail.state_dict())
-    results = [_stage1(cfg, teacher, model, beta, device, common),
-               _stage2(cfg, teacher, model, tag, device, common),
-               _heads(cfg, model, tag, device, common)]
+    results = [_stage1(cfg, teacher, model, beta, data, device, common),
+               _stage2(cfg, teacher, model, tag, data, device, common),
+               _heads(cfg, model, tag, data, device, common)]
     model.eval()
     export_checkpoint(model, weights_dir / f'{cfg.ladon_model}_{tag}.safetensors', rate_point=beta,
-                      notes=_notes(cfg, results), half=cfg.half_weights)
+                      notes=_notes(cfg, data, results), half=cfg.half_weights)
     return {r.name: r.__dict__ for r in results}
 
 
-def _stage1(cfg: TrainConfig, teacher: nn.Module, model: nn.Module, beta: float, device: torch.device,
-            common: dict) -> StageResult:
+def _stage1(cfg: TrainConfig, teacher: nn.Module, model: nn.Module, beta: float, data: RunData,
+            device: torch.device, common: dict) -> StageResult:
     """Stage 1: train encoder + entropy model + decoder; body/heads frozen (eval BN).
 
     With ``stage1_finetune``, the rate points after the first start from the first's stage 1.
@@ -178,7 +180,7 @@ def _stage1(cfg: TrainConfig, teacher: nn.Module, model: nn.Module, beta: float,
     s1_cfg = cfg.stage1 if first or cfg.stage1_finetune is None else cfg.stage1_finetune
     s1_init = None if s1_cfg is cfg.stage1 else Path(cfg.run_dir) / f'{beta_tag(cfg.betas[0])}_stage1'
     split_aux = s1_cfg.aux_lr is not None
-    batches = Batches(cfg, model.spec.input_size, 'stage1' if s1_init is None else 'stage1_finetune', device)
+    batches = data.batches('stage1' if s1_init is None else 'stage1_finetune', device)
     model.eval()
     bn.train()
     params = _set_trainable(model, [bn])
@@ -191,8 +193,8 @@ def _stage1(cfg: TrainConfig, teacher: nn.Module, model: nn.Module, beta: float,
                      aux_params=aux_params, init_from=s1_init, **common)
 
 
-def _stage2(cfg: TrainConfig, teacher: nn.Module, model: nn.Module, tag: str, device: torch.device,
-            common: dict) -> StageResult:
+def _stage2(cfg: TrainConfig, teacher: nn.Module, model: nn.Module, tag: str, data: RunData,
+            device: torch.device, common: dict) -> StageResult:
     """Stage 2: ``update()`` the entropy coder, freeze encoder + entropy model; fine-tune the
     decoder, body and classifier on the *rounded* latent (what the wire carries) with KD.
 
@@ -201,41 +203,53 @@ def _stage2(cfg: TrainConfig, teacher: nn.Module, model: nn.Module, tag: str, de
     """
     bn = model.bottleneck
     model.update(force=True)
-    batches = Batches(cfg, model.spec.input_size, 'stage2', device)
+    batches = data.batches('stage2', device)
     model.eval()
     for m in (bn.decoder, model.tail.body, model.tail.heads.classification):
         m.train()
     params = _set_trainable(model, [bn.decoder, model.tail.body, model.tail.heads.classification])
     step = partial(_stage2_terms, teacher=teacher, model=model, batches=batches, alpha=cfg.kd_alpha,
                    temperature=cfg.kd_temperature)
-    return run_stage(name=f'{tag}_stage2', cfg=cfg.stage2, model=model, params=params, step_fn=step, **common)
+    return run_stage(name=f'{tag}_stage2', cfg=cfg.stage2, model=model, params=params, step_fn=step,
+                     **common)
 
 
-def _heads(cfg: TrainConfig, model: nn.Module, tag: str, device: torch.device, common: dict) -> StageResult:
+def _heads(cfg: TrainConfig, model: nn.Module, tag: str, data: RunData, device: torch.device,
+           common: dict) -> StageResult:
     """Heads: detection and segmentation trained on the frozen shared body."""
-    batches = Batches(cfg, model.spec.input_size, 'heads', device)
+    batches = data.batches('heads', device)
     heads = model.tail.heads
     model.eval()
     heads.detection.train()
     heads.segmentation.train()
     params = _set_trainable(model, [heads.detection, heads.segmentation])
     step = partial(_heads_terms, model=model, batches=batches)
-    return run_stage(name=f'{tag}_heads', cfg=cfg.heads, model=model, params=params, step_fn=step, **common)
+    return run_stage(name=f'{tag}_heads', cfg=cfg.heads, model=model, params=params, step_fn=step,
+                     **common)
 
 
-# --- the loss terms of one batch of each stage (step -> {'loss': ..., named terms}) -----
+# --- the loss terms of one step of each stage (step -> {'loss': ..., named terms}) ------
+# A step holds one batch per dataset of the stage; each batch trains the tasks its dataset
+# labels, and same-named terms of several batches add up.
 
-def _teacher_terms(step: int, *, teacher: nn.Module, batches: Batches) -> dict:
-    x, targets = batches(step)
-    terms = task_losses(teacher(x, det_targets=_det_targets(targets)), targets)
+def _add(terms: dict, more: dict) -> None:
+    for k, v in more.items():
+        terms[k] = terms[k] + v if k in terms else v
+
+
+def _teacher_terms(step: int, *, teacher: nn.Module, batches: StageBatches) -> dict:
+    terms: dict = {}
+    for b in batches(step):
+        det = _det_targets(b.targets) if 'detection' in b.tasks else None
+        _add(terms, task_losses(teacher(b.x, det_targets=det, tasks=b.tasks), b.targets))
     terms['loss'] = sum(terms.values())
     return terms
 
 
-def _stage1_terms(step: int, *, teacher: nn.Module, model: nn.Module, beta: float, batches: Batches,
+def _stage1_terms(step: int, *, teacher: nn.Module, model: nn.Module, beta: float, batches: StageBatches,
                   split_aux: bool) -> dict:
-    """Feature distillation to the teacher + beta x bits per pixel, and the aux loss."""
-    x, _ = batches(step)
+    """Feature distillation to the teacher + beta x bits per pixel, and the aux loss (no labels)."""
+    x = batches.images(step)
     bn = model.bottleneck
     h, w = model.spec.input_size
     with torch.no_grad():
@@ -249,29 +263,36 @@ def _stage1_terms(step: int, *, teacher: nn.Module, model: nn.Module, beta: floa
     return {'loss': main if split_aux else main + aux, 'fd': fd, 'bpp': bpp, 'aux': aux}
 
 
-def _stage2_terms(step: int, *, teacher: nn.Module, model: nn.Module, batches: Batches, alpha: float,
+def _stage2_terms(step: int, *, teacher: nn.Module, model: nn.Module, batches: StageBatches, alpha: float,
                   temperature: float) -> dict:
-    """KD of the classifier on the rounded latent + the feature term."""
-    x, targets = batches(step)
+    """KD of the classifier on the rounded latent (+ the label term where the data has scene
+    labels) + the feature term."""
+    terms: dict = {}
     bn = model.bottleneck
-    with torch.no_grad():
-        t_feats = teacher.tail.body(teacher.stem(x))
-        t_logits = teacher.tail.heads.classification(t_feats)
-        y_hat = bn.quantize_latent(bn.encoder(x))
-    out = model.tail.train_forward(bn.decoder(y_hat), None, ('classification',))
-    labels = torch.stack([t['scene'] for t in targets])
-    kd = kd_loss(out['classification'], t_logits, labels, alpha=alpha, temperature=temperature)
-    fd = feature_distillation(out['features'], t_feats)
-    return {'loss': kd + fd, 'kd': kd, 'fd': fd}
+    for b in batches(step):
+        with torch.no_grad():
+            t_feats = teacher.tail.body(teacher.stem(b.x))
+            t_logits = teacher.tail.heads.classification(t_feats)
+            y_hat = bn.quantize_latent(bn.encoder(b.x))
+        out = model.tail.train_forward(bn.decoder(y_hat), None, ('classification',))
+        labels = torch.stack([t['scene'] for t in b.targets]) if 'classification' in b.tasks else None
+        kd = kd_loss(out['classification'], t_logits, labels, alpha=alpha, temperature=temperature)
+        _add(terms, {'kd': kd, 'fd': feature_distillation(out['features'], t_feats)})
+    return {'loss': terms['kd'] + terms['fd'], **terms}
 
 
-def _heads_terms(step: int, *, model: nn.Module, batches: Batches) -> dict:
+def _heads_terms(step: int, *, model: nn.Module, batches: StageBatches) -> dict:
     """Detection and segmentation losses on the frozen body's features."""
-    x, targets = batches(step)
+    terms: dict = {}
     bn, heads = model.bottleneck, model.tail.heads
-    with torch.no_grad():
-        feats = model.tail.body(bn.decoder(bn.quantize_latent(bn.encoder(x))))
-    out = {'segmentation': heads.segmentation(feats), 'detection': heads.detection(feats, _det_targets(targets))}
-    terms = task_losses(out, targets)
+    for b in batches(step):
+        with torch.no_grad():
+            feats = model.tail.body(bn.decoder(bn.quantize_latent(bn.encoder(b.x))))
+        out = {}
+        if 'segmentation' in b.tasks:
+            out['segmentation'] = heads.segmentation(feats)
+        if 'detection' in b.tasks:
+            out['detection'] = heads.detection(feats, _det_targets(b.targets))
+        _add(terms, task_losses(out, b.targets))
     terms['loss'] = sum(terms.values())
     return terms
