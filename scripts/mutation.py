@@ -65,7 +65,7 @@ GROUPS = (
     Group('checkpoint', ('ladon_ros/checkpoint.py',), (),
           ('test/test_core_checkpoint.py', 'test/test_security_checkpoints.py')),
     Group('fleet', ('ladon_ros/fleet/assignment.py', 'ladon_ros/fleet/membership.py', 'ladon_ros/fleet/peers.py'), (),
-          ('test/test_fleet_core.py',)),
+          ('test/test_fleet_core.py', 'test/test_fleet_core_rules.py')),
 )
 
 # Mutants that behave exactly like the original. Matched by module and by a substring of the
