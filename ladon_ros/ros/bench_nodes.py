@@ -206,6 +206,8 @@ class HostilePlayer(LatentPlayer):
         from std_msgs.msg import Header
         self.pool = [self.to_msg(self._craft(kind, i), Header(frame_id='camera_optical_frame'), 0)
                      for kind in kinds for i in range(self.POOL)]
+        # Frames published so far, once a second on stdout: the rate it really reached.
+        self.create_timer(1.0, lambda: print(json.dumps({'sent': self.sent, 't': time.time()}), flush=True))
 
     def _craft(self, kind: str, i: int):
         import dataclasses
