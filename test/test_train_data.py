@@ -125,3 +125,34 @@ def test_eval_dataset_matches_the_heldout_study(runs, tmp_path):
     assert main(['eval', '--quick', '--dataset', str(coco), '--weights-dir', str(runs[0] / 'files' / 'w'),
                  '--out', str(out)]) == 2
     assert OBJECTS[0] == 'crate'
+
+
+def test_every_format_trains_the_stages_it_labels(tmp_path, capsys):
+    from ladon_ros.cli import main
+    src = {}
+    for fmt in ('coco', 'voc', 'imagefolder'):
+        export_dataset(fmt, tmp_path / fmt, count=4, seed=SEED)
+        src[fmt] = {'format': fmt, 'path': str(tmp_path / fmt)}
+    unlabelled = {'format': 'images', 'path': str(tmp_path / 'voc' / 'JPEGImages')}
+    raw = yaml.safe_load(open('configs/train/tiny.yaml'))
+    raw.update(run_dir=str(tmp_path / 'run'), weights_dir=str(tmp_path / 'w'), betas=[1.0])
+    for stage, data in {'teacher': [src['imagefolder'], src['voc'], src['coco']], 'stage1': [src['imagefolder']],
+                        'stage2': [unlabelled], 'heads': [src['voc'], src['coco']]}.items():
+        raw[stage] = {**raw[stage], 'data': data}
+    (tmp_path / 'mix.yaml').write_text(yaml.safe_dump(raw))
+    assert main(['train', '--config', str(tmp_path / 'mix.yaml')]) == 0
+    log = _losses(tmp_path / 'run')
+    teacher = next(r for r in log if r['stage'] == 'teacher')
+    assert {'cls', 'seg', 'loss_classifier', 'loss_box_reg'} <= set(teacher)
+    stage2 = next(r for r in log if r['stage'] == 'b1_stage2')  # unlabelled: distillation only
+    assert set(stage2) >= {'kd', 'fd'} and all(v == v for k, v in stage2.items() if k != 'stage')
+    assert {'seg', 'loss_box_reg'} <= set(next(r for r in log if r['stage'] == 'b1_heads'))
+    assert read_metadata(tmp_path / 'w' / 'ladon_small_b1.safetensors').classes == CLASSES
+    # Bad data: the CLI says which file, without a traceback.
+    (tmp_path / 'coco' / 'images' / '000003.png').unlink()
+    raw['run_dir'] = str(tmp_path / 'run2')
+    (tmp_path / 'bad.yaml').write_text(yaml.safe_dump(raw))
+    capsys.readouterr()
+    assert main(['train', '--config', str(tmp_path / 'bad.yaml')]) == 2
+    err = capsys.readouterr().err
+    assert '000003.png not found' in err and 'Traceback' not in err

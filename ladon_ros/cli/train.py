@@ -20,7 +20,9 @@ def run(args) -> int:
     """Loads the config and runs the recipe; prints a JSON summary."""
     import dataclasses
     import json
+    import sys
 
+    from ladon_ros.data.formats import DataError
     from ladon_ros.train.config import load_config
     from ladon_ros.train.runner import train
     cfg = load_config(args.config)
@@ -38,6 +40,10 @@ def run(args) -> int:
     if bad:
         raise SystemExit(f'unknown stages {sorted(bad)}')
     betas = tuple(float(b) for b in args.betas.split(',') if b.strip()) or None
-    summary = train(cfg, stages=stages, betas=betas)
+    try:
+        summary = train(cfg, stages=stages, betas=betas)
+    except DataError as err:  # bad data or classes: the message names the file, a traceback adds nothing
+        print(f'train: {err}', file=sys.stderr)
+        return 2
     print(json.dumps(summary, indent=1, default=str))
     return 0

@@ -11,7 +11,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ladon_ros.data.formats import CocoSet, DataError
+from ladon_ros.data.coco import CocoSet
+from ladon_ros.data.labelled import DataError
 from ladon_ros.data.synthetic import Scene
 from ladon_ros.tasks import TaskClasses
 
