@@ -288,22 +288,34 @@ class _Players:
     def grow(self, n: int) -> None:
         """Starts robots until ``n`` run (robot k in namespace /robot<k>)."""
         while len(self.procs) < n:
-            k = len(self.procs) + 1
-            self.b._spawned += 1
-            name = f'{self.tag}_{self.case.label.replace("@", "_")}_{self.fps:g}hz_robot{k}_{self.b._spawned}'
-            rec = self.b.records / f'{name}.jsonl'
-            rec.unlink(missing_ok=True)
-            argv = [sys.executable, '-m', 'ladon_ros.ros.bench_nodes', 'latent-player', '--frames',
-                    str(self.b.frames[self.case.label][0]), '--rate-hz', f'{self.fps:g}', '--results', str(rec),
-                    '--ros-args', '-r', f'__ns:=/robot{k}']
-            if self.pin is not None and shutil.which('taskset'):
-                argv = ['taskset', '-c', self.pin, *argv]
-            proc = self.link.spawn('camera', argv, env=self.b.env, log=self.b.logs / f'{name}.log')
-            quota = None
-            if self.b.cfg.robot_cpu:
-                quota = CpuQuota(self.b.cfg.robot_cpu, f'robot{k}')
-                quota.add(proc.pid)
-            self.procs.append((proc, RecordReader(rec), quota))
+            self.procs.append(self._start(len(self.procs) + 1))
+
+    def _start(self, k: int) -> tuple[subprocess.Popen, RecordReader, CpuQuota | None]:
+        self.b._spawned += 1
+        name = f'{self.tag}_{self.case.label.replace("@", "_")}_{self.fps:g}hz_robot{k}_{self.b._spawned}'
+        rec = self.b.records / f'{name}.jsonl'
+        rec.unlink(missing_ok=True)
+        argv = [sys.executable, '-m', 'ladon_ros.ros.bench_nodes', 'latent-player', '--frames',
+                str(self.b.frames[self.case.label][0]), '--rate-hz', f'{self.fps:g}', '--results', str(rec),
+                '--ros-args', '-r', f'__ns:=/robot{k}']
+        if self.pin is not None and shutil.which('taskset'):
+            argv = ['taskset', '-c', self.pin, *argv]
+        proc = self.link.spawn('camera', argv, env=self.b.env, log=self.b.logs / f'{name}.log')
+        quota = None
+        if self.b.cfg.robot_cpu:
+            quota = CpuQuota(self.b.cfg.robot_cpu, f'robot{k}')
+            quota.add(proc.pid)
+        return proc, RecordReader(rec), quota
+
+    def restart_dead(self) -> None:
+        """Restarts robots whose process exited (e.g. a library briefly missing at start)."""
+        for i, (p, _, q) in enumerate(self.procs):
+            if p.poll() is not None:
+                self.b.log(f'  robot{i + 1} exited with {p.returncode} (see its log); restarted')
+                self.link.stop(p)
+                if q is not None:
+                    q.close()
+                self.procs[i] = self._start(i + 1)
 
     def trim(self, n: int) -> None:
         """Stops robots beyond the first ``n`` (all of them at once)."""
@@ -327,6 +339,7 @@ class _Players:
             dead = [e for e in edges if e.poll() is not None]
             if dead:
                 raise RuntimeError(f'an edge exited (code {dead[0].returncode}); see {self.b.logs}')
+            self.restart_dead()
             time.sleep(0.2)
 
     def records(self) -> list[list[dict]]:
