@@ -4,7 +4,7 @@ Without multicast (a routed site, filtered WiFi) every participant finds the oth
 a discovery server: ``ROS_DISCOVERY_SERVER`` lists the servers (``"a:p;b:p"``, the position
 being the server id). A plain client learns only the endpoints of topics it uses itself, so
 an edge, which must see every robot's ``<ns>/latent`` publisher in the graph before it
-subscribes, runs as a super client (``ROS_SUPER_CLIENT=TRUE``; ``true`` was not honoured).
+subscribes, runs as a super client (``ROS_SUPER_CLIENT=TRUE``).
 Measured: a plain-client edge got 0 results in 60 s, a super-client edge served the robot.
 No ROS here (the launch file and the demo use it). See docs/FLEET.md.
 """
