@@ -198,3 +198,20 @@ def test_stage_needs_and_classes_across_datasets(exported, tmp_path):
     other = CLASSES.__class__(CLASSES.classification, CLASSES.detection, ('background', 'a', 'b', 'c', 'd', 'e'))
     with pytest.raises(DataError, match='classes.json: this run folder was trained on other classes'):
         check_run_dir_classes(tmp_path / 'run', other)
+
+
+def test_a_finite_set_is_read_once_per_epoch_in_a_seeded_order(exported):
+    images = {'format': 'images', 'path': str(exported / 'coco')}
+    cfg = parse_config({**_STAGES, 'stage1': {'steps': 1, 'lr': 1e-3, 'batch_size': 3, 'data': [images]}})
+    ds = _open('images', exported / 'coco', size=(128, 128))
+    items = [ds[i][0] for i in range(N)]
+
+    def epochs(run):
+        b = run.batches('stage1', 'cpu')
+        xs = [x for step in range(2 * N // 3) for x in b.images(step)]
+        return [[next(i for i, it in enumerate(items) if torch_equal(x, it)) for x in xs[e * N:(e + 1) * N]]
+                for e in range(2)]
+
+    first, second = epochs(RunData(cfg, (128, 128), (128, 128)))
+    assert sorted(first) == sorted(second) == list(range(N)) and first != second
+    assert epochs(RunData(cfg, (128, 128), (128, 128))) == [first, second]  # a rerun or resume: the same

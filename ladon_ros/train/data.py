@@ -13,6 +13,7 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import torch
 
 from ladon_ros.data.dataset import SceneDataset, collate_scenes
@@ -40,18 +41,28 @@ class Batch:
 
 
 class _Stream:
-    """step -> one batch of one dataset (the endless world, or a finite set read in order, wrapping)."""
+    """step -> one batch of one dataset: the endless world (fresh scenes), or a finite set in a
+    new seeded order every epoch (files are often sorted by time or place; a resumed run gets the
+    same batches)."""
 
-    def __init__(self, dataset, batch_size: int, device: torch.device, *, endless: bool, tasks: tuple[str, ...]):
+    def __init__(self, dataset, batch_size: int, device: torch.device, *, endless: bool, tasks: tuple[str, ...],
+                 order_seed: tuple[int, ...] = ()):
         self.ds, self.bs, self.device, self.endless, self.tasks = dataset, batch_size, device, endless, tasks
+        self.order_seed = order_seed
+        self._orders: dict[int, np.ndarray] = {}  # the current epoch's order only
+
+    def _order(self, epoch: int) -> np.ndarray:
+        if epoch not in self._orders:
+            self._orders = {epoch: np.random.default_rng([*self.order_seed, epoch]).permutation(len(self.ds))}
+        return self._orders[epoch]
 
     def __call__(self, step: int) -> Batch:
         n = len(self.ds)
         if self.endless:
             i0 = (step * self.bs) % (n - self.bs)
-            idx = range(i0, i0 + self.bs)
+            idx = list(range(i0, i0 + self.bs))
         else:
-            idx = [(step * self.bs + j) % n for j in range(self.bs)]
+            idx = [int(self._order(k // n)[k % n]) for k in range(step * self.bs, (step + 1) * self.bs)]
         x, targets = collate_scenes([self.ds[i] for i in idx])
         targets = [{k: v.to(self.device) for k, v in t.items()} for t in targets]
         return Batch(x.to(self.device), targets, self.tasks)
@@ -131,13 +142,14 @@ class RunData:
         cfg = self.cfg
         bs = getattr(cfg, stage).batch_size or cfg.batch_size
         streams = []
-        for src, ds in self.sets[stage]:
+        for k, (src, ds) in enumerate(self.sets[stage]):
             if ds is None:
                 seed = cfg.train_seed if src.seed is None else src.seed
                 world = SceneDataset(length=10_000_000, image_size=self.sizes[stage], seed=seed, offset=_OFFSETS[stage])
                 streams.append(_Stream(world, bs, device, endless=True, tasks=TASKS))
             else:
-                streams.append(_Stream(ds, bs, device, endless=False, tasks=ds.tasks))
+                streams.append(_Stream(ds, bs, device, endless=False, tasks=ds.tasks,
+                                       order_seed=(cfg.train_seed, _OFFSETS[stage], k)))
         return StageBatches(streams)
 
     def classes(self, init: TaskClasses | None = None, init_name: str = '') -> TaskClasses:
