@@ -10,7 +10,8 @@ from __future__ import annotations
 import collections
 import dataclasses
 import math
-import resource
+import statistics
+import time
 import struct
 import zlib
 
@@ -100,6 +101,14 @@ def world(tmp_path_factory):
                 ladon_path=ladon)
 
 
+def _tally(world, key: str, prop, capsys):
+    """The tally a fuzz property filled; runs the property first when it has not run in this
+    session (the report run alone, or before it in a random order): same deterministic corpus."""
+    if key not in world:
+        prop(world=world, capsys=capsys)
+    return world[key]
+
+
 def _with_body(frame, body: bytes, shape=None, codec=None):
     """The frame with ``body`` under a freshly packed header: valid CRC, so it reaches the decoder."""
     header, _ = bitstream.parse(frame.payload)
@@ -111,6 +120,23 @@ def _with_body(frame, body: bytes, shape=None, codec=None):
 def _raw_header(codec_id, flags, c, h, w, weights, body, version=bitstream.BITSTREAM_VERSION, body_len=None):
     return struct.pack('>4sBBHHHH8sII', bitstream.MAGIC, version, codec_id, flags, c, h, w, weights,
                        len(body) if body_len is None else body_len, zlib.crc32(body)) + body
+
+
+def _peak_rss_kib() -> int:
+    """This process's peak resident set (VmHWM) since the last ``_reset_peak_rss``, KiB."""
+    with open('/proc/self/status') as f:
+        return next(int(line.split()[1]) for line in f if line.startswith('VmHWM:'))
+
+
+def _reset_peak_rss() -> int:
+    """Resets the peak to the current resident set (Linux >= 4.0) and returns it, KiB.
+
+    ``ru_maxrss`` is the peak since the process started: after the models are loaded, an
+    allocation smaller than that earlier peak would not show at all.
+    """
+    with open('/proc/self/clear_refs', 'w') as f:
+        f.write('5')
+    return _peak_rss_kib()
 
 
 def _still_serves(world) -> None:
@@ -147,7 +173,7 @@ def test_mutated_ladon_payloads_are_rejected_with_a_reason(world, capsys, data):
 
 
 def test_mutated_ladon_payloads_report(world, capsys):
-    tally = world['t_mut']
+    tally = _tally(world, 't_mut', test_mutated_ladon_payloads_are_rejected_with_a_reason, capsys)
     assert tally.cases >= 200 and sum(tally.rejected.values()) >= 190
     tally.report(capsys)
     _still_serves(world)
@@ -182,7 +208,7 @@ def test_valid_crc_garbage_reaches_the_entropy_decoder_safely(world, capsys, dat
 
 
 def test_valid_crc_garbage_report(world, capsys):
-    tally = world['t_rans']
+    tally = _tally(world, 't_rans', test_valid_crc_garbage_reaches_the_entropy_decoder_safely, capsys)
     assert tally.cases >= 200
     assert tally.rejected['too_large'] > 0 and tally.rejected['bad_symbols'] > 0
     tally.report(capsys)
@@ -227,32 +253,56 @@ def test_guard_padding_keeps_every_rans_read_inside_the_string(world, capsys):
         print('\n[fuzz] rANS overread: ' + '; '.join(lines))
 
 
+def _median_ms(fn, n: int = 5) -> float:
+    times = []
+    for _ in range(n):
+        t0 = time.perf_counter()
+        fn()
+        times.append((time.perf_counter() - t0) * 1e3)
+    return statistics.median(times)
+
+
+def _prepare_or_reason(edge, frame):
+    try:
+        edge.prepare(frame)
+        return None
+    except FrameRejected as err:
+        return err.reason
+
+
 def test_worst_case_garbage_decode_time_is_bounded(world, capsys):
+    """The largest garbage body still decoded costs a bounded multiple of a valid frame's decode;
+    anything larger is refused before decoding, in far less time than one decode."""
     edge, good = world['edge'], world['good']
     c, h, w = good.latent_shape
-    worst = _with_body(good, b'\xff' * (2 * c * h * w + 64))  # the largest body still accepted
-    times = []
-    for _ in range(3):
-        try:
-            times.append(edge.prepare(worst).decode_ms)
-        except FrameRejected as err:
-            assert err.reason == 'bad_symbols'
-            import time
-            t0 = time.perf_counter()
-            with pytest.raises(FrameRejected):
-                edge.prepare(worst)
-            times.append((time.perf_counter() - t0) * 1e3)
+    limit = bitstream.MAX_LADON_BYTES_PER_SYMBOL * c * h * w + 64
+    valid_ms = _median_ms(lambda: edge.prepare(good))
+    worst = _with_body(good, b'\xff' * limit)
+    assert _prepare_or_reason(edge, worst) in (None, 'bad_symbols', 'bad_encoding')  # decoded, then judged
+    worst_ms = _median_ms(lambda: _prepare_or_reason(edge, worst))
+    larger = _with_body(good, b'\xff' * (10 * limit))
+    assert _prepare_or_reason(edge, larger) == 'too_large'
+    larger_ms = _median_ms(lambda: _prepare_or_reason(edge, larger))
     with capsys.disabled():
-        print(f'\n[fuzz] worst-case accepted-size garbage ({2 * c * h * w + 64} B): '
-              f'{min(times):.1f} ms to reject (limit {edge.decode_timeout_ms:.0f} ms)')
+        print(f'\n[fuzz] worst-case accepted-size garbage ({limit} B): {worst_ms:.1f} ms to judge, valid frame '
+              f'{valid_ms:.1f} ms, 10x larger refused in {larger_ms:.2f} ms (limit {edge.decode_timeout_ms:.0f} ms)')
+    # Medians on a loaded 2-core machine: generous factors, still far below an unbounded decode.
+    assert worst_ms < min(20 * valid_ms + 50, edge.decode_timeout_ms)
+    assert larger_ms < valid_ms
 
 
 def test_decode_time_limit_refuses_a_late_frame(world):
+    """Limits set from the decode time measured here, far from it on each side: a frame that took
+    longer is refused and one that did not is served (so a limit off by x1000 either way fails)."""
     loaded = [load_checkpoint(world['ladon_path'])]
-    strict = EdgePerception(loaded, decode_timeout_ms=1e-6)
+    good = world['good']
+    decode_ms = statistics.median(world['edge'].prepare(good).decode_ms for _ in range(5))
+    strict = EdgePerception(loaded, decode_timeout_ms=decode_ms / 50)
     with pytest.raises(FrameRejected) as err:
-        strict.prepare(world['good'])
+        strict.prepare(good)
     assert err.value.reason == 'decode_timeout'
+    generous = EdgePerception(loaded, decode_timeout_ms=50 * decode_ms + 200)
+    assert generous.prepare(good).decode_ms < 50 * decode_ms + 200
     with pytest.raises(ValueError):
         EdgePerception(loaded, decode_timeout_ms=float('nan'))
 
@@ -275,13 +325,13 @@ def test_absurd_header_fields_are_rejected_before_allocation(world, capsys, code
                           body_len=max(0, min(2 ** 32 - 1, len(body) + len_delta)))
     codec = bitstream.CODEC_NAMES.get(codec_id, 'ladon')
     frame = dataclasses.replace(world['good'], payload=payload, codec=codec, latent_shape=(c, h, w))
-    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    before = _reset_peak_rss()
     assert tally.run(world['edge'], frame) is None
-    assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before < 200_000  # KiB: no huge allocation
+    assert _peak_rss_kib() - before < 50_000  # KiB: nothing near the size the header claims was allocated
 
 
 def test_absurd_header_fields_report(world, capsys):
-    tally = world['t_hdr']
+    tally = _tally(world, 't_hdr', test_absurd_header_fields_are_rejected_before_allocation, capsys)
     assert tally.cases >= 200 and tally.served == 0
     tally.report(capsys)
 
@@ -313,13 +363,33 @@ def test_message_fields_are_validated(world, capsys, data):
         value = data.draw(st.one_of(st.none(), st.text(max_size=10), st.integers(), st.lists(st.integers(0, 255))))
     frame = dataclasses.replace(good, **{field: value})
     out = tally.run(world['edge'], frame)
-    if out is not None:  # only harmless values may pass
-        assert field in ('rate_point', 'encode_ms', 'image_size', 'latent_shape', 'codec', 'model_id',
-                         'weights_hash')
+    # Served exactly when the value is one the edge can honestly serve (and then as given).
+    assert (out is not None) == _servable(world, field, value), (field, value)
+    if out is not None and field == 'image_size':
+        assert out.image_size == tuple(int(v) for v in value)
+
+
+def _servable(world, field: str, value) -> bool:
+    """Whether the good frame with ``field`` set to ``value`` must be served."""
+    good, edge = world['good'], world['edge']
+    if field in ('rate_point', 'encode_ms'):
+        return (isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+                and value >= 0)
+    if field == 'image_size':
+        try:
+            h, w = (int(v) for v in value)
+        except (TypeError, ValueError, OverflowError):
+            return False
+        return 0 < h <= edge.max_image_side and 0 < w <= edge.max_image_side
+    if field == 'latent_shape':
+        return value is not None and tuple(value) == tuple(good.latent_shape)
+    if field in ('codec', 'model_id', 'weights_hash'):
+        return value == getattr(good, field)
+    return False  # payload: none of the drawn values is the frame's bytes
 
 
 def test_message_fields_report(world, capsys):
-    tally = world['t_msg']
+    tally = _tally(world, 't_msg', test_message_fields_are_validated, capsys)
     assert tally.cases >= 200 and tally.rejected["bad_field"] > 0
     tally.report(capsys)
     edge = world['edge']
@@ -361,7 +431,7 @@ def test_mutated_image_bodies_are_served_or_rejected(world, capsys, data):
 
 
 def test_mutated_image_bodies_report(world, capsys):
-    tally = world['t_img']
+    tally = _tally(world, 't_img', test_mutated_image_bodies_are_served_or_rejected, capsys)
     assert tally.cases >= 200 and sum(tally.rejected.values()) > 0
     tally.report(capsys)
     _still_serves(world)
@@ -457,10 +527,10 @@ def test_jpeg_with_thousands_of_scans_is_refused_before_decoding(world, monkeypa
 def test_real_png_bomb_is_refused_without_allocating(world, capsys):
     bomb = _png_bomb(8192, 8192)  # 64 MiB of pixels once decoded (192 MiB as BGR), a ~65 KB file
     frame = world['images']['png']
-    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    before = _reset_peak_rss()
     with pytest.raises(FrameRejected) as err:
         world['edge'].prepare(_with_body(frame, bomb))
-    grown_mib = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) / 1024
+    grown_mib = (_peak_rss_kib() - before) / 1024
     assert err.value.reason == 'bad_shape' and grown_mib < 64
     with capsys.disabled():
         print(f'\n[fuzz] PNG bomb: {len(bomb)} B file declaring 8192x8192 refused, peak RSS grew {grown_mib:.1f} MiB')
@@ -508,7 +578,7 @@ def test_camera_side_refuses_or_encodes_odd_images(world, capsys, data):
 
 
 def test_camera_side_report(world, capsys):
-    tally = world['t_cam']
+    tally = _tally(world, 't_cam', test_camera_side_refuses_or_encodes_odd_images, capsys)
     assert tally['encoded'] > 0 and tally['refused'] > 0
     with capsys.disabled():
         print(f'\n[fuzz] camera images: {sum(tally.values())} cases, {tally["encoded"]} odd-stride views encoded '
