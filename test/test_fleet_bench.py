@@ -82,6 +82,15 @@ def test_cell_passes_only_when_every_robot_gets_90_percent_within_budget():
     assert not empty.within_budget and empty.fps_delivered_min == 0.0 and math.isnan(empty.latency_p50_ms)
 
 
+def test_rows_read_back_from_json_for_reports_of_several_runs():
+    from ladon_ros.bench.fleet.metrics import FleetRow
+    row = cell_row(_cell(robots=1), [[]])  # NaN latencies
+    back = FleetRow.from_json(row.to_json())
+    assert back.codec == row.codec and back.robots == 1 and math.isnan(back.latency_p50_ms)
+    assert back.extra['veth_up_covers_served'] == row.extra['veth_up_covers_served']
+    assert headline([back]) == headline([row]) or math.isnan(headline([row])[0]['within_over_floor'])
+
+
 def test_veth_checks_catch_a_bypass():
     recs = [_robot(10, 100.0, 10, 0.1)]
     honest = cell_row(_cell(robots=1), recs)

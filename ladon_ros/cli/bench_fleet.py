@@ -34,6 +34,8 @@ def register(sub) -> None:
     p.add_argument('--json', default='', help='rows here (default OUT/fleet_bench.json)')
     p.add_argument('--out', default='out/bench_fleet', help='folder for tables, plots, records and logs')
     p.add_argument('--cleanup', action='store_true', help='only remove namespaces and cgroups left by killed runs')
+    p.add_argument('--from-json', default='', help='no run: write table, headline and plots in --out from the rows '
+                                                   'of these fleet_bench.json files (comma list; e.g. two partial runs)')
     p.set_defaults(func=run)
 
 
@@ -58,6 +60,8 @@ def default_accuracy_file() -> Path:
 
 def run(args) -> int:
     """Runs the benchmark; 0 = done, 1 = a veth check failed, 2 = cannot run here."""
+    if args.from_json:
+        return report_only(args)
     from ladon_ros.bench.link import cgroup
     from ladon_ros.bench.link.netns import cleanup_stale, unavailable_reason
     reason = unavailable_reason() or (cgroup.unavailable_reason() if args.robot_cpu else None)
@@ -71,8 +75,7 @@ def run(args) -> int:
         return 0
     from ladon_ros.bench.fleet.harness import FleetBench, FleetConfig
     from ladon_ros.bench.fleet.metrics import equal_accuracy_pairs
-    from ladon_ros.bench.fleet.report import (headline_table, markdown_table, plot_vs_robots, plot_within_budget,
-                                              write_json)
+    from ladon_ros.bench.fleet.report import headline_table, markdown_table, write_json
     from ladon_ros.bench.link.cases import ladon_points, parse_codecs, parse_rates
     from ladon_ros.config import from_mapping
     out = Path(args.out)
@@ -114,13 +117,45 @@ def run(args) -> int:
         write_json(rows, json_path, pairs)
 
     bench = FleetBench(cfg)
-    rows = bench.run(on_row=lambda r: save(bench.rows))  # partial results survive an interrupted run
-    save(rows)
-    pngs = [plot_vs_robots(rows, out / 'fleet_vs_robots.png', cfg.budget_ms),
-            plot_within_budget(rows, out / 'fleet_within_budget.png')] if rows else []
+    try:
+        rows = bench.run(on_row=lambda r: save(bench.rows))  # partial results survive an interrupted run
+    finally:
+        save(bench.rows)
+        if bench.rows:
+            write_plots(bench.rows, out, cfg.budget_ms)
     print(markdown_table(rows))
     print(headline_table(rows, pairs))
-    print(f'wrote {json_path}, {out / "fleet_table.md"}, {out / "fleet_headline.md"}, {", ".join(map(str, pngs))}')
+    print(f'wrote {json_path}, {out / "fleet_table.md"}, {out / "fleet_headline.md"}, plots in {out}')
+    return _veth_verdict(rows)
+
+
+def write_plots(rows, out: Path, budget_ms: float) -> list[Path]:
+    """``fleet_vs_robots.png`` and ``fleet_within_budget.png`` in ``out``."""
+    from ladon_ros.bench.fleet.report import plot_vs_robots, plot_within_budget
+    return [plot_vs_robots(rows, out / 'fleet_vs_robots.png', budget_ms),
+            plot_within_budget(rows, out / 'fleet_within_budget.png')]
+
+
+def report_only(args) -> int:
+    """Table, headline, JSON and plots from the rows of earlier runs (``--from-json``)."""
+    from ladon_ros.bench.fleet.metrics import FleetRow, equal_accuracy_pairs
+    from ladon_ros.bench.fleet.report import headline_table, markdown_table, write_json
+    rows = [FleetRow.from_json(d) for f in args.from_json.split(',') if f.strip()
+            for d in json.loads(Path(f).read_text())['rows']]
+    acc = Path(args.accuracy) if args.accuracy else default_accuracy_file()
+    pairs = equal_accuracy_pairs(json.loads(acc.read_text())) if acc.is_file() else {}
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / 'fleet_table.md').write_text(markdown_table(rows))
+    (out / 'fleet_headline.md').write_text(headline_table(rows, pairs))
+    write_json(rows, Path(args.json) if args.json else out / 'fleet_bench.json', pairs)
+    write_plots(rows, out, args.budget_ms)
+    print(markdown_table(rows))
+    print(headline_table(rows, pairs))
+    return _veth_verdict(rows)
+
+
+def _veth_verdict(rows) -> int:
     bad = [(r.codec, r.link_mbps, r.robots) for r in rows
            if r.extra.get('veth_up_covers_served') is False or r.extra.get('veth_down_covers_received') is False]
     if bad:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 
 from ladon_ros.bench.link.floor import ETH_IP_OVERHEAD, IP_MTU_PAYLOAD, RTPS_OVERHEAD, UDP_HEADER, percentile, \
     wire_bytes
@@ -48,6 +48,15 @@ class FleetRow:
         d = asdict(self)
         d.update(d.pop('extra'))
         return {k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in d.items()}
+
+    @classmethod
+    def from_json(cls, d: dict) -> 'FleetRow':
+        """The inverse of ``to_json`` (None -> NaN, 'inf' -> inf), to report rows of several runs."""
+        def num(v):
+            return math.nan if v is None else (math.inf if v == 'inf' else v)
+        names = [f.name for f in fields(cls) if f.name != 'extra']
+        return cls(**{k: num(d.get(k)) for k in names},
+                   extra={k: num(v) for k, v in d.items() if k not in names})
 
 
 def _wire(payload: float) -> float:
