@@ -193,6 +193,12 @@ def test_stage_needs_and_classes_across_datasets(exported, tmp_path):
     run = RunData(_cfg(teacher=[{'format': 'voc', 'path': str(renamed)}, coco]), (128, 128), (128, 128))
     with pytest.raises(DataError, match='pallet'):  # the COCO set of the same teacher says crate
         run.classes()
+    one = tmp_path / 'one'
+    (one / 'yard').mkdir(parents=True)
+    Image.new('RGB', (8, 8)).save(one / 'yard' / 'a.png')
+    run = RunData(_cfg(teacher=[{'format': 'imagefolder', 'path': str(one)}, voc, coco]), (128, 128), (128, 128))
+    with pytest.raises(DataError, match=r"classification needs at least 2 classes, got \['yard'\]"):
+        run.classes()
     check_run_dir_classes(tmp_path / 'run', CLASSES)
     check_run_dir_classes(tmp_path / 'run', CLASSES)
     other = CLASSES.__class__(CLASSES.classification, CLASSES.detection, ('background', 'a', 'b', 'c', 'd', 'e'))

@@ -172,6 +172,9 @@ class RunData:
             for t, names in classes.items():
                 if where.startswith('teacher.') and not origin[t].startswith('teacher.'):
                     chosen[t], origin[t] = tuple(names), where
+        for t, names in chosen.items():
+            if len(names) < 2:  # a one-class head learns nothing, and checkpoints refuse it
+                raise DataError(f'{origin[t]}: {t} needs at least 2 classes, got {list(names)}')
         for where, classes in named:
             for t, names in classes.items():
                 if tuple(names) != chosen[t]:
