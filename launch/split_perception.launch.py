@@ -48,6 +48,10 @@ ARGUMENTS = [
         'camera_index', default_value='0',
         description='OpenCV / V4L2 camera index for source:=camera (/dev/video<N>)'),
     DeclareLaunchArgument(
+        'wait_for_subscribers', default_value='1',
+        description='The source publishes only once image_raw has this many subscribers, so no frame '
+                    'is lost while the camera encoder is still starting (0 = publish at once)'),
+    DeclareLaunchArgument(
         'codec', default_value='ladon', choices=CODECS,
         description="What crosses the link: 'ladon' (learned latent) or an image-codec baseline"),
     DeclareLaunchArgument(
@@ -105,7 +109,8 @@ def _nodes(context):
              output='screen', additional_env=env,
              parameters=[arg('image_source_params'),
                          {'mode': arg('source'), 'path': arg('source_path'),
-                          'camera_index': int(arg('camera_index'))}]),
+                          'camera_index': int(arg('camera_index')),
+                          'wait_for_subscribers': int(arg('wait_for_subscribers'))}]),
         Node(package=PACKAGE, executable='camera_encoder', name='camera_encoder', namespace=namespace,
              output='screen', additional_env=env, remappings=[('image_raw', 'image_gated')] if adapt else [],
              parameters=[arg('camera_encoder_params'),

@@ -1,4 +1,4 @@
-"""image_source frame readers (synthetic, folder, video) and the camera encoder's bad-image path."""
+"""The camera encoder's bad-image path and its torch-free ONNX back end (sources: test_sources.py)."""
 from __future__ import annotations
 
 import os
@@ -6,7 +6,6 @@ import subprocess
 import sys
 import textwrap
 
-import cv2
 import numpy as np
 import pytest
 import rclpy
@@ -14,50 +13,9 @@ from rclpy.parameter import Parameter
 from sensor_msgs.msg import Image
 from std_msgs.msg import Header
 
-from ladon_ros.config import from_mapping
 from ladon_ros.ros.conversions import rgb_to_image
-from ladon_ros.ros.image_source_node import Frames
-from ladon_ros.ros.params import ImageSourceConfig
 
 pytestmark = pytest.mark.ros  # rclpy nodes / DDS processes (setup.cfg)
-
-
-def _cfg(**kw) -> ImageSourceConfig:
-    return from_mapping(ImageSourceConfig, kw)
-
-
-def test_synthetic_frames_are_deterministic():
-    a, b = Frames(_cfg(width=64, height=48, seed=3)), Frames(_cfg(width=64, height=48, seed=3))
-    f1, f2 = a.next(), a.next()
-    assert f1.shape == (48, 64, 3) and f1.dtype == np.uint8 and not np.array_equal(f1, f2)
-    assert np.array_equal(b.next(), f1)
-
-
-def test_folder_frames_loop_or_end(tmp_path):
-    imgs = [np.full((20, 30, 3), v, np.uint8) for v in (10, 200)]
-    imgs[1][..., 0] = 0  # not grey, so an RGB/BGR mix-up shows
-    for i, im in enumerate(imgs):
-        cv2.imwrite(str(tmp_path / f'{i:02d}.png'), cv2.cvtColor(im, cv2.COLOR_RGB2BGR))
-    (tmp_path / 'notes.txt').write_text('ignored')
-    f = Frames(_cfg(mode='folder', path=str(tmp_path), loop=False))
-    assert np.array_equal(f.next(), imgs[0]) and np.array_equal(f.next(), imgs[1]) and f.next() is None
-    g = Frames(_cfg(mode='folder', path=str(tmp_path)))
-    assert [int(g.next()[0, 0, 1]) for _ in range(3)] == [10, 200, 10]
-
-
-def test_video_frames(tmp_path):
-    path = tmp_path / 'clip.avi'
-    w = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*'MJPG'), 5, (32, 24))
-    for v in (30, 120, 220):
-        w.write(np.full((24, 32, 3), v, np.uint8))
-    w.release()
-    f = Frames(_cfg(mode='video', path=str(path), loop=False))
-    means = [f.next().mean() for _ in range(3)]
-    assert means == sorted(means) and f.next() is None
-    f.close()
-    (tmp_path / 'empty').mkdir()
-    with pytest.raises(ValueError, match='no images'):
-        Frames(_cfg(mode='folder', path=str(tmp_path / 'empty')))
 
 
 def test_camera_encoder_counts_bad_images_and_encodes_the_next(tmp_path, monkeypatch):

@@ -22,14 +22,27 @@ if TYPE_CHECKING:  # both import torch; the camera side must run without it (ONN
     from ladon_ros.tasks import TaskClasses
     from ladon_ros.results import FrameResults
 
-# encoding -> (channels, OpenCV conversion to RGB or None). Only 8-bit encodings: the
-# camera encoder works on uint8 RGB, anything else needs an explicit conversion node.
+# encoding (sensor_msgs/image_encodings names) -> (channels, bytes per sample, OpenCV
+# conversion to RGB or None). The codes are cv_bridge's (bayer_rggb8 -> BayerBG2RGB: OpenCV
+# names a pattern by the second row). 16-bit samples are scaled to 8 bits first.
 _ENCODINGS = {
-    'rgb8': (3, None),
-    'bgr8': (3, cv2.COLOR_BGR2RGB),
-    'mono8': (1, cv2.COLOR_GRAY2RGB),
-    'rgba8': (4, cv2.COLOR_RGBA2RGB),
-    'bgra8': (4, cv2.COLOR_BGRA2RGB),
+    'rgb8': (3, 1, None),
+    'bgr8': (3, 1, cv2.COLOR_BGR2RGB),
+    'mono8': (1, 1, cv2.COLOR_GRAY2RGB),
+    'rgba8': (4, 1, cv2.COLOR_RGBA2RGB),
+    'bgra8': (4, 1, cv2.COLOR_BGRA2RGB),
+    'rgb16': (3, 2, None),
+    'bgr16': (3, 2, cv2.COLOR_BGR2RGB),
+    'mono16': (1, 2, cv2.COLOR_GRAY2RGB),
+    # 4:2:2, two bytes per pixel: 'yuv422' is UYVY in ROS, 'yuv422_yuy2' YUYV.
+    'yuv422': (2, 1, cv2.COLOR_YUV2RGB_UYVY),
+    'uyvy': (2, 1, cv2.COLOR_YUV2RGB_UYVY),
+    'yuv422_yuy2': (2, 1, cv2.COLOR_YUV2RGB_YUYV),
+    'yuyv': (2, 1, cv2.COLOR_YUV2RGB_YUYV),
+    **{f'bayer_{p}{bits}': (1, bits // 8, code)
+       for p, code in (('rggb', cv2.COLOR_BayerBG2RGB), ('bggr', cv2.COLOR_BayerRG2RGB),
+                       ('gbrg', cv2.COLOR_BayerGR2RGB), ('grbg', cv2.COLOR_BayerGB2RGB))
+       for bits in (8, 16)},
 }
 SUPPORTED_ENCODINGS = tuple(_ENCODINGS)
 MAX_IMAGE_SIDE = 16384  # pixels; larger camera images are refused before any allocation
@@ -39,31 +52,43 @@ _bridge = CvBridge()
 def image_to_rgb(msg: Image) -> np.ndarray:
     """A ``sensor_msgs/Image`` -> (H, W, 3) uint8 RGB (a copy).
 
-    Rows are read with the message's ``step`` (row padding allowed). The PyPI cv_bridge port
-    assumes packed rows, so the view is built here and OpenCV converts the colours.
+    Accepts what camera drivers publish (``SUPPORTED_ENCODINGS``: rgb8/bgr8/mono8 and their
+    alpha or 16-bit forms, yuv422 (UYVY) / yuv422_yuy2 (YUYV), bayer_* 8/16-bit) with the
+    conversions cv_bridge makes. Rows are read with the message's ``step`` (row padding
+    allowed) and 16-bit data with its ``is_bigendian``. The PyPI cv_bridge port is not called:
+    it assumes packed rows, has no yuv422 in its type table and misnames bayer_grbg8
+    (its results are compared with these where it works, in test_sources.py).
 
     Raises:
         FrameRejected: (a ``ValueError``) with reason ``'unsupported_encoding'``,
-            ``'bad_image_size'`` (zero or absurd), ``'bad_step'`` or ``'short_data'``.
+            ``'bad_image_size'`` (zero, absurd, or an odd width for 4:2:2), ``'bad_step'`` or
+            ``'short_data'``.
     """
     enc = msg.encoding.lower()
     if enc not in _ENCODINGS:
         raise FrameRejected('unsupported_encoding', f'unsupported image encoding {msg.encoding!r}; '
                             f'supported: {list(SUPPORTED_ENCODINGS)}')
-    ch, code = _ENCODINGS[enc]
+    ch, size, code = _ENCODINGS[enc]
     h, w, step = int(msg.height), int(msg.width), int(msg.step)
     if not (0 < h <= MAX_IMAGE_SIDE and 0 < w <= MAX_IMAGE_SIDE):
         raise FrameRejected('bad_image_size', f'image size {w}x{h} is zero or above {MAX_IMAGE_SIDE}')
-    if step < w * ch:
-        raise FrameRejected('bad_step', f'step {step} < width {w} x {ch} channels')
+    if ch == 2 and w % 2:
+        raise FrameRejected('bad_image_size', f'{enc} needs an even width, got {w}')
+    row = w * ch * size
+    if step < row:
+        raise FrameRejected('bad_step', f'step {step} < width {w} x {ch} channels x {size} bytes')
     data = np.frombuffer(msg.data, np.uint8)
-    if data.size < step * (h - 1) + w * ch:
+    if data.size < step * (h - 1) + row:
         raise FrameRejected('short_data', f'data has {data.size} bytes, {h} rows of step {step} '
-                            f'need {step * (h - 1) + w * ch}')
-    view = np.lib.stride_tricks.as_strided(data, (h, w, ch), (step, ch, 1), writeable=False)
+                            f'need {step * (h - 1) + row}')
+    rows = np.ascontiguousarray(np.lib.stride_tricks.as_strided(data, (h, row), (step, 1), writeable=False))
+    if size == 2:
+        samples = rows.view('>u2' if msg.is_bigendian else '<u2').astype(np.uint32)
+        rows = ((samples + 128) // 257).astype(np.uint8)  # 65535 -> 255, rounded
+    image = rows.reshape(h, w, ch) if ch > 1 else rows.reshape(h, w)
     if code is None:
-        return np.ascontiguousarray(view)
-    return cv2.cvtColor(np.ascontiguousarray(view), code)
+        return image
+    return cv2.cvtColor(image, code)
 
 
 def rgb_to_image(rgb: np.ndarray, header: Header) -> Image:

@@ -1,61 +1,22 @@
-"""``image_source``: publishes ``image_raw`` (rgb8) from the synthetic world, a video, a folder or a camera."""
+"""``image_source``: publishes ``image_raw`` (rgb8) from the synthetic world, a video, a folder or a camera.
+
+The frames come from ``ladon_ros.sources.ImageSource``, which skips unreadable files,
+reopens a failing video and retries a lost camera instead of ending the stream; this node
+logs those events (rate-limited) and reports their counts on ``/diagnostics``.
+"""
 from __future__ import annotations
 
-from pathlib import Path
-
-import cv2
-import numpy as np
+from diagnostic_msgs.msg import DiagnosticStatus
 from rclpy.node import Node
 from sensor_msgs.msg import Image
 from std_msgs.msg import Header
 
 from ladon_ros.ros import qos
-from ladon_ros.ros.common import run_node
+from ladon_ros.ros.common import RateLimitedLog, run_node
 from ladon_ros.ros.conversions import rgb_to_image
+from ladon_ros.ros.diagnostics import Diagnostics, status
 from ladon_ros.ros.params import ImageSourceConfig, declare, read
-
-IMAGE_SUFFIXES = ('.png', '.jpg', '.jpeg', '.bmp', '.webp', '.tif', '.tiff')
-
-
-class Frames:
-    """Yields (H, W, 3) uint8 RGB frames of one source; ``next()`` returns None at the end."""
-
-    def __init__(self, cfg: ImageSourceConfig):
-        self.cfg, self.index = cfg, 0
-        self._cap, self._files, self._gen = None, [], None
-        if cfg.mode == 'synthetic':
-            from ladon_ros.data.synthetic import SceneGenerator
-            self._gen = SceneGenerator(image_size=(cfg.height, cfg.width), seed=cfg.seed)
-        elif cfg.mode == 'folder':
-            self._files = sorted(p for p in Path(cfg.path).iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
-            if not self._files:
-                raise ValueError(f'no images ({", ".join(IMAGE_SUFFIXES)}) in {cfg.path}')
-        else:
-            self._cap = cv2.VideoCapture(cfg.path if cfg.mode == 'video' else cfg.camera_index)
-            if not self._cap.isOpened():
-                what = cfg.path if cfg.mode == 'video' else f'camera {cfg.camera_index}'
-                raise ValueError(f'OpenCV cannot open {what}')
-
-    def next(self) -> np.ndarray | None:
-        """The next frame, or None when a non-looping source is exhausted (or a read failed)."""
-        i, self.index = self.index, self.index + 1
-        if self._gen is not None:
-            return self._gen.sample(i).image
-        if self._files:
-            if i >= len(self._files) and not self.cfg.loop:
-                return None
-            bgr = cv2.imread(str(self._files[i % len(self._files)]), cv2.IMREAD_COLOR)
-            return None if bgr is None else cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
-        ok, bgr = self._cap.read()
-        if not ok and self.cfg.mode == 'video' and self.cfg.loop:
-            self._cap.set(cv2.CAP_PROP_POS_FRAMES, 0)
-            ok, bgr = self._cap.read()
-        return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB) if ok else None
-
-    def close(self) -> None:
-        """Releases the video / camera."""
-        if self._cap is not None:
-            self._cap.release()
+from ladon_ros.sources import ImageSource
 
 
 class ImageSourceNode(Node):
@@ -65,12 +26,16 @@ class ImageSourceNode(Node):
         super().__init__('image_source', **kwargs)
         declare(self, ImageSourceConfig)
         self.cfg = read(self, ImageSourceConfig)
-        self.frames = Frames(self.cfg)
+        self.source = ImageSource(self.cfg)
         self.published = 0
+        self.log = RateLimitedLog(self.get_logger())
         self.pub = self.create_publisher(Image, 'image_raw', qos.SENSOR)
         self.timer = self.create_timer(1.0 / self.cfg.rate_hz, self._tick)
-        self.get_logger().info(f'publishing {self.cfg.mode} images on {self.pub.topic_name} '
-                               f'at {self.cfg.rate_hz} Hz')
+        self.diagnostics = Diagnostics(self, self._statuses)
+        self._report()  # a camera missing at start is said at once
+        self.get_logger().info(f'publishing {self.source.what} on {self.pub.topic_name} at {self.cfg.rate_hz} Hz'
+                               + (f' once {self.cfg.wait_for_subscribers} subscriber(s) matched'
+                                  if self.cfg.wait_for_subscribers else ''))
 
     def _tick(self) -> None:
         if self.pub.get_subscription_count() < self.cfg.wait_for_subscribers:
@@ -79,18 +44,40 @@ class ImageSourceNode(Node):
             self.timer.cancel()
             self.get_logger().info(f'published {self.published} frames (max_frames); idle')
             return
-        rgb = self.frames.next()
+        rgb = self.source.next()
+        self._report()
         if rgb is None:
-            self.timer.cancel()
-            self.get_logger().info(f'source ended after {self.published} frames; idle')
+            if self.source.ended:
+                self.timer.cancel()
+                self.get_logger().info(f'{self.source.what} ended (loop false) after {self.published} frames; idle')
             return
         header = Header(stamp=self.get_clock().now().to_msg(), frame_id=self.cfg.frame_id)
         self.pub.publish(rgb_to_image(rgb, header))
         self.published += 1
 
+    def _report(self) -> None:
+        for event in self.source.events():
+            if event.reason == 'camera_back':
+                self.get_logger().info(event.text)
+            else:
+                self.log.warning(event.reason, f'{event.text} ({self.source.problems[event.reason]} '
+                                 f'{event.reason} so far)')
+
+    def _statuses(self) -> list[DiagnosticStatus]:
+        src = self.source
+        state = src.state()
+        level = DiagnosticStatus.WARN if state == 'retrying' or src.problems else DiagnosticStatus.OK
+        text = f'{state}: {src.what}'
+        if src.problems:
+            text += f'; skipped or failed: {dict(src.problems)}'
+        values = {'state': state, 'frames_published': self.published,
+                  **{f'problems.{k}': v for k, v in sorted(src.problems.items())},
+                  **{f'converted.{k}': v for k, v in sorted(src.conversions.items())}}
+        return [status('image_source: source', self.get_fully_qualified_name(), level, text, values)]
+
     def close(self) -> None:
         """Releases the source."""
-        self.frames.close()
+        self.source.close()
 
 
 def main(args=None) -> int:
