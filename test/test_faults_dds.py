@@ -102,6 +102,8 @@ class Probe:
     def _on_diag(self, msg: DiagnosticArray) -> None:
         with self.lock:
             for s in msg.status:
+                if s.name.startswith('edge_perception: fleet'):
+                    continue  # assignment status, not counters
                 if s.name.startswith('edge_perception'):
                     key = 'pipeline' if s.name.endswith('pipeline') else 'robot'
                 elif s.name.startswith('camera_encoder'):

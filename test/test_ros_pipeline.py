@@ -72,8 +72,14 @@ def pipeline(tmp_path_factory):
         rec.listen(DiagnosticArray, '/diagnostics', qos.DIAGNOSTICS)
         from ladon_ros.weights import default_checkpoint
         default_checkpoint('ladon')  # a random fallback is written once here, not raced by 3 processes
-        procs.start('edge_perception', params={'robot_namespaces': list(ROBOTS) + [INTRUDER],
+        # A static list (no discovery): the edge also subscribes for a robot that never comes.
+        procs.start('edge_perception', params={'discover_robots': False,
+                                               'robot_namespaces': list(ROBOTS) + [INTRUDER],
                                                'serve_image_codecs': False})
+        # The sources send a bounded stream: start them once the edge listens (the ONNX
+        # camera side is up in about a second, the edge's model takes longer).
+        assert rec.spin_until(lambda: all(rec.node.count_subscribers(f'{ns}/latent') >= 1 for ns in ROBOTS), 180), \
+            procs.log('edge_perception')[-3000:]
         for i, ns in enumerate(ROBOTS):
             procs.start('image_source', label=f'source{i + 1}', namespace=ns,
                         params={'max_frames': FRAMES, 'rate_hz': 4.0, 'seed': i, 'frame_id': f'cam{i + 1}',

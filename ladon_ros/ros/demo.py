@@ -140,7 +140,7 @@ def run_demo(*, frames: int = 100, out: str | Path = 'out/demo', rate_hz: float 
         try:
             node = rclpy.create_node('ladon_demo_watcher')
             watcher = Watcher(node)
-            _wait_for_subscribers(node, procs, 60.0)
+            _wait_for_subscribers(node, procs, 120.0)
             procs.start('image_source', params={'max_frames': frames, 'rate_hz': rate_hz,
                                                 'wait_for_subscribers': 2})  # encoder + this watcher
             print(f'source: {frames} synthetic frames at {rate_hz} Hz, codec {codec}, ROS_DOMAIN_ID {domain_id}',
@@ -157,9 +157,12 @@ def run_demo(*, frames: int = 100, out: str | Path = 'out/demo', rate_hz: float 
 
 
 def _wait_for_subscribers(node, procs: NodeProcesses, timeout: float) -> None:
-    # Start the source only once the encoder listens, so frame 1 is not lost to discovery.
+    # Start the source only once the encoder listens and the edge has found the robot and
+    # subscribed to its latent (the ONNX encoder is up in ~1 s, the edge's torch model takes
+    # longer), so frame 1 is not lost to discovery.
     end = time.monotonic() + timeout
-    while time.monotonic() < end and node.count_subscribers('/image_raw') < 2:
+    while time.monotonic() < end and (node.count_subscribers('/image_raw') < 2
+                                      or node.count_subscribers('/latent') < 1):
         for label in procs.procs:
             if not procs.alive(label):
                 raise RuntimeError(f'{label} exited early:\n{procs.log(label)[-3000:]}')

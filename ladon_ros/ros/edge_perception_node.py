@@ -10,6 +10,7 @@ reason and logged rate-limited; the next valid frame is served as usual.
 """
 from __future__ import annotations
 
+import os
 import threading
 import time
 import traceback
@@ -18,6 +19,7 @@ from std_msgs.msg import Header
 
 from ladon_ros.edge import EdgePerception, PreparedFrame
 from ladon_ros.errors import FrameRejected
+from ladon_ros.fleet.discovery import SUPER_CLIENT_VAR, edge_env
 from ladon_ros.fleet.queue import FairFrameQueue, Waiting
 from ladon_ros.msg import LabelInfo, LatentFrame
 from ladon_ros.ros import qos
@@ -241,7 +243,14 @@ def _stamp_ns(header: Header) -> int:
 
 
 def main(args=None) -> int:
-    """Console entry point (``edge_perception``)."""
+    """Console entry point (``edge_perception``).
+
+    With a discovery server (``ROS_DISCOVERY_SERVER``) the edge must be a super client: a
+    plain client never learns the robots' latent publishers (it would serve nobody). Set
+    here, before rclpy creates the participant, unless the user chose otherwise.
+    """
+    if SUPER_CLIENT_VAR not in os.environ:
+        os.environ.update(edge_env(os.environ))
     return run_node(EdgePerceptionNode, args)
 
 
