@@ -40,12 +40,33 @@ class FrameResults:
         detections: Objects, best score first.
         segmentation: (H, W) uint8 label ids at the original image size.
         timings_ms: Stage name -> milliseconds (decode, heads, ...).
+        input_size: (height, width) the model ran at (the label map's true resolution).
     """
 
     classification: list[Hypothesis]
     detections: list[Detection]
     segmentation: np.ndarray
     timings_ms: dict[str, float] = field(default_factory=dict)
+    input_size: tuple[int, int] | None = None
+
+    def compact_segmentation(self) -> np.ndarray:
+        """The label map at the model's resolution, in the camera image's aspect ratio.
+
+        The heads predict at ``input_size``; upsampling to the camera's size adds pixels,
+        not information. For the robot (whose results cross the slow link) the map is
+        scaled so that each side keeps at least the model's resolution along it: e.g.
+        171x128 for a 640x480 camera and a 128x128 model. Consumers upsample it (nearest)
+        to their image. Without ``input_size`` (or for a small image) it is ``segmentation``.
+        """
+        seg = self.segmentation
+        if self.input_size is None:
+            return seg
+        h, w = seg.shape
+        scale = max(self.input_size[0] / h, self.input_size[1] / w)
+        if scale >= 1.0:
+            return seg
+        size = (max(1, round(w * scale)), max(1, round(h * scale)))
+        return cv2.resize(seg, size, interpolation=cv2.INTER_NEAREST)
 
 
 def to_frame_results(out: TaskOutputs, index: int, *, classes: TaskClasses, input_size: tuple[int, int],
@@ -86,4 +107,4 @@ def to_frame_results(out: TaskOutputs, index: int, *, classes: TaskClasses, inpu
     if out.segmentation is not None:
         lab = out.segmentation[index].to(torch.uint8).cpu().numpy()
         seg = cv2.resize(lab, (mw, mh), interpolation=cv2.INTER_NEAREST) if lab.shape != (mh, mw) else lab
-    return FrameResults(cls, dets, seg)
+    return FrameResults(cls, dets, seg, input_size=tuple(input_size))

@@ -123,3 +123,18 @@ def test_limits_are_validated():
         EdgePerception.from_checkpoints([ckpt], None, max_image_side=0)
     with pytest.raises(ValueError, match='max_image_side'):
         EdgePerception.from_checkpoints([ckpt], None, max_image_side=20000)
+
+
+def test_robot_label_map_keeps_the_model_resolution_in_the_camera_aspect(setup):
+    import cv2
+    edge, frames = setup
+    res = edge.process(dataclasses.replace(frames[0], image_size=(480, 640)))
+    small = res.compact_segmentation()
+    ih, iw = res.input_size
+    assert small.shape == (ih, round(640 * ih / 480))  # 128 rows: every model row kept
+    # Upsampled back (nearest) it is the full-size map, up to pixels on region borders.
+    back = cv2.resize(small, (640, 480), interpolation=cv2.INTER_NEAREST)
+    assert (back == res.segmentation).mean() > 0.97
+    # Small images are not scaled up.
+    tiny = edge.process(dataclasses.replace(frames[0], image_size=(60, 80)))
+    assert tiny.compact_segmentation().shape == (60, 80)

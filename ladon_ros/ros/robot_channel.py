@@ -42,8 +42,9 @@ class RobotChannel:
             'classification': pub(Classification, topic(ns, 'perception/classification'), qos.RESULTS),
             'detections': pub(Detection2DArray, topic(ns, 'perception/detections'), qos.RESULTS),
             # The robot's compact results contract (what may cross its slow link back):
-            # classification, detections, the label map as PNG (image_transport 'compressed'
-            # naming) and frame_stats. The raw label map, overlay and debug images are
+            # classification, detections, the label map as PNG at the model's resolution in
+            # the camera's aspect ratio (image_transport 'compressed' naming; upsample it
+            # nearest to the camera size) and frame_stats. The raw label map, overlay and debug images are
             # 100-1000x larger: for base-station viewers only.
             'segmentation_png': pub(CompressedImage, topic(ns, 'perception/segmentation/compressed'), qos.RESULTS),
             'segmentation': pub(Image, topic(ns, 'perception/segmentation'), qos.RESULTS),
@@ -62,7 +63,7 @@ class RobotChannel:
         h = msg.header
         self.pubs['classification'].publish(to_classification(results, h))
         self.pubs['detections'].publish(to_detections(results, h, msg.sequence))
-        self.pubs['segmentation_png'].publish(labels_to_compressed(results.segmentation, h))
+        self.pubs['segmentation_png'].publish(labels_to_compressed(results.compact_segmentation(), h))
         # The big images are rendered only while somebody listens: with nobody subscribed
         # they would cost edge CPU (fleet capacity) for nothing.
         if self._wanted('segmentation'):
