@@ -35,6 +35,7 @@ from ladon_ros.tasks import TASKS
 from ladon_ros.weights import default_checkpoint, resolve_ladon_checkpoint
 
 FEEDBACK_PERIOD_S = 0.5
+QUARANTINE_CHECK_S = 0.1  # a flooding robot is cut off within this of its n-th refused frame
 
 
 class EdgePerceptionNode(ManagedModelNode):
@@ -52,7 +53,7 @@ class EdgePerceptionNode(ManagedModelNode):
         # (the fleet moved it to another edge): never publish on a destroyed publisher.
         self._robots_lock = threading.Lock()
         self.label_pubs = {}
-        self._feedback_timer = None
+        self._feedback_timer = self._quarantine_timer = None
         # frames waiting per robot: (message, arrival on the node's clock [ns])
         self.queue: FairFrameQueue[RobotChannel, tuple[LatentFrame, int]] = FairFrameQueue()
         self._worker: threading.Thread | None = None
@@ -69,6 +70,7 @@ class EdgePerceptionNode(ManagedModelNode):
             pub.publish(to_label_info(self.edge.classes, task, Header(stamp=stamp), threshold))
             self.label_pubs[task] = pub
         self._feedback_timer = self.create_timer(FEEDBACK_PERIOD_S, self._publish_feedback)
+        self._quarantine_timer = self.create_timer(QUARANTINE_CHECK_S, self._quarantine)
         served = ', '.join(f'{m.model_id}@{m.rate_point} [{h}]' for h, m in self.edge.served_models.items())
         settings = fleet_settings(self, cfg)
         self.get_logger().info(f'edge {settings.edge_id!r} loaded {served}; robots: '
@@ -116,9 +118,10 @@ class EdgePerceptionNode(ManagedModelNode):
         self._set_robots(())
         for p in self.label_pubs.values():
             self.destroy_publisher(p)
-        if self._feedback_timer is not None:
-            self.destroy_timer(self._feedback_timer)
-            self._feedback_timer = None
+        for timer in (self._feedback_timer, self._quarantine_timer):
+            if timer is not None:
+                self.destroy_timer(timer)
+        self._feedback_timer = self._quarantine_timer = None
         self.label_pubs, self.edge = {}, None
 
     # -- fleet --------------------------------------------------------------------------
@@ -209,15 +212,37 @@ class EdgePerceptionNode(ManagedModelNode):
                 continue
             finally:
                 self.queue.charge(robot, time.perf_counter() - t0)  # rendering its images is its cost
+            robot.consecutive_rejected = 0
             self.stats.on_served(len(msg.data), stages, self.get_clock().now().nanoseconds)
 
     def _reject(self, robot: RobotChannel, reason: str, detail: str) -> None:
         self.stats.on_rejected(reason)
         robot.rejected[reason] += 1
+        robot.consecutive_rejected += 1  # reset when one of its frames is served
         self.log.warning(reason, f'rejected a frame from {robot.name}: {reason}: {detail} '
                          f'({self.stats.rejected[reason]} {reason} so far)')
 
     # -- periodic -----------------------------------------------------------------------
+    def _quarantine(self) -> None:
+        """Pauses robots whose recent frames were all refused; resumes them when time is up.
+
+        Runs in the executor thread (subscriptions are created and destroyed there only).
+        """
+        n = self.cfg.quarantine_after if self.cfg else 0
+        now = time.monotonic()
+        for r in self.robots:
+            if r.quarantined_until is not None:
+                if now >= r.quarantined_until:
+                    r.resume()
+                    self.get_logger().info(f'{r.name}: quarantine over, receiving its frames again')
+            elif n and r.consecutive_rejected >= n:
+                pause = self.cfg.quarantine_s * 2 ** min(r.quarantines, 4)
+                with self._robots_lock:
+                    r.pause(now + pause)
+                    self.queue.forget(r)
+                self.get_logger().error(f'{r.name}: its last {n} frames were all refused '
+                                        f'({dict(r.rejected)}): not receiving it for {pause:.0f} s')
+
     def _publish_feedback(self) -> None:
         if not self.active:
             return

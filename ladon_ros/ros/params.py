@@ -171,6 +171,11 @@ class EdgeConfig:
                                 range=(32, 16384))
     max_mask_side: int = param(1920, 'Label maps of larger images are scaled down to this side [px]',
                                range=(32, 16384))
+    quarantine_after: int = param(20, 'A robot whose last this many frames were all refused is not received for '
+                                  'quarantine_s (doubling on repeats, at most 16x): its garbage costs the edge '
+                                  'nothing meanwhile (0 = never)', range=(0, 100000))
+    quarantine_s: float = param(5.0, 'First quarantine of a robot whose frames are all refused [s]',
+                                range=(0.1, 3600.0))
     verify_encoding: bool = param(True, 'Refuse Ladon bodies that are not the exact encoding of the symbols they '
                                   'decode to (a broken or hostile encoder); costs ~5 % of decode time')
     checkpoints: tuple[str, ...] = param([''], "Ladon checkpoints (rate points) to serve; [''] = the shipped default",

@@ -44,8 +44,8 @@ class RobotChannel:
             # The robot's compact results contract (what may cross its slow link back):
             # classification, detections, the label map as PNG at the model's resolution in
             # the camera's aspect ratio (image_transport 'compressed' naming; upsample it
-            # nearest to the camera size) and frame_stats. The raw label map, overlay and debug images are
-            # 100-1000x larger: for base-station viewers only.
+            # nearest to the camera size) and frame_stats. The raw label map, overlay and
+            # debug images are 100-1000x larger: for base-station viewers only.
             'segmentation_png': pub(CompressedImage, topic(ns, 'perception/segmentation/compressed'), qos.RESULTS),
             'segmentation': pub(Image, topic(ns, 'perception/segmentation'), qos.RESULTS),
             'overlay': pub(Image, topic(ns, 'perception/segmentation_overlay'), qos.RESULTS),
@@ -53,9 +53,35 @@ class RobotChannel:
             'stats': pub(FrameStats, topic(ns, 'perception/frame_stats'), qos.RESULTS),
             'feedback': pub(LinkFeedback, topic(ns, 'link_feedback'), qos.FEEDBACK),
         }
-        self.sub = node.create_subscription(LatentFrame, topic(ns, 'latent'), lambda m: on_latent(self, m),
-                                            qos.LATENT)
+        self.on_latent = on_latent
+        self.sub = None
+        self._subscribe()
         self.name = self.sub.topic_name.rsplit('/latent', 1)[0] or '/'
+        # Quarantine of a robot whose frames are all refused (see EdgePerceptionNode): its
+        # subscription is dropped for a while, so DDS stops delivering (and the edge stops
+        # deserialising) its frames; every other robot keeps the edge's CPU.
+        self.consecutive_rejected = 0
+        self.quarantines = 0
+        self.quarantined_until: float | None = None  # monotonic [s] while paused
+
+    def _subscribe(self) -> None:
+        self.sub = self.node.create_subscription(LatentFrame, topic(self.ns, 'latent'),
+                                                 lambda m: self.on_latent(self, m), qos.LATENT)
+
+    def pause(self, until: float) -> None:
+        """Stops receiving this robot's frames until ``until`` (monotonic seconds)."""
+        if self.sub is not None:
+            self.node.destroy_subscription(self.sub)
+            self.sub = None
+        self.quarantined_until = until
+        self.quarantines += 1
+
+    def resume(self) -> None:
+        """Receives this robot's frames again (after a pause)."""
+        if self.sub is None:
+            self._subscribe()
+        self.quarantined_until = None
+        self.consecutive_rejected = 0
 
     def publish(self, msg: LatentFrame, results: FrameResults, stages_ms: dict[str, float], *,
                 debug_image: bool, alpha: float) -> None:
@@ -99,17 +125,21 @@ class RobotChannel:
         values = {'frames_received': self.link.received, 'frames_lost': self.link.lost,
                   'camera_restarts': self.link.restarts, **{k: f'{v:.1f}' for k, v in f.items()},
                   'frames_dropped_stale': queue.dropped_stale, 'edge_time_s': f'{queue.edge_time_s:.3f}',
-                  'frames_rejected': sum(self.rejected.values()),
+                  'frames_rejected': sum(self.rejected.values()), 'quarantines': self.quarantines,
                   **{f'rejected_{reason}': n for reason, n in sorted(self.rejected.items())}}
         level, text = DiagnosticStatus.OK, 'receiving'
         if not self.link.received:
             level, text = DiagnosticStatus.WARN, 'no frames yet'
+        elif self.quarantined_until is not None:
+            level, text = DiagnosticStatus.ERROR, (f'quarantined (every recent frame refused: '
+                                                   f'{dict(self.rejected)}); not receiving for now')
         elif self.rejected:
             level, text = DiagnosticStatus.WARN, f'receiving; rejected frames: {dict(self.rejected)}'
         return status(f'edge_perception: robot {self.name}', hardware_id, level, text, values)
 
     def destroy(self) -> None:
         """Removes the subscription and publishers from the node."""
-        self.node.destroy_subscription(self.sub)
+        if self.sub is not None:
+            self.node.destroy_subscription(self.sub)
         for p in self.pubs.values():
             self.node.destroy_lifecycle_publisher(p)
