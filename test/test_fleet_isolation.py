@@ -40,6 +40,11 @@ EDGE_PARAMS = {'serve_image_codecs': False, 'publish_debug_image': False}
 WINDOWS = ('calm', 'flood')
 WINDOW_ORDER = ('calm', 'flood', 'flood', 'calm') * 4
 WINDOW_S = 2.0   # counted
+# The edge's CPU budget while measured (cgroup v1 quota, needs root): the edge is saturated and
+# gets the same CPU in calm and flood windows whatever else this shared machine runs. Without
+# it the edge took 0.31-0.42 cores here, more in some flood windows than in calm ones, and the
+# rate ratio said more about the neighbours than about the edge.
+EDGE_CORES = 0.25
 SETTLE_S = 0.5   # after each switch, not counted (a batch in flight, the intruder's timer restarting)
 # Peak RSS (VmHWM) of the edge process after the flood. Measured here: see the report the
 # test prints (about 0.8 GB without and with the flood); the bound leaves room for allocator
@@ -47,6 +52,16 @@ SETTLE_S = 0.5   # after each switch, not counted (a batch in flight, the intrud
 # would be far above it).
 RSS_BOUND_MB = 1500
 COMPACT_TOPICS = ('classification', 'detections', 'segmentation/compressed', 'frame_stats')
+
+
+class LimitNotMet(AssertionError):
+    """One of the issue's limits is not met. The known gaps are xfail on exactly this, so any
+    other failure (no frames served, a crash) still fails the test."""
+
+
+def _require(ok: bool, report) -> None:
+    if not ok:
+        raise LimitNotMet(report)
 
 
 def _stamp_key(stamp) -> float:
@@ -173,79 +188,93 @@ def _logs(procs) -> str:
 @pytest.fixture(scope='module')
 def flood(frames_file, tmp_path_factory):
     """One run: 2 honest robots, then an intruder flooding crafted frames; returns what was measured."""
+    from ladon_ros.bench.link.cgroup import CpuQuota, unavailable_reason
     logs = tmp_path_factory.mktemp('flood_logs')
-    with _ros_on(8) as dom, NodeProcesses(dom, logs, {'OMP_NUM_THREADS': '1'}) as procs:
-        probe = Probe((*HONEST, HOSTILE))
-        for ns in HONEST:
-            _player(procs, ns, frames_file)
-        edge = procs.start('edge_perception', label='edge', namespace='/base1',
-                           params={**EDGE_PARAMS, 'robot_patterns': ['*', f'!{DECOY}']})
-        assert probe.spin_until(lambda: all(len(probe.stats[r]) >= 5 for r in HONEST), 120), _logs(procs)
-        probe.spin_for(2.0)  # past the warm-up
-        rss_calm = _peak_rss_mb(edge.pid)
+    no_quota = unavailable_reason()
+    with contextlib.ExitStack() as stack:
+        # Entered first, so closed last: closing kills what is still in the group.
+        quota = None if no_quota else stack.enter_context(CpuQuota(EDGE_CORES, 'edge'))
+        dom = stack.enter_context(_ros_on(8))
+        procs = stack.enter_context(NodeProcesses(dom, logs, {'OMP_NUM_THREADS': '1'}))
+        return _flood_run(procs, frames_file, quota, no_quota)
 
-        flooders = {ns: _player(procs, ns, frames_file, '--kinds', 'huge_image,random_body,foreign_model',
-                                role='hostile-player', rate_hz=200) for ns in (HOSTILE, DECOY)}
 
-        def rejected():
-            return int(probe.robot_diag.get(HOSTILE, {}).get('frames_rejected', 0))
-        # From the edge's first rejection on, the intruder is discovered and flooding.
-        assert probe.spin_until(lambda: rejected() > 0, 60), _logs(procs)
-        rejected_before = rejected()
-        # Calm and flood windows interleaved (ABBA...): the other processes sharing this
-        # machine change its load over seconds, which would bias two long phases. Calm = the
-        # intruder stopped (SIGSTOP, still in the graph) and the decoy flooding; flood = the
-        # other way round.
-        served = {w: collections.Counter() for w in WINDOWS}
-        seconds = collections.Counter()
-        edge_cpu = collections.Counter()
-        walls = collections.defaultdict(list)
-        for window in WINDOW_ORDER:
-            os.kill(flooders[HOSTILE].pid, signal.SIGCONT if window == 'flood' else signal.SIGSTOP)
-            os.kill(flooders[DECOY].pid, signal.SIGSTOP if window == 'flood' else signal.SIGCONT)
-            probe.spin_for(SETTLE_S)
-            t0, cpu0, wall0 = time.monotonic(), _cpu_s(edge.pid), time.time()
-            probe.spin_for(WINDOW_S)
-            t1 = time.monotonic()
-            for r in HONEST:
-                served[window][r] += probe.served_between(r, t0, t1)
-            seconds[window] += t1 - t0
-            edge_cpu[window] += _cpu_s(edge.pid) - cpu0
-            walls[window].append((wall0, time.time()))
-        for p in flooders.values():
-            os.kill(p.pid, signal.SIGCONT)
-        probe.spin_for(1.5)  # one more diagnostics period
-        diag = dict(probe.robot_diag[HOSTILE])
-        rss_peak = _peak_rss_mb(edge.pid)
-        assert procs.alive('edge'), _logs(procs)
+def _flood_run(procs, frames_file, quota, no_quota):
+    """The flood scenario in running processes (``flood``); the edge joins ``quota`` once serving."""
+    probe = Probe((*HONEST, HOSTILE))
+    for ns in HONEST:
+        _player(procs, ns, frames_file)
+    edge = procs.start('edge_perception', label='edge', namespace='/base1',
+                       params={**EDGE_PARAMS, 'robot_patterns': ['*', f'!{DECOY}']})
+    assert probe.spin_until(lambda: all(len(probe.stats[r]) >= 5 for r in HONEST), 120), _logs(procs)
+    if quota is not None:
+        quota.add(edge.pid)  # loaded at full speed, measured on a fixed budget
+    probe.spin_for(3.0)  # past the warm-up
+    rss_calm = _peak_rss_mb(edge.pid)
 
-        rate = {w: {r: served[w][r] / seconds[w] for r in HONEST} for w in WINDOWS}
-        # Edge CPU per honest frame served: what the flood adds although its own frames are refused.
-        per_frame_ms = {w: 1e3 * edge_cpu[w] / max(1, sum(served[w].values())) for w in WINDOWS}
-        reasons = {k[len('rejected_'):]: int(v) for k, v in diag.items() if k.startswith('rejected_')}
-        report = [
-            f'served rate [Hz] of the honest robots (10 Hz each), {len(WINDOW_ORDER) // 2} x {WINDOW_S:.0f} s '
-            'windows without / with the flood: ' +
-            ', '.join(f'{r} {rate["calm"][r]:.2f} / {rate["flood"][r]:.2f} '
-                      f'({rate["flood"][r] / max(rate["calm"][r], 1e-9):.0%})' for r in HONEST),
-            f'crafted frames/s published: intruder {_sent_rate(procs.log(_label(HOSTILE)), walls["flood"])} '
-            f'(flood windows), decoy {_sent_rate(procs.log(_label(DECOY)), walls["calm"])} (calm windows)',
-            f'intruder at the edge: frames_received {diag.get("frames_received")}, frames_dropped_stale '
-            f'{diag.get("frames_dropped_stale")}, frames_rejected {diag["frames_rejected"]} '
-            f'({int(diag["frames_rejected"]) - rejected_before} in the windows) {reasons}, '
-            f'served {len(probe.stats[HOSTILE])}, edge_time_s {diag.get("edge_time_s")}',
-            f'edge CPU [cores] calm / flood: {edge_cpu["calm"] / seconds["calm"]:.2f} / '
-            f'{edge_cpu["flood"] / seconds["flood"]:.2f}, per honest frame served [ms] '
-            f'{per_frame_ms["calm"]:.0f} / {per_frame_ms["flood"]:.0f}; load average '
-            f'{os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs',
-            f'edge peak RSS (VmHWM): {rss_calm:.0f} MB before the intruder, {rss_peak:.0f} MB after '
-            f'(bound {RSS_BOUND_MB} MB)',
-        ]
-        probe.node.destroy_node()
-        return {'rate': rate, 'rss_peak': rss_peak, 'diag': diag, 'reasons': reasons,
-                'hostile_served': len(probe.stats[HOSTILE]),
-                'honest_rejected': {r: int(probe.robot_diag[r].get('frames_rejected', 0)) for r in HONEST},
-                'report': report}
+    flooders = {ns: _player(procs, ns, frames_file, '--kinds', 'huge_image,random_body,foreign_model',
+                            role='hostile-player', rate_hz=200) for ns in (HOSTILE, DECOY)}
+
+    def rejected():
+        return int(probe.robot_diag.get(HOSTILE, {}).get('frames_rejected', 0))
+    # From the edge's first rejection on, the intruder is discovered and flooding.
+    assert probe.spin_until(lambda: rejected() > 0, 60), _logs(procs)
+    rejected_before = rejected()
+    # Calm and flood windows interleaved (ABBA...): the other processes sharing this
+    # machine change its load over seconds, which would bias two long phases. Calm = the
+    # intruder stopped (SIGSTOP, still in the graph) and the decoy flooding; flood = the
+    # other way round.
+    served = {w: collections.Counter() for w in WINDOWS}
+    seconds = collections.Counter()
+    edge_cpu = collections.Counter()
+    walls = collections.defaultdict(list)
+    for window in WINDOW_ORDER:
+        os.kill(flooders[HOSTILE].pid, signal.SIGCONT if window == 'flood' else signal.SIGSTOP)
+        os.kill(flooders[DECOY].pid, signal.SIGSTOP if window == 'flood' else signal.SIGCONT)
+        probe.spin_for(SETTLE_S)
+        t0, cpu0, wall0 = time.monotonic(), _cpu_s(edge.pid), time.time()
+        probe.spin_for(WINDOW_S)
+        t1 = time.monotonic()
+        for r in HONEST:
+            served[window][r] += probe.served_between(r, t0, t1)
+        seconds[window] += t1 - t0
+        edge_cpu[window] += _cpu_s(edge.pid) - cpu0
+        walls[window].append((wall0, time.time()))
+    for p in flooders.values():
+        os.kill(p.pid, signal.SIGCONT)
+    probe.spin_for(1.5)  # one more diagnostics period
+    diag = dict(probe.robot_diag[HOSTILE])
+    rss_peak = _peak_rss_mb(edge.pid)
+    assert procs.alive('edge'), _logs(procs)
+
+    rate = {w: {r: served[w][r] / seconds[w] for r in HONEST} for w in WINDOWS}
+    # Edge CPU per honest frame served: what the flood adds although its own frames are refused.
+    per_frame_ms = {w: 1e3 * edge_cpu[w] / max(1, sum(served[w].values())) for w in WINDOWS}
+    reasons = {k[len('rejected_'):]: int(v) for k, v in diag.items() if k.startswith('rejected_')}
+    report = [
+        f'served rate [Hz] of the honest robots (10 Hz each), {len(WINDOW_ORDER) // 2} x {WINDOW_S:.0f} s '
+        'windows without / with the flood: ' +
+        ', '.join(f'{r} {rate["calm"][r]:.2f} / {rate["flood"][r]:.2f} '
+                  f'({rate["flood"][r] / max(rate["calm"][r], 1e-9):.0%})' for r in HONEST),
+        f'crafted frames/s published: intruder {_sent_rate(procs.log(_label(HOSTILE)), walls["flood"])} '
+        f'(flood windows), decoy {_sent_rate(procs.log(_label(DECOY)), walls["calm"])} (calm windows)',
+        f'intruder at the edge: frames_received {diag.get("frames_received")}, frames_dropped_stale '
+        f'{diag.get("frames_dropped_stale")}, frames_rejected {diag["frames_rejected"]} '
+        f'({int(diag["frames_rejected"]) - rejected_before} in the windows) {reasons}, '
+        f'served {len(probe.stats[HOSTILE])}, edge_time_s {diag.get("edge_time_s")}',
+        f'edge CPU [cores] calm / flood: {edge_cpu["calm"] / seconds["calm"]:.2f} / '
+        f'{edge_cpu["flood"] / seconds["flood"]:.2f}, per honest frame served [ms] '
+        f'{per_frame_ms["calm"]:.0f} / {per_frame_ms["flood"]:.0f}; load average '
+        f'{os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs; edge budget '
+        f'{f"{EDGE_CORES} core (cgroup quota)" if quota is not None else f"none ({no_quota})"}',
+        f'edge peak RSS (VmHWM): {rss_calm:.0f} MB before the intruder, {rss_peak:.0f} MB after '
+        f'(bound {RSS_BOUND_MB} MB)',
+    ]
+    probe.node.destroy_node()
+    return {'rate': rate, 'no_quota': no_quota, 'rss_peak': rss_peak, 'diag': diag, 'reasons': reasons,
+            'hostile_served': len(probe.stats[HOSTILE]),
+            'honest_rejected': {r: int(probe.robot_diag[r].get('frames_rejected', 0)) for r in HONEST},
+            'report': report}
 
 
 def test_flood_is_refused_counted_and_bounded_in_memory(flood, capsys):
@@ -263,19 +292,21 @@ def test_flood_is_refused_counted_and_bounded_in_memory(flood, capsys):
     assert not any(flood['honest_rejected'].values()), flood['honest_rejected']
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    'known gap, measured 74-85 % here against a decoy (the same flooding process in a denied '
-    'namespace): the edge spends ~1 ms of CPU per crafted frame it receives (rclpy executor + '
-    'deserialisation, before the fair queue can charge anybody; a bare rclpy subscriber costs 0.77 ms '
-    'per message here), so its CPU per honest frame rose 42 -> 52 ms. Needs the edge to stop receiving '
-    'from such a robot (e.g. drop its subscription for a while after repeated rejections or above a '
-    'frame rate); remove this mark with the fix'))
+@pytest.mark.xfail(strict=True, raises=LimitNotMet, reason=(
+    'known gap, measured 73-75 % (edge on a 0.25-core quota, decoy flooding in the calm windows): the '
+    'edge spends ~1 ms of CPU per crafted frame it receives (rclpy executor + deserialisation, before '
+    'the fair queue can charge anybody; a bare rclpy subscriber costs 0.77 ms per message here), so its '
+    'CPU per honest frame rose 39 -> 51 ms. Needs the edge to stop receiving from such a robot (e.g. '
+    'drop its subscription for a while after repeated rejections or above a frame rate); remove this '
+    'mark with the fix'))
 def test_flood_leaves_honest_robots_their_served_rate(flood):
     """The issue's limit: honest robots keep >= 90 % of their served rate while the intruder floods."""
+    if flood['no_quota']:
+        pytest.skip(f'needs a fixed CPU budget for the edge: {flood["no_quota"]}')
     rate = flood['rate']
     for r in HONEST:
         assert rate['calm'][r] > 0, flood['report']
-        assert rate['flood'][r] >= 0.9 * rate['calm'][r], flood['report']
+        _require(rate['flood'][r] >= 0.9 * rate['calm'][r], flood['report'])
 
 
 ROBOT = '/robot1'
@@ -294,8 +325,8 @@ def _results_by_stamp(path) -> dict:
     return out
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    'known gap (measured median 1.10, 15 of 23 frames over): the 640x480 label map PNG alone is '
+@pytest.mark.xfail(strict=True, raises=LimitNotMet, reason=(
+    'known gap (measured median 1.10-1.11, 15 of 21-23 frames over): the 640x480 label map PNG alone is '
     '~1 KB (deflate cannot go below ~1 bit per 258 bytes: a one-class map is 378 B) against a '
     '~1.5 KB latent, detections ~0.57 KB. Needs a smaller label-map encoding or mask side; remove '
     'this mark with the fix'))
@@ -341,7 +372,7 @@ def test_results_cost_a_robot_no_more_bytes_than_its_latents(frames_file, tmp_pa
     ]
     with capsys.disabled():
         print('\n' + '\n'.join(report))
-    assert statistics.median(ratio) <= 1.0, report
+    _require(statistics.median(ratio) <= 1.0, report)
 
 
 # --- a site: robots on a LAN, an IP router, the base station on another subnet -------------
