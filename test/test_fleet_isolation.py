@@ -1,10 +1,12 @@
-"""The fleet on real DDS: one robot cannot hurt the others, and results cost a robot less than its frames.
+"""The fleet on real DDS: a hostile robot, the bytes a robot gets back, and a site behind a router.
 
 Robots are ``latent-player`` processes (frames encoded beforehand by the real camera encoder,
 no torch), the hostile robot a ``hostile-player`` process (``ladon_ros.ros.bench_nodes``),
 the edge a real ``edge_perception`` process. The probe (this process) records frame_stats,
 the edge's ``/diagnostics`` and the bytes of the latents on the wire. Numbers are printed;
-the asserted limits are the issue's (and the RSS bound stated below).
+the asserted limits are the issue's (and the RSS bound stated below). Where a limit is not
+met yet the test is ``xfail(strict, raises=LimitNotMet)`` with the measured cause. The site
+test (network namespaces, a router, a discovery server) needs root.
 """
 from __future__ import annotations
 
