@@ -50,7 +50,9 @@ setup(
         'ros': ['ros-rclpy[fastrtps]', 'ros-std-msgs', 'ros-sensor-msgs', 'ros-diagnostic-msgs',
                 'cv-bridge'],
         'export': ['onnx', 'onnxruntime'],
-        'test': ['pytest', 'pytest-timeout', 'hypothesis'],
+        # ladon-ros record / replay / bench-bag (MCAP bags in the rosbag2 layout).
+        'bags': ['mcap>=1.1', 'mcap-ros2-support>=0.5'],
+        'test': ['pytest', 'pytest-timeout', 'hypothesis', 'rosbags'],
     },
     entry_points={
         'console_scripts': [

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ladon_ros.errors import FrameRejected
+
 
 @dataclass(frozen=True)
 class WireFrame:
@@ -27,6 +29,23 @@ class WireFrame:
     weights_hash: str = ''
     rate_point: float = 0.0
     encode_ms: float = 0.0
+
+
+def from_message(msg) -> WireFrame:
+    """A ``LatentFrame`` (the rclpy message, or any object with its fields, e.g. decoded from a bag).
+
+    Only the shape is checked here (before the list is copied: a hostile message may carry a
+    huge one); ``EdgePerception.prepare`` validates the rest.
+
+    Raises:
+        FrameRejected: ``'bad_shape'`` for a latent shape that is not 3-D.
+    """
+    if len(msg.latent_shape) != 3:
+        raise FrameRejected('bad_shape', f'latent_shape has {len(msg.latent_shape)} dims, expected 3')
+    shape = tuple(int(v) for v in msg.latent_shape)
+    payload = msg.data.tobytes() if hasattr(msg.data, 'tobytes') else bytes(msg.data)
+    return WireFrame(msg.codec, payload, (int(msg.image_height), int(msg.image_width)), shape,
+                     msg.model_id, msg.weights_hash, float(msg.rate_point), float(msg.encode_ms))
 
 
 def save_frames(path, frames: list[WireFrame]) -> None:

@@ -103,7 +103,8 @@ def run_node(factory, args=None) -> int:
         stop.spinning = True
         # Python runs signal handlers between bytecodes only, so the wait is bounded to
         # see ``requested`` soon after a signal (rclpy's handlers would wake it at once).
-        while not stop.requested and rclpy.ok():
+        # A node that has done its job (e.g. a bounded recording) sets ``finished``.
+        while not stop.requested and rclpy.ok() and not getattr(node, 'finished', False):
             executor.spin_once(timeout_sec=SIGNAL_POLL_S)
     except (KeyboardInterrupt, ExternalShutdownException):
         pass

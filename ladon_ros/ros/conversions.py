@@ -13,7 +13,7 @@ from cv_bridge import CvBridge
 from sensor_msgs.msg import CompressedImage, Image
 from std_msgs.msg import Header
 
-from ladon_ros.codec.wire import WireFrame
+from ladon_ros.codec.wire import WireFrame, from_message
 from ladon_ros.errors import FrameRejected
 from ladon_ros.msg import (BoundingBox2D, Classification, Detection2D, Detection2DArray, LabelInfo,
                            LatentFrame, ObjectHypothesis, VisionClass)
@@ -133,18 +133,13 @@ def compressed_to_labels(msg: CompressedImage) -> np.ndarray:
 
 
 def latent_to_wire(msg: LatentFrame) -> WireFrame:
-    """A received ``LatentFrame`` -> ``WireFrame``; the core (``EdgePerception.prepare``) validates.
+    """A received ``LatentFrame`` -> ``WireFrame`` (``ladon_ros.codec.wire.from_message``, shared
+    with the offline replay); the core (``EdgePerception.prepare``) validates.
 
     Raises:
-        FrameRejected: ``'bad_shape'`` for a latent shape that is not 3-D (checked before the
-            list is copied: a hostile message may carry a huge one).
+        FrameRejected: ``'bad_shape'`` for a latent shape that is not 3-D.
     """
-    if len(msg.latent_shape) != 3:
-        raise FrameRejected('bad_shape', f'latent_shape has {len(msg.latent_shape)} dims, expected 3')
-    shape = tuple(int(v) for v in msg.latent_shape)
-    payload = msg.data.tobytes() if hasattr(msg.data, 'tobytes') else bytes(msg.data)
-    return WireFrame(msg.codec, payload, (int(msg.image_height), int(msg.image_width)), shape,
-                     msg.model_id, msg.weights_hash, float(msg.rate_point), float(msg.encode_ms))
+    return from_message(msg)
 
 
 def wire_to_latent(frame: WireFrame, header: Header, sequence: int) -> LatentFrame:
