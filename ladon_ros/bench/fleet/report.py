@@ -114,7 +114,15 @@ def plot_vs_robots(rows: list[FleetRow], path: str | Path, budget_ms: float) -> 
     """Per (link, fps, edges) panel pair: robot p95 latency and min delivered fps vs robots, a line per codec."""
     plt = _plt()
     panels = sorted({(r.setting, r.link_mbps, r.fps, r.edges) for r in rows})
-    fig, axes = plt.subplots(2, len(panels), figsize=(4.2 * len(panels), 7), squeeze=False)
+    ncol = min(4, len(panels))
+    nrow = -(-len(panels) // ncol)
+    fig, grid = plt.subplots(2 * nrow, ncol, figsize=(4.2 * ncol, 3.4 * 2 * nrow), squeeze=False)
+    # Panel j: latency in grid row 2*(j // ncol), delivered fps right below it.
+    axes = [[grid[2 * (j // ncol)][j % ncol] for j in range(len(panels))],
+            [grid[2 * (j // ncol) + 1][j % ncol] for j in range(len(panels))]]
+    for j in range(len(panels), nrow * ncol):
+        grid[2 * (j // ncol)][j % ncol].axis('off')
+        grid[2 * (j // ncol) + 1][j % ncol].axis('off')
     for j, (setting, link, fps, edges) in enumerate(panels):
         cells = [r for r in rows if (r.setting, r.link_mbps, r.fps, r.edges) == (setting, link, fps, edges)]
         for codec in dict.fromkeys(r.codec for r in cells):
@@ -132,8 +140,8 @@ def plot_vs_robots(rows: list[FleetRow], path: str | Path, budget_ms: float) -> 
             ax.grid(True, alpha=0.3)
             ax.set_xlabel('robots')
         axes[0][j].set_yscale('log')
-        axes[0][j].set_ylabel('capture -> results at robot [ms]\n(solid p95, dotted p50; -- budget)')
-        axes[1][j].set_ylabel('delivered fps, worst robot (-- 90 %)')
+        axes[0][j].set_ylabel('capture -> results at robot [ms]\n(solid p95, dotted p50; -- budget)', fontsize=8)
+        axes[1][j].set_ylabel('delivered fps, worst robot\n(-- 90 %)', fontsize=8)
         axes[1][j].set_ylim(bottom=0)
     axes[0][0].legend(fontsize=7)
     fig.tight_layout()
