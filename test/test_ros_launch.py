@@ -151,9 +151,9 @@ def run_cli(args: list[str], env: dict, timeout: float = 60) -> subprocess.Compl
 
 # --- without a running system ------------------------------------------------------------
 
-def show_args(env) -> dict[str, dict]:
+def show_args(env, launch_file: str = LAUNCH_FILE) -> dict[str, dict]:
     """``--show-args`` parsed: name -> {'description', 'choices', 'default'}."""
-    out = run_cli(['launch', 'ladon_ros', LAUNCH_FILE, '--show-args'], env)
+    out = run_cli(['launch', 'ladon_ros', launch_file, '--show-args'], env)
     assert out.returncode == 0, out.stdout + out.stderr
     args = {}
     for name, body in re.findall(r"^    '(\w+)':\n((?:        .*\n?)+)", out.stdout, re.M):
@@ -167,9 +167,12 @@ def show_args(env) -> dict[str, dict]:
     return args
 
 
-def test_show_args_lists_every_argument_with_description_and_choices(tmp_path):
-    args = show_args(ros_env(3, tmp_path))
-    assert {'namespace', 'source', 'codec', 'checkpoint', 'device', 'dds_profile', 'rviz'} <= set(args), args
+@pytest.mark.parametrize('launch_file', sorted(p.name for p in (ROOT / 'launch').glob('*.launch.py')))
+def test_show_args_lists_every_argument_with_description_and_choices(launch_file, tmp_path):
+    args = show_args(ros_env(3, tmp_path), launch_file)
+    assert args, f'{launch_file} declares no arguments'
+    if launch_file == LAUNCH_FILE:
+        assert {'namespace', 'source', 'codec', 'checkpoint', 'device', 'dds_profile', 'rviz'} <= set(args), args
     for name, a in args.items():
         assert len(a['description']) > 15, f'{name}: no real description: {a}'
         if a['default'] in ('true', 'false'):
