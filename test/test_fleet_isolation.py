@@ -307,7 +307,7 @@ def test_flood_is_refused_counted_and_bounded_in_memory(flood, capsys):
 
 
 @pytest.mark.xfail(strict=True, raises=LimitNotMet, reason=(
-    'known gap: 86-87 % measured over 40 s from the first quarantine (edge on a 0.25-core quota, decoy '
+    'known gap: 75-87 % measured over 40 s from the first quarantine (edge on a 0.25-core quota, decoy '
     'flooding in the calm windows); 73-75 % before the quarantine existed. Each crafted frame the edge '
     'receives costs ~1 ms of CPU (rclpy executor + deserialisation; 0.77 ms for a bare subscriber '
     'here); a saturated edge validates only ~2-4 of the intruder\'s frames per second, so 20 refusals '
