@@ -6,7 +6,9 @@ import pytest
 import torch
 
 from ladon_ros.camera import make_camera_encoder
-from ladon_ros.checkpoint import save_checkpoint
+from ladon_ros.checkpoint import load_checkpoint, save_checkpoint
+from ladon_ros.codec import bitstream
+from ladon_ros.codec.preprocess import resize_rgb, to_tensor
 from ladon_ros.edge import EdgePerception
 from ladon_ros.errors import FrameRejected
 from ladon_ros.models import build_model
@@ -39,8 +41,47 @@ def test_every_codec_is_served_in_original_pixels(edge, ckpts, codec, quality):
     result = edge.process(frame)
     assert result.segmentation.shape == (120, 200)
     assert len(result.classification) == 5
-    assert abs(sum(h.score for h in result.classification)) <= 1.0 + 1e-5
+    scores = [h.score for h in result.classification]
+    assert scores == sorted(scores, reverse=True) and all(0.0 < s <= 1.0 for s in scores)
+    assert len({h.class_index for h in result.classification}) == 5
+    assert all(h.class_name == edge.classes.classification[h.class_index] for h in result.classification)
+    # Every class together is a probability distribution (a top-k subset only bounds it).
+    everything = EdgePerception.from_checkpoints([ckpts / 'a.safetensors'], ckpts / 't.safetensors',
+                                                 top_k=len(edge.classes.classification))
+    assert sum(h.score for h in everything.process(frame).classification) == pytest.approx(1.0, abs=1e-5)
     assert set(result.timings_ms) == {'decode', 'heads'}
+
+
+SMOOTH = np.clip(np.add.outer(np.linspace(0, 200, 120), np.linspace(0, 55, 200))[..., None]
+                 + np.array([0, 30, 60]), 0, 255).astype(np.uint8)  # gradients: lossy codecs keep them
+
+
+@pytest.mark.parametrize('codec, quality, max_err', [('raw', 0, 0), ('png', 3, 0), ('jpeg', 90, 6), ('webp', 90, 6)])
+def test_image_codecs_decode_to_what_the_camera_sent(edge, ckpts, codec, quality, max_err):
+    meta = edge.served_models['teacher']
+    sent = resize_rgb(SMOOTH, meta.input_size)
+    frame = make_camera_encoder(codec=codec, checkpoint=ckpts / 'a.safetensors', quality=quality).encode(SMOOTH)
+    got = edge.prepare(frame).tensor
+    want = to_tensor(sent, meta.mean, meta.std)
+    assert got.shape == want.shape
+    # Back to 0..255 levels: the mean error of lossless codecs is 0, of lossy ones a few levels.
+    std = torch.tensor(meta.std).view(1, 3, 1, 1) * 255
+    err = ((got - want) * std).abs()
+    assert float(err.mean()) <= max_err / 2 and float(err.max()) <= max(max_err * 6, 1e-3)
+
+
+def test_ladon_decodes_to_the_encoders_latent(edge, ckpts):
+    model, meta = load_checkpoint(ckpts / 'a.safetensors')
+    frame = make_camera_encoder(codec='ladon', checkpoint=ckpts / 'a.safetensors').encode(SMOOTH)
+    with torch.no_grad():
+        y = model.bottleneck.encoder(to_tensor(resize_rgb(SMOOTH, meta.input_size), meta.mean, meta.std))
+    side = model.edge_side()
+    _, body = bitstream.parse(frame.payload)
+    c, h, w = frame.latent_shape
+    y_hat = side.entropy_decode([[body + bytes(bitstream.rans_guard_padding(len(body), c * h * w))]], (h, w))
+    # Quantisation moves each symbol by at most half a step (float noise at a boundary aside).
+    assert float((y_hat - y).abs().max()) <= 0.5 + 1e-3
+    assert torch.equal(edge.prepare(frame).tensor, side.decode(y_hat))
 
 
 def test_both_rate_points_are_served_and_batched(edge, ckpts):
