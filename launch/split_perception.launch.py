@@ -95,6 +95,12 @@ def _nodes(context):
     def arg(name):
         return LaunchConfiguration(name).perform(context)
 
+    def int_arg(name):
+        try:
+            return int(arg(name))
+        except ValueError:  # launch prints the message only: make it name the argument
+            raise ValueError(f'launch argument {name}:={arg(name)!r} is not an integer') from None
+
     namespace = arg('namespace').strip('/')
     checkpoint = arg('checkpoint')
     from ladon_ros.config_files import dds_profile_env
@@ -109,8 +115,8 @@ def _nodes(context):
              output='screen', additional_env=env,
              parameters=[arg('image_source_params'),
                          {'mode': arg('source'), 'path': arg('source_path'),
-                          'camera_index': int(arg('camera_index')),
-                          'wait_for_subscribers': int(arg('wait_for_subscribers'))}]),
+                          'camera_index': int_arg('camera_index'),
+                          'wait_for_subscribers': int_arg('wait_for_subscribers')}]),
         Node(package=PACKAGE, executable='camera_encoder', name='camera_encoder', namespace=namespace,
              output='screen', additional_env=env, remappings=[('image_raw', 'image_gated')] if adapt else [],
              parameters=[arg('camera_encoder_params'),

@@ -183,14 +183,16 @@ def test_show_args_lists_every_argument_with_description_and_choices(launch_file
             assert a['default'] in a['choices'], f'{name}: default {a["default"]} not a choice'
 
 
-def test_bad_launch_argument_exits_nonzero_with_one_clear_line(tmp_path):
+@pytest.mark.parametrize('bad, words', [('codec:=mp3', ('codec', 'mp3', 'jpeg')),
+                                        ('camera_index:=abc', ('camera_index', 'abc', 'integer'))])
+def test_bad_launch_argument_exits_nonzero_with_one_clear_line(bad, words, tmp_path):
     env = ros_env(3, tmp_path)
-    out = run_cli(['launch', 'ladon_ros', LAUNCH_FILE, 'codec:=mp3'], env, timeout=60)
-    errors = [line for line in (out.stdout + out.stderr).splitlines() if 'ERROR' in line]
-    assert out.returncode != 0
-    assert errors and 'codec' in errors[0] and 'mp3' in errors[0] and 'jpeg' in errors[0], errors
-    assert 'Traceback' not in out.stdout + out.stderr
-    assert 'process started' not in out.stdout + out.stderr, 'nodes were started before the check'
+    out = run_cli(['launch', 'ladon_ros', LAUNCH_FILE, bad], env, timeout=60)
+    text = out.stdout + out.stderr
+    errors = [line for line in text.splitlines() if 'ERROR' in line]
+    assert out.returncode != 0, text
+    assert errors and all(w in errors[0] for w in words), errors
+    assert 'Traceback' not in text and 'process started' not in text, 'nodes were started before the check'
 
 
 # --- one launched system shared by the tests below ----------------------------------------
