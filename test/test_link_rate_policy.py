@@ -243,3 +243,184 @@ def test_bytes_without_arrivals_is_not_blind():
     assert d.reason != 'blind' and d.capacity_bps == pytest.approx(400_000)
     d = _policy().update(_obs(0.0, 50.0, bytes_per_s=0.0, rate_hz=5.0))
     assert d.reason != 'blind'
+
+
+# --- configuration bounds, inclusive or not, and which field the message names -----------------
+
+@pytest.mark.parametrize('change, field', [
+    (dict(budget_ms=0.0), 'budget_ms'), (dict(camera_fps=0.0), 'camera_fps'),
+    (dict(base_delay_ms=-0.1), 'base_delay_ms'), (dict(headroom=0.0), 'headroom'),
+    (dict(headroom=1.01), 'headroom'), (dict(low_water=0.0), 'low_water'),
+    (dict(max_utilisation=0.0), 'max_utilisation'), (dict(max_utilisation=1.5), 'max_utilisation'),
+    (dict(min_hold_s=-0.5), 'need 0 <= min_hold_s'), (dict(up_hold_s=40.0), 'need 0 <= min_hold_s'),
+    (dict(loss_congested=0.0), 'loss_congested'), (dict(max_skip=0), 'max_skip'), (dict(stale_s=0.0), 'stale_s'),
+])
+def test_config_refuses_out_of_range_and_names_the_field(change, field):
+    with pytest.raises(ValueError, match=f'^PolicyConfig: {field}'):
+        PolicyConfig(**{'budget_ms': 100.0, 'camera_fps': 10.0, **change})
+
+
+@pytest.mark.parametrize('change', [
+    dict(budget_ms=0.5), dict(camera_fps=0.5), dict(base_delay_ms=0.0), dict(base_delay_ms=0.5), dict(headroom=1.0),
+    dict(low_water=0.85), dict(max_utilisation=1.0), dict(min_hold_s=0.0), dict(min_hold_s=0.5),
+    dict(up_hold_s=30.0), dict(loss_congested=0.999), dict(max_skip=1), dict(stale_s=0.5),
+])
+def test_config_accepts_its_bounds(change):
+    cfg = PolicyConfig(**{'budget_ms': 100.0, 'camera_fps': 10.0, **change})
+    assert all(getattr(cfg, k) == v for k, v in change.items())
+
+
+def test_rate_points_and_policy_arguments_are_checked_with_clear_messages():
+    assert RatePoint('tiny', 0.5).bytes_per_frame == 0.5
+    with pytest.raises(ValueError, match='^x: bytes_per_frame must be > 0, got 0$'):
+        RatePoint('x', 0)
+    for kw in (dict(encode_ms=-1.0), dict(edge_ms=-1.0)):
+        with pytest.raises(ValueError, match='^x: compute times must be >= 0$'):
+            RatePoint('x', 10, **kw)
+    with pytest.raises(ValueError, match='^RatePolicy needs at least one rate point$'):
+        RatePolicy([], PolicyConfig(budget_ms=1, camera_fps=1))
+    for bad in (-1, len(POINTS)):
+        with pytest.raises(ValueError, match=f'^start_index {bad} out of range 0..4$'):
+            RatePolicy(POINTS, PolicyConfig(budget_ms=1, camera_fps=1), start_index=bad)
+    pol = RatePolicy(POINTS, PolicyConfig(budget_ms=1, camera_fps=1), start_index=len(POINTS) - 1)
+    assert (pol.index, pol.skip, pol._last_up) == (4, 1, None) and math.isnan(pol.capacity_bps)
+
+
+# --- the estimates, exactly ----------------------------------------------------------------------
+
+def test_predicted_latency_and_extra_transmission_time():
+    pol = _policy()
+    assert pol.predict_ms(0, 1e6) == pytest.approx(10 + 3 + 8 * 60_000 / 1e6 * 1e3 + 40)
+    assert pol.predict_ms(0, 0.0) == math.inf and math.isfinite(pol.predict_ms(0, 0.5))
+    pol.index = 3
+    assert pol._extra_tx_ms(1e6) == pytest.approx(8 * (12_000 - 6_000) / 1e6 * 1e3)
+    assert pol._extra_tx_ms(0.0) == math.inf and math.isfinite(pol._extra_tx_ms(0.5))
+
+
+def test_delay_estimate_has_a_floor_of_half_a_millisecond():
+    # A delay at or below base + encode (clock noise) is read as 0.5 ms of serialisation.
+    d = _policy().update(_obs(0.0, 3 + 10, bytes_per_s=10_000_000))
+    assert d.capacity_bps == pytest.approx(8 * 60_000 / 0.5e-3)
+
+
+@pytest.mark.parametrize('obs, capacity', [
+    # loss exactly at loss_congested: saturated, goodput rules
+    (dict(delay_ms=37.0, bytes_per_s=100_000, loss=0.05), 800_000),
+    # saturated but the delay says slower than the goodput: the delay estimate stays
+    (dict(delay_ms=3 + 10 + 2400, bytes_per_s=10_000_000, loss=0.5), 8 * 60_000 / 2.4),
+    # saturated with no bytes: no goodput, the delay estimate stays
+    (dict(delay_ms=3 + 10 + 240, bytes_per_s=0.0, loss=0.5, rate_hz=5.0), 2_000_000),
+    # half a byte per second is still a goodput
+    (dict(delay_ms=37.0, bytes_per_s=0.5, loss=0.5), 4.0),
+    # sent rate below 1 Hz still counts for the arrival rule
+    (dict(delay_ms=37.0, bytes_per_s=100_000, rate_hz=0.5, sent_hz=0.9), 800_000),
+])
+def test_capacity_estimate_cases(obs, capacity):
+    d = _policy().update(_obs(0.0, **obs))
+    assert d.reason != 'blind' and d.capacity_bps == pytest.approx(capacity)
+
+
+def test_any_arrival_rate_gives_a_delay_estimate_and_none_is_blind():
+    assert _policy().update(_obs(0.0, 37.0, bytes_per_s=0.0, rate_hz=0.5)).reason != 'blind'
+    assert _policy().update(_obs(0.0, 37.0, bytes_per_s=50_000, rate_hz=0.0, sent_hz=0.0)).reason == 'blind'
+    d = _policy().update(_obs(0.0, 0.0, bytes_per_s=0.5, rate_hz=0.0, loss=1.0))
+    assert d.reason != 'blind' and d.capacity_bps == pytest.approx(4.0)
+
+
+def test_blind_decision_and_recovery():
+    pol = RatePolicy(POINTS, PolicyConfig(budget_ms=150.0, camera_fps=10.0, up_hold_s=2.0))
+    d = pol.update(_obs(0.0, 0.0, bytes_per_s=0.0, rate_hz=0.0))
+    assert math.isnan(d.capacity_bps) and math.isnan(d.predicted_ms) and pol._comfortable_since is None
+    # Feedback again and comfortable: climbs after the hold as usual.
+    reasons = [pol.update(_obs(t, 18.0)).reason for t in (1.0, 2.0, 3.0)]
+    assert reasons == ['hold', 'hold', 'up']
+
+
+def test_decision_reports_state_and_prediction():
+    pol = _policy()
+    d = pol.update(_obs(0.0, 3 + 10 + 24, bytes_per_s=600_000))
+    assert pol.capacity_bps == d.capacity_bps and pol.skip == d.skip
+    assert d.predicted_ms == pytest.approx(pol.predict_ms(d.index, d.capacity_bps))
+
+
+def test_nothing_fits_means_the_cheapest_point():
+    d = _policy().update(_obs(0.0, 3 + 10 + 60_000, bytes_per_s=1_000))
+    assert (d.index, d.reason) == (len(POINTS) - 1, 'down')
+
+
+def _saturated_at(cap_bps, t=0.0, measured_ms=10.0):
+    """Feedback that pins the capacity estimate to exactly ``cap_bps`` (goodput, arrivals < 80 %)."""
+    return Observation(t, 3 + 10 + 1.0, cap_bps / 8, 7.0, 0.0, 10.0, measured_ms=measured_ms)
+
+
+def test_a_point_predicted_exactly_at_the_target_fits():
+    cap = 8 * 500_000.0
+    probe = RatePolicy(POINTS, PolicyConfig(budget_ms=1000.0, camera_fps=1.0))
+    budget = probe.predict_ms(0, cap)   # headroom 1: the target is the budget itself
+    pol = RatePolicy(POINTS, PolicyConfig(budget_ms=budget, camera_fps=1.0, headroom=1.0, low_water=0.5))
+    d = pol.update(_saturated_at(cap))
+    assert d.capacity_bps == cap and (d.index, d.reason) == (0, 'hold')
+
+
+def test_measured_exactly_at_the_target_is_not_over():
+    cap = 8 * 500_000.0
+    pol = RatePolicy(POINTS, PolicyConfig(budget_ms=1000.0, camera_fps=1.0, headroom=1.0, low_water=0.5))
+    assert pol.update(_saturated_at(cap, measured_ms=1000.0)).reason == 'hold'
+    assert pol.update(_saturated_at(cap, t=1.0, measured_ms=1000.0001)).reason == 'down'
+
+
+def test_a_comfortable_point_that_the_prediction_keeps_climbs_anyway():
+    # Point 3 fits by prediction, point 2 not; measured latency is low: the policy probes point 2.
+    cfg = PolicyConfig(budget_ms=150.0, camera_fps=1.0, up_hold_s=1.0)
+    pol = RatePolicy(POINTS, cfg, start_index=3)
+    cap = 8 * 6_000 / 0.06   # 6 kB in 60 ms: point 3 predicts 113 ms (fits 127.5), point 2 173 ms
+    assert pol.predict_ms(3, cap) <= 0.85 * 150 < pol.predict_ms(2, cap)
+    reasons = [pol.update(_saturated_at(cap, t=t, measured_ms=50.0)).reason for t in (0.0, 0.5, 1.0)]
+    assert reasons == ['hold', 'hold', 'up']
+
+
+def test_comfortable_exactly_at_low_water():
+    cfg = PolicyConfig(budget_ms=150.0, camera_fps=1.0, up_hold_s=1.0)
+    pol = RatePolicy(POINTS, cfg, start_index=4)
+    cap = 8 * 3_000 / 0.03   # extra 3 kB of point 3 costs 30 ms: 90 + 30 > 0.9 x 127.5
+    at = cfg.low_water * cfg.budget_ms
+    reasons = [pol.update(_saturated_at(cap, t=t, measured_ms=at)).reason for t in (0.0, 1.0)]
+    assert reasons == ['hold', 'up']
+    pol = RatePolicy(POINTS, cfg, start_index=4)
+    above = math.nextafter(at, math.inf)
+    assert [pol.update(_saturated_at(cap, t=t, measured_ms=above)).reason for t in (0.0, 1.0)] == ['hold', 'hold']
+
+
+def test_comfortable_when_the_next_point_adds_exactly_the_margin():
+    cfg = PolicyConfig(budget_ms=150.0, camera_fps=1.0, up_hold_s=1.0)
+    cap = 8 * 3_000 / 0.015   # the next point's extra 3 kB costs 15 ms
+    extra = RatePolicy(POINTS, cfg, start_index=4)._extra_tx_ms(cap)
+    limit = 0.9 * cfg.headroom * cfg.budget_ms
+    at = limit - extra
+    while at + extra > limit:            # the largest measurement still inside, in floats
+        at = math.nextafter(at, -math.inf)
+    while math.nextafter(at, math.inf) + extra <= limit:
+        at = math.nextafter(at, math.inf)
+    above = math.nextafter(at, math.inf)
+    assert at > cfg.low_water * cfg.budget_ms      # only this rule can make it comfortable
+    for m, want in ((at, ['hold', 'up']), (above, ['hold', 'hold'])):
+        pol = RatePolicy(POINTS, cfg, start_index=4)
+        assert [pol.update(_saturated_at(cap, t=t, measured_ms=m)).reason for t in (0.0, 1.0)] == want, m
+
+
+def test_hold_halves_after_each_successful_step():
+    pol = RatePolicy(POINTS, PolicyConfig(budget_ms=150.0, camera_fps=10.0, up_hold_s=4.0, min_hold_s=1.0),
+                     start_index=4)
+    ups = [t / 4 for t in range(0, 80) if pol.update(_obs(t / 4, 18.0)).reason == 'up']
+    assert ups[:3] == [4.0, 6.25, 7.5]   # hold 4 s, then 2 s, then 1 s (each counted from the next feedback)
+
+
+@pytest.mark.parametrize('after_hold_x, doubled', [(1.0, True), (1.999, True), (2.0, False), (2.5, False)])
+def test_a_probe_fails_only_if_it_falls_back_within_two_holds(after_hold_x, doubled):
+    t0 = 1000.0   # far from 0: time and index must not be mixed up
+    pol = RatePolicy(POINTS, PolicyConfig(budget_ms=150.0, camera_fps=10.0, up_hold_s=2.0), start_index=3)
+    t = t0
+    while pol.update(_obs(t, 18.0)).reason != 'up':
+        t += 0.5
+    assert pol.update(_obs(t + after_hold_x * 2.0, 100.0)).reason == 'down'
+    assert pol._hold_s == (4.0 if doubled else 1.0)
