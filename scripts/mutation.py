@@ -71,7 +71,36 @@ GROUPS = (
 # Mutants that behave exactly like the original. Matched by module and by a substring of the
 # mutated line (mutant numbers shift whenever the source changes, the code does not).
 # (group, function name, text of the mutated line, why) -- docs/TESTING.md explains each.
-EQUIVALENT: tuple[tuple[str, str, str, str], ...] = ()
+EQUIVALENT: tuple[tuple[str, str, str, str], ...] = (
+    ('bitstream', 'parse', "cast('b')",
+     'a signed-byte view unpacks the same header (struct reads the buffer) and tobytes() copies the same bytes'),
+    ('bitstream', 'parse', "len(view) <= HEADER_SIZE + body_len else",
+     'only reached when the lengths differ, so < and <= agree'),
+    ('bitstream', 'parse', 'weights, )',
+     "version defaults to BITSTREAM_VERSION, the only version parse lets through"),
+    ('edge', 'EdgePerception._decode_latent', 'y_hat.to(None)', '.to(None) is a no-op; a second device would be needed'),
+    ('edge', 'EdgePerception._decode_image', '.to(None)', '.to(None) is a no-op; a second device would be needed'),
+    ('results', 'to_frame_results', '(lab.shape != (mh, mw)) or True',
+     'a nearest-neighbour resize to the same size returns the same labels'),
+    ('rate_policy', 'RatePolicy._estimate_capacity', 'obs.sent_rate_hz >= 0 and',
+     'with sent_rate_hz == 0 the second condition (arrival < 0) is false anyway'),
+    ('rate_policy', 'RatePolicy._skip_for', 'ratio > self.cfg.max_skip else',
+     'at ratio == max_skip both branches give max_skip (ceil of an integer)'),
+    ('rate_policy', 'RatePolicy.update', 'self.blind(None)', 'blind() does not use its time argument'),
+    ('rate_policy', 'RatePolicy.update', 'obs.arrival_rate_hz < 0 and obs.bytes_per_s <= 0',
+     'no arrivals and no bytes: the capacity estimate is nan, so update goes blind one line later'),
+    ('rate_policy', 'RatePolicy.update', 'obs.arrival_rate_hz <= 0 and obs.bytes_per_s < 0',
+     'no arrivals and no bytes: the capacity estimate is nan, so update goes blind one line later'),
+    ('rate_policy', 'RatePolicy.update', '(1 if (over) or True else 0)',
+     'the branch runs when over or best > index; without over, best >= index + 1 already'),
+    ('rate_policy', 'RatePolicy.update', '(1 if over else 1)',
+     'the branch runs when over or best > index; without over, best >= index + 1 already'),
+    ('checkpoint', 'load_checkpoint', 'device=None)', 'safetensors loads to the CPU either way; the edge runs on the CPU here'),
+    ('checkpoint', 'load_checkpoint', 'load_file(str(path), )', 'safetensors loads to the CPU either way'),
+    ('checkpoint', 'load_checkpoint', 'model.to(None)', '.to(None) is a no-op'),
+    ('checkpoint', 'weights_hash', 'if (t.numel()) or True else',
+     "an empty tensor's bytes are b'' as well"),
+)
 
 # mutmut's exit-code classes (mutmut/stats.py); a timed-out or crashed mutant counts as killed.
 KILLED = {1: 'killed', 3: 'killed', 24: 'timeout', -24: 'timeout', 152: 'timeout', 255: 'timeout', 36: 'timeout',
@@ -197,7 +226,7 @@ def changed_lines(diff: str) -> str:
 # A rejection carries a machine-readable reason (counted, asserted by the tests) and a detail text
 # for people. A mutant that keeps the reason and only rewrites, drops or blanks the detail text
 # (or its ``from None``) changes no behaviour on the wire; these are counted apart ('message').
-_RAISE = re.compile(r"raise (FrameRejected|BitstreamError)\('(?P<reason>[a-z_]+)'")
+_RAISE = re.compile(r"raise (FrameRejected|BitstreamError)\((?P<reason>'[a-z_]+'|[a-z_]+),")
 _STRING_LINE = re.compile(r"""^[rbfu]*['"]""")
 
 

@@ -155,3 +155,22 @@ def test_ladon_body_limit_is_two_bytes_per_symbol_plus_64():
 def test_guard_padding_formula():
     assert bitstream.rans_guard_padding(0, 0) == 256
     assert bitstream.rans_guard_padding(10, 3) == 16 * 10 + 144 * 3 + 256
+
+
+def test_pack_accepts_exactly_max_body():
+    header, body = parse(pack('raw', (1, 1, 1), bytes(bitstream.MAX_BODY)))
+    assert len(body) == bitstream.MAX_BODY
+
+
+@pytest.mark.parametrize('call, message', [
+    (lambda: pack('h264', (3, 8, 8), b''), "^unknown codec 'h264'; expected one of"),
+    (lambda: pack('raw', (1, 1, 1), bytes(bitstream.MAX_BODY + 1)), f'^body of {bitstream.MAX_BODY + 1} bytes exceeds'),
+    (lambda: pack('raw', (1, 2), b''), r'^shape must be \(C, H, W\), got \(1, 2\)'),
+    (lambda: pack('raw', (0, 1, 1), b''), r'^shape \(0, 1, 1\) outside \(1..1024, 1..8192, 1..8192\)'),
+    (lambda: pack('raw', (2, 8192, 8192), b''), r'^shape \(2, 8192, 8192\) has more than 67108864 elements'),
+    (lambda: bitstream.hash_prefix('zz' * 8), "^weights hash must be hex, got 'zzzz"),
+    (lambda: bitstream.hash_prefix('ab'), "^weights hash needs >= 16 hex digits, got 'ab'"),
+])
+def test_value_errors_say_what_is_wrong(call, message):
+    with pytest.raises(ValueError, match=message):
+        call()

@@ -266,3 +266,23 @@ def test_decode_time_limit_is_measured_in_milliseconds(world):
     for bad in (0.0, -1.0, math.nan, math.inf):
         with pytest.raises(ValueError):
             EdgePerception([world['ladon']], decode_timeout_ms=bad)
+
+
+class _Clock:
+    """A ``time`` stand-in whose ``perf_counter`` advances ``step_s`` per call."""
+
+    def __init__(self, step_s: float):
+        self.now, self.step_s = 0.0, step_s
+
+    def perf_counter(self) -> float:
+        self.now += self.step_s
+        return self.now
+
+
+def test_decode_time_is_milliseconds_and_the_limit_itself_is_allowed(world, monkeypatch):
+    import ladon_ros.edge as edge_module
+    edge = EdgePerception([world['ladon']], decode_timeout_ms=1000.0)
+    monkeypatch.setattr(edge_module, 'time', _Clock(1.0))   # every prepare takes exactly 1 s
+    assert edge.prepare(world['good']).decode_ms == 1000.0
+    strict = EdgePerception([world['ladon']], decode_timeout_ms=999.0)
+    assert _reason(strict, world['good']) == 'decode_timeout'

@@ -109,3 +109,8 @@ def test_missing_tasks_give_empty_results_of_the_right_shape():
     r = to_frame_results(only_det, 0, classes=CLASSES, input_size=INPUT, image_size=INPUT)
     assert r.classification == [] and len(r.detections) == 3
     assert r.timings_ms == {}
+
+
+def test_empty_label_map_is_uint8_too():
+    assert to_frame_results(TaskOutputs(), 0, classes=CLASSES, input_size=INPUT,
+                            image_size=(3, 4)).segmentation.dtype == np.uint8
