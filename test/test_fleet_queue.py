@@ -204,3 +204,33 @@ def test_concurrent_puts_and_takes_lose_and_duplicate_nothing():
         assert acc.served == len(mine) and acc.served + acc.dropped_stale == per_robot
         assert mine == sorted(mine)  # a robot's frames come out in order (older ones only dropped)
         assert (r, per_robot - 1) in taken  # the newest frame of each robot is always served
+
+
+def test_an_expensive_robot_is_held_back_even_when_every_robot_fits_in_the_batch():
+    # Three robots, batches of 8: ordering alone never throttles anyone. 'huge' frames cost
+    # 40x an honest one (a genuine latent claiming a 4096x4096 image); the honest robots
+    # must still get an equal share of edge time, so 'huge' is served ~1/40 as often.
+    clock = FakeClock()
+    q = FairFrameQueue(clock, max_lag_s=0.25, active_s=1.0)
+
+    def feed(q):
+        for r in ('a', 'b', 'huge'):
+            q.put(r, 0)
+
+    served = Counter(_serve_rounds(q, clock, rounds=400, max_batch=8, feed=feed,
+                                   cost=lambda r: 0.4 if r == 'huge' else 0.01))
+    assert served['a'] == served['b'] >= 390, served
+    assert served['huge'] <= 400 * 0.01 / 0.4 + 2, served
+    times = [q.account(r).edge_time_s for r in ('a', 'b', 'huge')]
+    assert max(times) - min(times) <= 0.25 + 0.4, times  # equal shares within the lag and one frame
+
+
+def test_a_robot_alone_or_among_idle_ones_is_never_held_back():
+    clock = FakeClock()
+    q = FairFrameQueue(clock, max_lag_s=0.1, active_s=1.0)
+    q.put('idle', 0)
+    q.take(1, timeout=0)
+    q.charge('idle', 0.01)
+    clock.tick(5.0)  # 'idle' stopped sending: it no longer holds anyone back
+    served = _serve_rounds(q, clock, rounds=20, max_batch=4, feed=lambda q: q.put('busy', 0), cost=lambda r: 1.0)
+    assert served == ['busy'] * 20

@@ -12,6 +12,13 @@ flood only replaces its own waiting frame. A robot that starts waiting again aft
 starts at the virtual time of the last batch, so idling banks no credit to monopolise the
 edge with later.
 
+Isolation beyond ordering: with few robots every waiting robot fits in every batch, so
+ordering alone would let a robot whose frames cost far more (a genuine latent claiming a
+4096x4096 image) slow every batch. A robot whose virtual time runs more than ``max_lag_s``
+ahead of the slowest ACTIVE robot (one that put a frame within ``active_s``) is held back,
+even if the edge would idle, until the others have caught up: every active robot gets an
+equal share of edge time, and the expensive one gets its share, not more.
+
 Thread-safe (one condition variable): subscription callbacks ``put``, one worker ``take``s.
 No rclpy; times come from an injectable clock, so the policy is unit-tested with a fake one.
 """
@@ -38,6 +45,7 @@ class RobotAccount:
         virtual_s: Its position in the fair order (edge time, lifted to the current virtual
             time when it starts waiting again after a pause).
         last_served: Clock time it was last handed out (-inf: never).
+        last_put: Clock time of its last frame (-inf: never).
     """
 
     received: int = 0
@@ -46,6 +54,7 @@ class RobotAccount:
     edge_time_s: float = 0.0
     virtual_s: float = 0.0
     last_served: float = float('-inf')
+    last_put: float = float('-inf')
 
 
 @dataclass(frozen=True)
@@ -62,10 +71,14 @@ class FairFrameQueue(Generic[R, F]):
 
     Args:
         clock: Seconds, monotonic (arrival and service times; a fake one in tests).
+        max_lag_s: How far [s of edge time] a robot may run ahead of the slowest active one.
+        active_s: A robot that put a frame within this [s] is active.
     """
 
-    def __init__(self, clock: Callable[[], float] = time.monotonic):
+    def __init__(self, clock: Callable[[], float] = time.monotonic, *, max_lag_s: float = 0.25,
+                 active_s: float = 1.0):
         self._clock = clock
+        self.max_lag_s, self.active_s = float(max_lag_s), float(active_s)
         self._cv = threading.Condition()
         self._waiting: dict[R, Waiting[R, F]] = {}
         self._accounts: dict[R, RobotAccount] = {}
@@ -78,6 +91,7 @@ class FairFrameQueue(Generic[R, F]):
         with self._cv:
             acc = self._accounts.setdefault(robot, RobotAccount())
             acc.received += 1
+            acc.last_put = self._clock()
             replaced = robot in self._waiting
             if replaced:
                 acc.dropped_stale += 1
@@ -96,10 +110,10 @@ class FairFrameQueue(Generic[R, F]):
         if max_batch < 1:
             raise ValueError(f'max_batch must be >= 1, got {max_batch}')
         with self._cv:
-            self._cv.wait_for(lambda: self._waiting or self._closed, timeout=timeout)
+            self._cv.wait_for(lambda: self._eligible() or self._closed, timeout=timeout)
             if self._closed:
                 return None
-            order = sorted(self._waiting.values(), key=self._priority)[:max_batch]
+            order = sorted(self._eligible(), key=self._priority)[:max_batch]
             if order:
                 self._virtual_now = max(self._virtual_now, self._accounts[order[0].robot].virtual_s)
             now = self._clock()
@@ -118,6 +132,15 @@ class FairFrameQueue(Generic[R, F]):
             acc = self._accounts.setdefault(robot, RobotAccount())
             acc.edge_time_s += seconds
             acc.virtual_s += seconds
+
+    def _eligible(self) -> list[Waiting[R, F]]:
+        """Waiting frames of robots not too far ahead of the slowest active robot."""
+        now = self._clock()
+        active = [a.virtual_s for a in self._accounts.values() if now - a.last_put <= self.active_s]
+        if not active:
+            return list(self._waiting.values())
+        limit = min(active) + self.max_lag_s
+        return [w for w in self._waiting.values() if self._accounts[w.robot].virtual_s <= limit]
 
     def _priority(self, w: Waiting[R, F]) -> tuple[float, float, float]:
         acc = self._accounts[w.robot]

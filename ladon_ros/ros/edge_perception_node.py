@@ -35,7 +35,11 @@ from ladon_ros.tasks import TASKS
 from ladon_ros.weights import default_checkpoint, resolve_ladon_checkpoint
 
 FEEDBACK_PERIOD_S = 0.5
-QUARANTINE_CHECK_S = 0.1  # a flooding robot is cut off within this of its n-th refused frame
+QUARANTINE_CHECK_S = 0.1  # a flooding robot is cut off within this of its n-th frame
+# Quarantine counts the frames a robot SENT since its last served one (a saturated edge
+# checks only a few of a flood's frames per second; the rest are keep-latest drops), once
+# at least this many checked frames in a row were refused.
+QUARANTINE_MIN_REFUSED = 3
 
 
 class EdgePerceptionNode(ManagedModelNode):
@@ -150,6 +154,7 @@ class EdgePerceptionNode(ManagedModelNode):
         now = self.get_clock().now().nanoseconds
         transit_ms = (now - _stamp_ns(msg.header)) / 1e6
         robot.link.on_arrival(msg.sequence, len(msg.data), transit_ms, now)
+        robot.received_since_served += 1
         if not self.active:
             return
         if self.queue.put(robot, (msg, now)):
@@ -212,7 +217,7 @@ class EdgePerceptionNode(ManagedModelNode):
                 continue
             finally:
                 self.queue.charge(robot, time.perf_counter() - t0)  # rendering its images is its cost
-            robot.consecutive_rejected = 0
+            robot.consecutive_rejected = robot.received_since_served = 0
             self.stats.on_served(len(msg.data), stages, self.get_clock().now().nanoseconds)
 
     def _reject(self, robot: RobotChannel, reason: str, detail: str) -> None:
@@ -235,12 +240,13 @@ class EdgePerceptionNode(ManagedModelNode):
                 if now >= r.quarantined_until:
                     r.resume()
                     self.get_logger().info(f'{r.name}: quarantine over, receiving its frames again')
-            elif n and r.consecutive_rejected >= n:
+            elif n and r.consecutive_rejected >= QUARANTINE_MIN_REFUSED and r.received_since_served >= n:
                 pause = self.cfg.quarantine_s * 2 ** min(r.quarantines, 4)
                 with self._robots_lock:
                     r.pause(now + pause)
                     self.queue.forget(r)
-                self.get_logger().error(f'{r.name}: its last {n} frames were all refused '
+                self.get_logger().error(f'{r.name}: {r.received_since_served} frames since its last served one, '
+                                        f'the last {r.consecutive_rejected} checked all refused '
                                         f'({dict(r.rejected)}): not receiving it for {pause:.0f} s')
 
     def _publish_feedback(self) -> None:

@@ -171,9 +171,10 @@ class EdgeConfig:
                                 range=(32, 16384))
     max_mask_side: int = param(1920, 'Label maps of larger images are scaled down to this side [px]',
                                range=(32, 16384))
-    quarantine_after: int = param(20, 'A robot whose last this many frames were all refused is not received for '
-                                  'quarantine_s (doubling on repeats, at most 16x): its garbage costs the edge '
-                                  'nothing meanwhile (0 = never)', range=(0, 100000))
+    quarantine_after: int = param(20, 'A robot that sent this many frames since its last served one, the last '
+                                  'checked ones all refused, is not received for quarantine_s (doubling on '
+                                  'repeats, at most 16x): its garbage costs the edge nothing meanwhile (0 = never)',
+                                  range=(0, 100000))
     quarantine_s: float = param(5.0, 'First quarantine of a robot whose frames are all refused [s]',
                                 range=(0.1, 3600.0))
     verify_encoding: bool = param(True, 'Refuse Ladon bodies that are not the exact encoding of the symbols they '

@@ -60,7 +60,8 @@ class RobotChannel:
         # Quarantine of a robot whose frames are all refused (see EdgePerceptionNode): its
         # subscription is dropped for a while, so DDS stops delivering (and the edge stops
         # deserialising) its frames; every other robot keeps the edge's CPU.
-        self.consecutive_rejected = 0
+        self.consecutive_rejected = 0  # checked frames refused since the last served one
+        self.received_since_served = 0  # frames received since the last served one
         self.quarantines = 0
         self.quarantined_until: float | None = None  # monotonic [s] while paused
 
@@ -81,7 +82,7 @@ class RobotChannel:
         if self.sub is None:
             self._subscribe()
         self.quarantined_until = None
-        self.consecutive_rejected = 0
+        self.consecutive_rejected = self.received_since_served = 0
 
     def publish(self, msg: LatentFrame, results: FrameResults, stages_ms: dict[str, float], *,
                 debug_image: bool, alpha: float) -> None:
