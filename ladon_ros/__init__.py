@@ -1,8 +1,10 @@
 """ladon_ros: multi-task split-computing perception (Ladon) for ROS 2.
 
-The pure-Python core (``ladon_ros.models``, ``ladon_ros.codec``, ``ladon_ros.data``,
-``ladon_ros.train``, ``ladon_ros.export``, ``ladon_ros.bench``) never imports rclpy.
-The ROS layer lives in ``ladon_ros.ros``.
+Runtime: ``camera`` (robot side), ``codec`` (wire formats, the latent codec), ``edge`` and
+``fleet`` (base stations), ``rate`` (rate control), ``models``, ``checkpoint``, ``weights``.
+Tools: ``train``, ``data``, ``eval``, ``export``, ``bench``, ``reference``, ``cli``.
+Everything outside ``ladon_ros.ros`` (the thin ROS layer) imports without rclpy; the
+layout is in docs/CONTRACTS.md.
 """
 # The interfaces generated from msg/ (``ladon_ros.msg``) live in the colcon install
 # space while the sources may run from the repository: extend_path lets every
