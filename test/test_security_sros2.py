@@ -166,12 +166,17 @@ def test_fastdds_wheel_security_support_is_known_and_fails_closed(keystore, caps
               f'{has_plugins}; "security is disabled" code path compiled in: {disabled_msg}; '
               f'node with ROS_SECURITY_STRATEGY=Enforce and a valid openssl-made enclave: '
               f'{"created" if created else "refused: " + run.stderr.strip().splitlines()[-2 if len(run.stderr.strip().splitlines()) > 1 else -1][:160]}')
-    if created:
-        assert has_plugins
-    else:
+    # Which outcome is right follows from the library, not from the outcome itself: with the
+    # plugins compiled in the enrolled node must come up; without them it must be refused.
+    assert created == has_plugins, (has_plugins, run.stdout[-500:], run.stderr[-2000:])
+    if not has_plugins:
         # Fail closed: Enforce never silently falls back to an unsecured participant.
         assert "doesn't have the security libraries" in run.stderr, run.stderr[-2000:]
-        assert not has_plugins
+    # In either build, Enforce with an enclave that is not in the keystore gives no node.
+    stranger = subprocess.run([sys.executable, '-c', _NODE], env=_secure_env(keystore, '/not_enrolled'),
+                              capture_output=True, text=True, timeout=120)
+    assert 'NODE_CREATED' not in stranger.stdout, stranger.stderr[-2000:]
+    assert stranger.returncode != 0
 
 
 def test_authenticated_encrypted_link_and_unenrolled_publisher_is_ignored(keystore, tmp_path, capsys):
