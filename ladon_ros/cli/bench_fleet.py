@@ -1,6 +1,7 @@
 """``ladon-ros bench-fleet``: how many robots one shaped link and 1-2 edges serve (needs root; docs/FLEET_BENCH.md)."""
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import sys
@@ -17,7 +18,7 @@ def register(sub) -> None:
     p.add_argument('--codecs', default=STANDARD_CODECS,
                    help=f'comma list: raw, jpeg@Q, webp@Q, png@L, ladon (every shipped rate point) or ladon@BETA '
                         f'(default {STANDARD_CODECS})')
-    p.add_argument('--equal-accuracy', action=argparse_bool(), default=True,
+    p.add_argument('--equal-accuracy', action=argparse.BooleanOptionalAction, default=True,
                    help='also run, per Ladon point, the JPEG and WebP quality of equal detection mAP '
                         '(from --accuracy); --no-equal-accuracy to skip')
     p.add_argument('--accuracy', default='', help='ladon-ros eval output (default docs/figures/eval_quick.json)')
@@ -37,12 +38,6 @@ def register(sub) -> None:
     p.add_argument('--from-json', default='', help='no run: write table, headline and plots in --out from the rows '
                                                    'of these fleet_bench.json files (comma list; e.g. two partial runs)')
     p.set_defaults(func=run)
-
-
-def argparse_bool():
-    """``--x`` / ``--no-x`` (argparse.BooleanOptionalAction)."""
-    import argparse
-    return argparse.BooleanOptionalAction
 
 
 def _floats(text: str) -> tuple[float, ...]:
