@@ -1,4 +1,4 @@
-"""Faults over real DDS, nodes in separate processes (ROS_DOMAIN_ID 30-31).
+"""Faults over real DDS, nodes in separate processes (own ROS_DOMAIN_IDs: ros_domains.py).
 
 * the fuzz corpus published as LatentFrame at a running edge: it keeps serving valid frames
   and /diagnostics counts every reject by reason;
@@ -39,6 +39,7 @@ from ladon_ros.msg import FrameStats, LatentFrame
 from ladon_ros.ros import qos
 from ladon_ros.ros.conversions import wire_to_latent
 from ladon_ros.ros.processes import NodeProcesses
+from ros_domains import run_domain
 
 pytestmark = pytest.mark.ros
 ROBOT = '/robot1'
@@ -263,7 +264,7 @@ def bad_frames(world) -> list[tuple[str, object]]:
     return out
 
 
-# --- the shared edge (domain 30): fuzz corpus, lossy link, overload -------------------------
+# --- the shared edge (its own domain): fuzz corpus, lossy link, overload -------------------------
 
 @contextlib.contextmanager
 def running_edge(world, domain: int):
@@ -283,7 +284,7 @@ def running_edge(world, domain: int):
 
 @pytest.fixture(scope='module')
 def edge30(world):
-    with running_edge(world, 30) as running:
+    with running_edge(world, run_domain('faults_edge')) as running:
         yield running
 
 
@@ -308,10 +309,12 @@ def test_fuzz_corpus_over_dds_is_rejected_and_valid_frames_keep_being_served(wor
         probe.publish(frame)
         time.sleep(0.03)  # the edge refuses in ~1-15 ms; keep-latest would merge a faster burst
         if i % 10 == 9:
-            valid_seqs.append(probe.sequence)
+            seq = probe.sequence
+            valid_seqs.append(seq)
             probe.publish(world['pool'][i % len(world['pool'])])
             valid_sent += 1
-            time.sleep(0.4)
+            # The edge serves in order: once this frame is served, the ones before it are handled.
+            probe.wait(lambda: seq in probe.served_sequences(t_corpus), 10.0, step=0.01)
     total_before = sum(before.values())
 
     probe.settle(lambda: (sum(probe.rejected().values()), probe.counter('pipeline', 'frames_dropped_stale')))
@@ -407,7 +410,11 @@ def overload_run(world, probe, procs, seconds: float, capsys, label: str) -> dic
         if delay > 0:
             time.sleep(delay)
     elapsed = time.monotonic() - start
-    time.sleep(2.0)
+    # Drained: the last frame published is served, or the edge's counters have stopped moving.
+    last_seq = probe.sequence - 1
+    if not probe.wait(lambda: last_seq in probe.served_sequences(start), 10.0):
+        probe.settle(lambda: (len(probe.served_sequences()), probe.counter('pipeline', 'frames_dropped_stale')),
+                     quiet=1.5, timeout=10.0)
     with probe.lock:
         during = [(t - start, m) for t, m in probe.stats if start <= t <= start + elapsed]
     served = len(probe.served_sequences()) - served0
@@ -466,10 +473,10 @@ def _bad_camera_images(probe) -> tuple[int, int]:
     return sent, counted
 
 
-# --- kill / restart (domain 31) --------------------------------------------------------------
+# --- kill / restart (its own domain) ----------------------------------------------------------
 
 def test_kill_edge_and_camera_mid_stream_and_restart(world, capsys):
-    fig = kill_restart_run(world, capsys, domain=31, edge_restarts=EDGE_RESTARTS)
+    fig = kill_restart_run(world, capsys, domain=run_domain('faults_restart'), edge_restarts=EDGE_RESTARTS)
     assert fig['edge_restarts'] == EDGE_RESTARTS
     assert statistics.median(fig['resumes']) < RESUME_TARGET_S, fig['resumes']
 
@@ -497,10 +504,9 @@ def kill_restart_run(world, capsys, *, domain: int, edge_restarts: int) -> dict:
             procs.procs['edge_perception'].kill()  # SIGKILL: no clean shutdown
             procs.procs['edge_perception'].wait()
             t_kill = time.monotonic()
-            time.sleep(2.0)
-            with probe.lock:
-                during = [s for t, s in probe.latent if t > t_kill]
-            assert len(during) >= 5, 'the camera side blocked while the edge was down'
+            # The camera keeps publishing while the edge is down (5 frames, deadline 10 s).
+            assert probe.wait(lambda: sum(1 for t, _ in list(probe.latent) if t > t_kill) >= 5, 10.0), \
+                'the camera side blocked while the edge was down'
             assert procs.alive('camera') and procs.alive('source')
             t_spawn = time.monotonic()
             procs.start('edge_perception', params=_edge_params(world, serve_image_codecs=False))
@@ -523,7 +529,10 @@ def kill_restart_run(world, capsys, *, domain: int, edge_restarts: int) -> dict:
         t_cam = time.monotonic()
         assert probe.wait(lambda: probe.served_sequences(t_cam + 0.5), 90.0), procs.log('camera')[-2000:]
         cam_resume = (next(t for t, _ in probe.stats if t >= t_cam + 0.5) - t_cam)
-        time.sleep(2.5)
+        # The restart is counted once the edge's per-robot diagnostics (1 Hz) show it.
+        probe.wait(lambda: probe.counter('robot', 'camera_restarts') >= 1, 10.0)
+        probe.settle(lambda: (probe.counter('robot', 'frames_lost'), probe.counter('robot', 'frames_received')),
+                     quiet=1.5, timeout=10.0)
         restarts_seen = probe.counter('robot', 'camera_restarts')
         lost = probe.counter('robot', 'frames_lost')
         received = probe.counter('robot', 'frames_received')
@@ -562,7 +571,7 @@ def kill_restart_run(world, capsys, *, domain: int, edge_restarts: int) -> dict:
         procs.stop()
 
 
-# --- lifecycle over services (shared edge, domain 30) -----------------------------------------------------
+# --- lifecycle over services (shared edge) -----------------------------------------------------------------
 
 def _call(node, client, request, timeout=30.0):
     assert client.wait_for_service(timeout_sec=timeout), client.srv_name

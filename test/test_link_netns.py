@@ -14,6 +14,7 @@ import pytest
 
 from ladon_ros.bench.link.netns import (EDGE_ADDR, Impairment, NetnsLink, cleanup_stale, our_namespaces,
                                   unavailable_reason)
+from ros_domains import run_domain
 
 REASON = unavailable_reason()
 pytestmark = [pytest.mark.netns, pytest.mark.skipif(REASON is not None, reason=f'link tests: {REASON}')]
@@ -22,6 +23,7 @@ pytestmark = [pytest.mark.netns, pytest.mark.skipif(REASON is not None, reason=f
 RECEIVER = r'''
 import json, socket, sys, time
 s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(('0.0.0.0', 9999)); s.settimeout(float(sys.argv[1]))
+print('READY', flush=True)
 n = b = 0; delays = []
 try:
     while True:
@@ -47,11 +49,26 @@ def _no_leftovers():
     assert not mine, f'namespaces left behind: {mine}'
 
 
+def _wait_for_line(stream, expected: str, deadline_s: float) -> None:
+    """Reads ``stream`` until a line equal to ``expected``; fails after ``deadline_s``."""
+    import selectors
+    sel = selectors.DefaultSelector()
+    sel.register(stream, selectors.EVENT_READ)
+    end = time.monotonic() + deadline_s
+    while (left := end - time.monotonic()) > 0:
+        if sel.select(timeout=left):
+            line = stream.readline()
+            assert line, f'stream closed before {expected!r}'
+            if line.strip() == expected:
+                return
+    raise AssertionError(f'no {expected!r} within {deadline_s} s')
+
+
 def _transfer(link, count, size, gap=0.0, wait_s=2.0):
     recv = subprocess.Popen(['ip', 'netns', 'exec', link.edge_ns, sys.executable, '-c', RECEIVER, str(wait_s)],
                             stdout=subprocess.PIPE, text=True)
     try:
-        time.sleep(0.5)
+        _wait_for_line(recv.stdout, 'READY', deadline_s=30.0)  # bound before the first datagram
         subprocess.run(['ip', 'netns', 'exec', link.camera_ns, sys.executable, '-c', SENDER, EDGE_ADDR,
                         str(count), str(size), str(gap)], check=True, timeout=60)
         out, _ = recv.communicate(timeout=60)
@@ -124,7 +141,7 @@ def test_short_bench_serves_both_codecs_across_the_shaped_veth(tmp_path, install
     if 'LADON_ROS_CACHE' not in os.environ:  # random fallback weights of today's architecture
         monkeypatch.setenv('LADON_ROS_CACHE', str(tmp_path / 'cache'))
     cfg = BenchConfig(cases=tuple(parse_codecs('jpeg@75,ladon')[:2]), rates_mbps=(5.0,), out_dir=tmp_path,
-                      lossy=False, frames=20, fps=10.0, width=320, height=240, settle_s=1.0, domain_id=43,
+                      lossy=False, frames=20, fps=10.0, width=320, height=240, settle_s=1.0, domain_id=run_domain('link_netns'),
                       start_timeout_s=180.0)
     rows = LinkBench(cfg, log=lambda s: None).run()
     assert [r.codec.split('@')[0] for r in rows] == ['jpeg', 'ladon']

@@ -6,10 +6,11 @@ import os
 import pytest
 
 from ladon_ros.cli import main
+from ros_domains import run_domain
 
 pytestmark = pytest.mark.ros  # rclpy nodes / DDS processes (setup.cfg)
 
-DOMAIN = 25 + os.getpid() % 2  # see test_ros_pipeline: concurrent checkouts rarely share it
+DOMAIN = run_domain('ros_demo')
 
 
 def test_demo_serves_frames_and_writes_pngs(tmp_path, monkeypatch, capsys):

@@ -23,12 +23,13 @@ from ladon_ros.ros import qos
 from ladon_ros.ros.conversions import wire_to_latent
 from ladon_ros.ros.processes import NodeProcesses
 from ros_probe import spin_until
+from ros_domains import run_domain
 
 pytestmark = pytest.mark.ros  # rclpy nodes / DDS processes (setup.cfg)
 
 # 20..24 by process id: two checkouts running this suite at once (a shared machine) rarely
 # share a domain, where a fixed id would mix their robots' frames.
-DOMAIN = 20 + os.getpid() % 5
+DOMAIN = run_domain('ros_pipeline')
 ROBOTS = ('/robot1', '/robot2')
 INTRUDER = '/intruder'
 FRAMES = 40  # per robot source, at 4 Hz: the stream outlasts the checks
@@ -90,11 +91,7 @@ def pipeline(tmp_path_factory):
     finally:
         codes = procs.stop()
         rclpy.shutdown()
-        for k, v in old.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
+        restore()
     assert set(codes.values()) <= {0}, f'unclean exit codes {codes}:\n' + procs.log('edge_perception')[-2000:]
 
 

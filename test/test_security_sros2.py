@@ -1,4 +1,4 @@
-"""SROS2 with the Fast DDS wheels of this venv (ROS_DOMAIN_ID 39).
+"""SROS2 with the Fast DDS wheels of this venv (its own ROS_DOMAIN_ID: ros_domains.py).
 
 ``ros2 security`` is not available as a wheel, so the keystore is made with the openssl CLI
 in the SROS2 layout (docs/SECURITY.md): one CA for identities and permissions, a signed
@@ -23,9 +23,10 @@ import time
 from pathlib import Path
 
 import pytest
+from ros_domains import run_domain
 
 pytestmark = pytest.mark.ros
-DOMAIN = 39
+DOMAIN = run_domain('security_sros2')
 VENV_LIB = Path(sys.prefix) / 'lib'
 
 GOVERNANCE = """<?xml version="1.0" encoding="UTF-8"?>

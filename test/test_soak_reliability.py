@@ -6,7 +6,7 @@
 * repeated kill -9 / restart of the edge (``LADON_SOAK_RESTARTS``, default 5) with the camera
   running: the median time to the first result after the edge is active is < 2 s.
 
-ROS_DOMAIN_ID 37-38.
+own ROS_DOMAIN_IDs (ros_domains.py).
 """
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ import statistics
 import pytest
 
 from test_faults_dds import RESUME_TARGET_S, kill_restart_run, overload_run, running_edge, world  # noqa: F401
+from ros_domains import run_domain
 
 pytestmark = [pytest.mark.slow, pytest.mark.soak, pytest.mark.ros]
 SOAK_S = float(os.environ.get('LADON_SOAK_S', '300'))
@@ -23,7 +24,7 @@ RESTARTS = int(os.environ.get('LADON_SOAK_RESTARTS', '5'))
 
 
 def test_soak_overload_memory_stays_flat(world, capsys):
-    with running_edge(world, 37) as (procs, probe):
+    with running_edge(world, run_domain('soak_edge')) as (procs, probe):
         fig = overload_run(world, probe, procs, SOAK_S, capsys, f'soak overload {SOAK_S:.0f} s')
         assert fig['served'] > 0
         assert abs(fig['published'] - fig['served'] - fig['stale'] - fig['lost']) <= 0.02 * fig['published'] + 5
@@ -32,6 +33,6 @@ def test_soak_overload_memory_stays_flat(world, capsys):
 
 
 def test_soak_repeated_edge_restarts(world, capsys):
-    fig = kill_restart_run(world, capsys, domain=38, edge_restarts=RESTARTS)
+    fig = kill_restart_run(world, capsys, domain=run_domain('soak_restart'), edge_restarts=RESTARTS)
     assert fig['edge_restarts'] == RESTARTS
     assert statistics.median(fig['resumes']) < RESUME_TARGET_S, fig['resumes']
