@@ -28,6 +28,7 @@ from rclpy.qos import QoSProfile, ReliabilityPolicy  # noqa: E402
 
 from ladon_ros.msg import FrameStats, LatentFrame  # noqa: E402
 from ladon_ros.ros.processes import NodeProcesses  # noqa: E402
+from ros_probe import environment  # noqa: E402
 from ros_procs import domain_id  # noqa: E402
 
 pytestmark = pytest.mark.ros
@@ -122,18 +123,12 @@ def _ros_on(slot: int):
     """rclpy in this process on the private domain of ``slot``; yields the domain id."""
     dom = domain_id(slot)
     env = {'OMP_NUM_THREADS': '1', 'ROS_DOMAIN_ID': str(dom)}
-    old = {k: os.environ.get(k) for k in env}
-    os.environ.update(env)
-    rclpy.init()
-    try:
-        yield dom
-    finally:
-        rclpy.shutdown()
-        for k, v in old.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
+    with environment(env):
+        rclpy.init()
+        try:
+            yield dom
+        finally:
+            rclpy.shutdown()
 
 
 def _label(ns: str) -> str:

@@ -7,6 +7,7 @@ and foreign latent frames followed by valid ones.
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import time
 
@@ -22,7 +23,7 @@ from ladon_ros.msg import Classification, Detection2DArray, FrameStats, LabelInf
 from ladon_ros.ros import qos
 from ladon_ros.ros.conversions import wire_to_latent
 from ladon_ros.ros.processes import NodeProcesses
-from ros_probe import spin_until
+from ros_probe import environment, spin_until
 from ros_domains import run_domain
 
 pytestmark = pytest.mark.ros  # rclpy nodes / DDS processes (setup.cfg)
@@ -55,8 +56,8 @@ class Recorder:
 def pipeline(tmp_path_factory):
     tmp = tmp_path_factory.mktemp('pipeline')
     env = {'LADON_ROS_CACHE': str(tmp / 'cache'), 'OMP_NUM_THREADS': '1', 'ROS_DOMAIN_ID': str(DOMAIN)}
-    old = {k: os.environ.get(k) for k in env}
-    os.environ.update(env)
+    env_scope = contextlib.ExitStack()
+    env_scope.enter_context(environment(env))
     procs = NodeProcesses(DOMAIN, tmp / 'logs', env)
     rclpy.init()
     try:
@@ -91,7 +92,7 @@ def pipeline(tmp_path_factory):
     finally:
         codes = procs.stop()
         rclpy.shutdown()
-        restore()
+        env_scope.close()
     assert set(codes.values()) <= {0}, f'unclean exit codes {codes}:\n' + procs.log('edge_perception')[-2000:]
 
 

@@ -41,14 +41,20 @@ class SyntheticSet(LabelledImages):
                          'seg': s.seg.astype(np.int64)}
 
 
+def _folder(root: str | Path) -> Path:
+    """``root`` as a Path; ``DataError`` naming it when it is not a folder."""
+    root = Path(root)
+    if not root.is_dir():
+        raise DataError(f'{root}: no such folder')
+    return root
+
+
 class ImageDir(LabelledImages):
     """Every image under ``root`` (recursively, sorted by path); no labels."""
 
     def __init__(self, root: str | Path, image_size: tuple[int, int], **kw):
         super().__init__(image_size, **kw)
-        root = Path(root)
-        if not root.is_dir():
-            raise DataError(f'{root}: no such folder')
+        root = _folder(root)
         self.name = str(root)
         self.files = sorted(p for p in root.rglob('*') if p.is_file()
                             and has_file_allowed_extension(p.name, IMG_EXTENSIONS))
@@ -85,9 +91,7 @@ class ClassFolders(LabelledImages):
 
     def __init__(self, root: str | Path, image_size: tuple[int, int], **kw):
         super().__init__(image_size, **kw)
-        root = Path(root)
-        if not root.is_dir():
-            raise DataError(f'{root}: no such folder')
+        root = _folder(root)
         self.name = str(root)
         try:
             self.folder = _OrderedImageFolder(str(root), loader=_pil_rgb, allow_empty=True)
