@@ -208,3 +208,18 @@ def test_unknown_model_and_kind_mismatch_are_refused(ckpt, tmp_path):
         save_file(state, str(path), metadata={'ladon_ros': meta.to_json()})
         with pytest.raises(CheckpointError, match=message):
             load_checkpoint(path)
+
+
+def test_hash_digits_notes_and_unreadable_tensors(ckpt, monkeypatch):
+    with pytest.raises(CheckpointError, match='not a hex SHA-256'):
+        CheckpointMeta.from_json(_meta_json(ckpt, weights_hash='X' * 64))
+    with pytest.raises(CheckpointError, match='^invalid metadata: notes must be text$'):
+        CheckpointMeta.from_json(_meta_json(ckpt, notes=5))
+    assert read_metadata(ckpt).notes == 'test'
+    import ladon_ros.checkpoint as checkpoint_module
+
+    def broken(*args, **kwargs):
+        raise OSError('disk gone')
+    monkeypatch.setattr(checkpoint_module, 'load_file', broken)
+    with pytest.raises(CheckpointError, match=f'^cannot read tensors of {ckpt}: disk gone$'):
+        load_checkpoint(ckpt)

@@ -102,3 +102,8 @@ def test_standby_remembers_every_serving_edge_it_has_seen():
     assert not s.observe([a, b], '/me', now_s=0.2)
     assert s.seen_serving == {'/a', '/b'}
     assert s.observe([b], '/me', now_s=0.3)  # /a, seen earlier, is gone
+
+
+def test_latent_topic_keeps_trailing_letters_and_short_deny_patterns():
+    assert latent_topic('/robotX') == '/robotX/latent'
+    assert RobotFilter.from_patterns(['!a']).deny == ('a',)

@@ -424,3 +424,9 @@ def test_a_probe_fails_only_if_it_falls_back_within_two_holds(after_hold_x, doub
         t += 0.5
     assert pol.update(_obs(t + after_hold_x * 2.0, 100.0)).reason == 'down'
     assert pol._hold_s == (4.0 if doubled else 1.0)
+
+
+def test_any_positive_capacity_is_used_for_the_skip_factor():
+    # A tiny point at a tiny frame rate: even 0.5 bit/s carries every frame.
+    pol = RatePolicy([RatePoint('tiny', 0.01)], PolicyConfig(budget_ms=1.0, camera_fps=0.001))
+    assert pol._skip_for(0, 0.5) == 1

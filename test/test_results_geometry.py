@@ -8,7 +8,7 @@ import torch
 
 from ladon_ros.models.ladon import TaskOutputs
 from ladon_ros.models.spec import TaskClasses
-from ladon_ros.results import Detection, Hypothesis, to_frame_results
+from ladon_ros.results import Detection, FrameResults, Hypothesis, to_frame_results
 
 CLASSES = TaskClasses(classification=('beach', 'city', 'forest', 'office', 'road', 'snow'),
                       detection=('background', 'car', 'person', 'bike'),
@@ -114,3 +114,26 @@ def test_missing_tasks_give_empty_results_of_the_right_shape():
 def test_empty_label_map_is_uint8_too():
     assert to_frame_results(TaskOutputs(), 0, classes=CLASSES, input_size=INPUT,
                             image_size=(3, 4)).segmentation.dtype == np.uint8
+
+
+def test_results_remember_the_model_input_size():
+    r = to_frame_results(_outputs(), 0, classes=CLASSES, input_size=INPUT, image_size=(300, 800))
+    assert r.input_size == INPUT
+
+
+def test_compact_label_map_keeps_the_model_resolution_per_side():
+    seg = np.zeros((480, 640), np.uint8)
+    seg[:, 320:] = 2
+    seg[240:, :] = 1
+    r = FrameResults([], [], seg, input_size=(128, 128))
+    small = r.compact_segmentation()
+    assert small.shape == (128, 171) and small.dtype == np.uint8  # each side >= 128, the aspect kept
+    assert small[0, 0] == 0 and small[0, -1] == 2 and small[-1, 0] == 1 and small[-1, -1] == 1
+    assert FrameResults([], [], seg).compact_segmentation() is seg              # no input size known
+    same = np.zeros((128, 256), np.uint8)
+    assert FrameResults([], [], same, input_size=(128, 128)).compact_segmentation() is same  # scale exactly 1
+    tiny = np.zeros((100, 90), np.uint8)
+    assert FrameResults([], [], tiny, input_size=(128, 128)).compact_segmentation() is tiny  # never upsampled
+    # A side already below the model's keeps the whole map (the scale is the larger ratio).
+    wide = np.zeros((10, 4000), np.uint8)
+    assert FrameResults([], [], wide, input_size=(128, 128)).compact_segmentation() is wide
