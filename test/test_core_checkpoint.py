@@ -21,6 +21,7 @@ def test_round_trip_gives_identical_bytes(ckpt):
     model, meta = load_checkpoint(ckpt)
     again, _ = load_checkpoint(ckpt)
     assert meta.rate_point == 2.5 and meta.model_id == 'ladon_small' and len(meta.short_hash) == 16
+    assert meta.notes == 'test'
     x = torch.randn(1, 3, *meta.input_size)
     a = model.robot_side().compress(x)['strings'][0][0]
     b = again.robot_side().compress(x)['strings'][0][0]

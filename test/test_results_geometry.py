@@ -137,3 +137,13 @@ def test_compact_label_map_keeps_the_model_resolution_per_side():
     # A side already below the model's keeps the whole map (the scale is the larger ratio).
     wide = np.zeros((10, 4000), np.uint8)
     assert FrameResults([], [], wide, input_size=(128, 128)).compact_segmentation() is wide
+
+
+def test_compact_label_map_is_nearest_and_uses_each_side():
+    seg = np.zeros((480, 640), np.uint8)
+    seg[::3, ::3] = 200   # a fine pattern: any interpolating resize invents labels in between
+    small = FrameResults([], [], seg, input_size=(96, 160)).compact_segmentation()
+    assert small.shape == (120, 160)      # width ratio 160/640 wins over height 96/480
+    assert set(np.unique(small)) <= {0, 200}
+    one = FrameResults([], [], np.zeros((10, 10), np.uint8), input_size=(1, 1)).compact_segmentation()
+    assert one.shape == (1, 1)
