@@ -61,7 +61,7 @@ eval: setup
 soak: setup
 	$(ENV) python -m pytest test -m soak --timeout=3600 $(PYTEST_ARGS)
 
-# Mutation testing of the core (mutmut, dev-only requirements; docs/TESTING.md): about N min.
+# Mutation testing of the core (mutmut, dev-only requirements; docs/TESTING.md): about 20 min.
 mutation: setup
 	$(VPY) -m pip install -q -r requirements-dev.txt
 	$(ENV) python scripts/mutation.py $(ARGS)
