@@ -393,7 +393,7 @@ def overload_run(world, probe, procs, seconds: float, capsys, label: str) -> dic
     rate_hz = min(400.0, 10 * 1000.0 / service_ms)
     pid = procs.procs['edge_perception'].pid
     stale0, lost0 = probe.counter('pipeline', 'frames_dropped_stale'), probe.counter('robot', 'frames_lost')
-    served0 = len(probe.served_sequences())
+    served0 = probe.counter('pipeline', 'frames_served')
     rss, ages = [], []
     msgs = [wire_to_latent(f, Header(), 0) for f in pool]
     start = time.monotonic()
@@ -415,9 +415,13 @@ def overload_run(world, probe, procs, seconds: float, capsys, label: str) -> dic
     if not probe.wait(lambda: last_seq in probe.served_sequences(start), 10.0):
         probe.settle(lambda: (len(probe.served_sequences()), probe.counter('pipeline', 'frames_dropped_stale')),
                      quiet=1.5, timeout=10.0)
+    # The edge's own counters (1 Hz): every frame it received is served or merged; the probe's
+    # frame_stats subscription may miss results in a burst (the writer keeps the last 10).
+    probe.settle(lambda: (probe.counter('pipeline', 'frames_served'), probe.counter('pipeline', 'frames_dropped_stale'),
+                          probe.counter('robot', 'frames_lost')), quiet=1.5, timeout=10.0)
     with probe.lock:
         during = [(t - start, m) for t, m in probe.stats if start <= t <= start + elapsed]
-    served = len(probe.served_sequences()) - served0
+    served = probe.counter('pipeline', 'frames_served') - served0
     stale = probe.counter('pipeline', 'frames_dropped_stale') - stale0
     lost = probe.counter('robot', 'frames_lost') - lost0
     warm = [r for t, r in rss if t >= min(10.0, seconds / 3)]
