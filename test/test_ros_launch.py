@@ -354,8 +354,11 @@ def test_readme_example_runs_and_stops_cleanly(index, tmp_path):
     """Each README example starts its nodes and stops cleanly.
 
     Launch examples take turns with SIGTERM and a double Ctrl-C (the shared system above
-    gets a single one). ``ros2 run`` gets a double Ctrl-C: on SIGTERM the ``ros2 run``
-    wrapper itself (upstream) dies by the signal while the node exits cleanly.
+    gets a single one). ``ros2 run`` gets one Ctrl-C to its process group, as a terminal
+    sends it: the upstream ``ros2 run`` wrapper catches SIGINT only while it waits for the
+    node, so on SIGTERM, or a second SIGINT that lands after the node exited, the wrapper
+    itself dies by the signal (-15 / -2; seen once in three fresh-clone runs) although the
+    node exited cleanly. Nodes under a double Ctrl-C and SIGTERM: test_ros_shutdown.py.
     """
     cmd = readme_commands()[index]
     launched = Launched(cmd, ros_env(5 + index % 4, tmp_path), tmp_path / 'out.log')
@@ -367,9 +370,9 @@ def test_readme_example_runs_and_stops_cleanly(index, tmp_path):
         else:
             exe = shlex.split(cmd)[3]
             launched.wait_for([re.escape(READY[exe])], timeout=180)
-            code, took = launched.stop('sigint_twice')
+            code, took = launched.stop('sigint_once')
             text = launched.text()
             assert code == 0 and took < STOP_S and 'Traceback' not in text, \
-                f'{cmd}: exit {code} after a double Ctrl-C in {took:.1f} s:\n{text[-3000:]}'
+                f'{cmd}: exit {code} after a Ctrl-C in {took:.1f} s:\n{text[-3000:]}'
     finally:
         launched.kill()
