@@ -4,7 +4,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import sys
 from pathlib import Path
 
 STANDARD_CODECS = 'ladon,jpeg@50,jpeg@75,jpeg@90,webp,raw'
@@ -57,17 +56,10 @@ def run(args) -> int:
     """Runs the benchmark; 0 = done, 1 = a veth check failed, 2 = cannot run here."""
     if args.from_json:
         return report_only(args)
-    from ladon_ros.bench.link import cgroup
-    from ladon_ros.bench.link.netns import cleanup_stale, unavailable_reason
-    reason = unavailable_reason() or (cgroup.unavailable_reason() if args.robot_cpu else None)
-    if reason:
-        print(f'bench-fleet: cannot run here: {reason}', file=sys.stderr)
-        return 2
-    removed = cleanup_stale() + cgroup.cleanup_stale()
-    if removed:
-        print(f'removed namespaces/cgroups of killed runs: {removed}')
-    if args.cleanup:
-        return 0
+    from ladon_ros.bench.link.preflight import preflight
+    code = preflight('bench-fleet', robot_cpu=args.robot_cpu, cleanup=args.cleanup)
+    if code is not None:
+        return code
     from ladon_ros.bench.fleet.harness import FleetBench, FleetConfig
     from ladon_ros.bench.fleet.metrics import equal_accuracy_pairs
     from ladon_ros.bench.fleet.report import headline_table, markdown_table, write_json

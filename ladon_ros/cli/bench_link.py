@@ -1,7 +1,6 @@
 """``ladon-ros bench-link``: the pipeline over a real shaped link (needs root; see docs/LINK.md)."""
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 
@@ -38,17 +37,10 @@ def register(sub) -> None:
 
 def run(args) -> int:
     """Runs the benchmark; returns 0, or 2 when this machine cannot build the link."""
-    from ladon_ros.bench.link import cgroup
-    from ladon_ros.bench.link.netns import cleanup_stale, unavailable_reason
-    reason = unavailable_reason() or (cgroup.unavailable_reason() if args.robot_cpu else None)
-    if reason:
-        print(f'bench-link: cannot run here: {reason}', file=sys.stderr)
-        return 2
-    removed = cleanup_stale() + cgroup.cleanup_stale()
-    if removed:
-        print(f'removed namespaces of killed runs: {removed}')
-    if args.cleanup:
-        return 0
+    from ladon_ros.bench.link.preflight import preflight
+    code = preflight('bench-link', robot_cpu=args.robot_cpu, cleanup=args.cleanup)
+    if code is not None:
+        return code
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     if args.adaptive_only:
