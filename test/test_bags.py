@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from ros_procs import domain_id
+from ros_domains import ros_domain
 
 ROOT = Path(__file__).resolve().parents[1]
 ROBOTS = ('/bag_r1', '/bag_r2')
@@ -57,7 +57,7 @@ def test_ladon_ros_record_writes_a_bag_rosbags_reads_byte_identical(tmp_path, wi
 
     from ladon_ros.msg import LatentFrame
     from ladon_ros.ros import qos
-    dom = domain_id(9)
+    dom = ros_domain('bags')
     bag = tmp_path / 'rec'
     env = {**os.environ, 'ROS_DOMAIN_ID': str(dom), 'ROS_LOG_DIR': str(tmp_path / 'log'), 'PYTHONUNBUFFERED': '1'}
     proc = subprocess.Popen([sys.executable, '-m', 'ladon_ros.cli', 'record', *ROBOTS, '-o', str(bag),
@@ -213,7 +213,7 @@ def test_replay_publish_plays_the_stored_bytes_into_ros(tmp_path, wire_frames):
     from ladon_ros.msg import LatentFrame
     write_test_bag(tmp_path / 'bag', wire_frames)
     stored = [m.data for m in read_messages(tmp_path / 'bag', topics=['/bag_r2/latent'])]
-    dom = domain_id(9)
+    dom = ros_domain('bags')
     ctx = rclpy.Context()
     rclpy.init(context=ctx, domain_id=dom)
     node = rclpy.create_node('bag_play_probe', context=ctx)

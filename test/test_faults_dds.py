@@ -39,7 +39,7 @@ from ladon_ros.msg import FrameStats, LatentFrame
 from ladon_ros.ros import qos
 from ladon_ros.ros.conversions import wire_to_latent
 from ladon_ros.ros.processes import NodeProcesses
-from ros_domains import run_domain
+from ros_domains import ros_domain
 
 pytestmark = pytest.mark.ros
 ROBOT = '/robot1'
@@ -284,7 +284,7 @@ def running_edge(world, domain: int):
 
 @pytest.fixture(scope='module')
 def edge30(world):
-    with running_edge(world, run_domain('faults_edge')) as running:
+    with running_edge(world, ros_domain('faults_edge')) as running:
         yield running
 
 
@@ -480,7 +480,7 @@ def _bad_camera_images(probe) -> tuple[int, int]:
 # --- kill / restart (its own domain) ----------------------------------------------------------
 
 def test_kill_edge_and_camera_mid_stream_and_restart(world, capsys):
-    fig = kill_restart_run(world, capsys, domain=run_domain('faults_restart'), edge_restarts=EDGE_RESTARTS)
+    fig = kill_restart_run(world, capsys, domain=ros_domain('faults_restart'), edge_restarts=EDGE_RESTARTS)
     assert fig['edge_restarts'] == EDGE_RESTARTS
     assert statistics.median(fig['resumes']) < RESUME_TARGET_S, fig['resumes']
 

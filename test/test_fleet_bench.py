@@ -17,6 +17,7 @@ import pytest
 from ladon_ros.bench.fleet.metrics import (CellInput, batch_sizes, cell_row, equal_accuracy_pairs, floor_robots,
                                            frames_of, headline, search_done)
 from ladon_ros.bench.link.floor import wire_bytes
+from ros_domains import ros_domain
 
 
 def _frame_records(stamp: float, arrive: float, *, seq: int, heads: float = 20.0, edge='base1', seg_bytes=1500,
@@ -204,7 +205,8 @@ def test_short_fleet_run_serves_two_robots_across_the_shaped_veth(tmp_path, inst
     mine = f'ldn{os.getpid()}_'
     cases = parse_codecs('ladon')
     cfg = FleetConfig(cases=(cases[len(cases) // 2],), rates_mbps=(5.0,), out_dir=tmp_path, robots=(2,), fps=(5.0,),
-                      edges=(1,), robot_cpu=0.5, seconds=3.0, settle_s=1.0, domain_id=49, start_timeout_s=240.0)
+                      edges=(1,), robot_cpu=0.5, seconds=3.0, settle_s=1.0, domain_id=ros_domain('fleet_bench'),
+                      start_timeout_s=240.0)
     rows = FleetBench(cfg, log=lambda s: None).run()
     assert not [n for n in our_namespaces() if n.startswith(mine)], 'namespaces left behind'
     assert not [g for g in our_groups() if g.startswith(f'ldnq{os.getpid()}_')], 'cgroups left behind'

@@ -19,7 +19,7 @@ from rclpy.qos import QoSProfile, ReliabilityPolicy  # noqa: E402
 
 from ladon_ros.msg import EdgeHeartbeat, FrameStats  # noqa: E402
 from ladon_ros.ros.processes import NodeProcesses  # noqa: E402
-from ros_procs import domain_id  # noqa: E402
+from ros_domains import ros_domain  # noqa: E402
 from ros_probe import environment, spin_until  # noqa: E402
 
 pytestmark = pytest.mark.ros
@@ -97,7 +97,7 @@ def _edge(procs, ns):
 
 
 def test_fleet_discovery_sharing_failover_and_rejoin(frames_file, tmp_path, capsys):
-    dom = domain_id(7)
+    dom = ros_domain('fleet_dds')
     env = {'OMP_NUM_THREADS': '1', 'ROS_DOMAIN_ID': str(dom)}
     rclpy.init(domain_id=dom)  # the probe joins the test's private domain
     report = []

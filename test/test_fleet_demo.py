@@ -13,7 +13,7 @@ import re
 import pytest
 
 from ladon_ros.cli import main
-from ros_procs import domain_id
+from ros_domains import ros_domain
 
 pytestmark = [pytest.mark.ros, pytest.mark.slow]  # DDS processes, ~30-55 s (setup.cfg)
 
@@ -22,7 +22,7 @@ pytestmark = [pytest.mark.ros, pytest.mark.slow]  # DDS processes, ~30-55 s (set
 def test_fleet_demo_serves_every_robot_and_shows_the_takeover(tmp_path, monkeypatch, capsys, discovery):
     monkeypatch.setenv('LADON_ROS_CACHE', str(tmp_path / 'cache'))
     code = main(['demo', '--robots', '2', '--edges', '2', '--frames', '10', '--out', str(tmp_path / 'fleet'),
-                 '--domain-id', str(domain_id(8 + len(discovery))), *discovery])
+                 '--domain-id', str(ros_domain(f'fleet_demo{len(discovery)}')), *discovery])
     text = capsys.readouterr().out
     with capsys.disabled():
         print('\n' + text)

@@ -29,7 +29,7 @@ from rclpy.qos import QoSProfile, ReliabilityPolicy  # noqa: E402
 from ladon_ros.msg import FrameStats, LatentFrame  # noqa: E402
 from ladon_ros.ros.processes import NodeProcesses  # noqa: E402
 from ros_probe import environment  # noqa: E402
-from ros_procs import domain_id  # noqa: E402
+from ros_domains import ros_domain  # noqa: E402
 
 pytestmark = pytest.mark.ros
 
@@ -121,7 +121,7 @@ def frames_file(tmp_path_factory):
 @contextlib.contextmanager
 def _ros_on(slot: int):
     """rclpy in this process on the private domain of ``slot``; yields the domain id."""
-    dom = domain_id(slot)
+    dom = ros_domain(f'fleet_isolation{slot}')
     env = {'OMP_NUM_THREADS': '1', 'ROS_DOMAIN_ID': str(dom)}
     with environment(env):
         rclpy.init()
@@ -478,7 +478,7 @@ def test_site_robots_behind_a_router_need_the_discovery_server(frames_file, tmp_
         pytest.skip('fastdds (Fast DDS discovery server tool) not found')
     # UDP only: processes of one host could otherwise meet through shared memory, which no
     # two machines of a site share.
-    env = dds_env(write_udp_profile(tmp_path / 'udp.xml'), domain_id(9), base={**os.environ, 'OMP_NUM_THREADS': '1'})
+    env = dds_env(write_udp_profile(tmp_path / 'udp.xml'), ros_domain('fleet_isolation9'), base={**os.environ, 'OMP_NUM_THREADS': '1'})
     edge_cmd = node_command('edge_perception', namespace='/base1', params=EDGE_PARAMS)
     site = _Site(len(SITE_ROBOTS))
     report = []

@@ -14,7 +14,7 @@ import pytest
 
 from ladon_ros.bench.link.netns import (EDGE_ADDR, Impairment, NetnsLink, cleanup_stale, our_namespaces,
                                   unavailable_reason)
-from ros_domains import run_domain
+from ros_domains import ros_domain
 
 REASON = unavailable_reason()
 pytestmark = [pytest.mark.netns, pytest.mark.skipif(REASON is not None, reason=f'link tests: {REASON}')]
@@ -141,7 +141,7 @@ def test_short_bench_serves_both_codecs_across_the_shaped_veth(tmp_path, install
     if 'LADON_ROS_CACHE' not in os.environ:  # random fallback weights of today's architecture
         monkeypatch.setenv('LADON_ROS_CACHE', str(tmp_path / 'cache'))
     cfg = BenchConfig(cases=tuple(parse_codecs('jpeg@75,ladon')[:2]), rates_mbps=(5.0,), out_dir=tmp_path,
-                      lossy=False, frames=20, fps=10.0, width=320, height=240, settle_s=1.0, domain_id=run_domain('link_netns'),
+                      lossy=False, frames=20, fps=10.0, width=320, height=240, settle_s=1.0, domain_id=ros_domain('link_netns'),
                       start_timeout_s=180.0)
     rows = LinkBench(cfg, log=lambda s: None).run()
     assert [r.codec.split('@')[0] for r in rows] == ['jpeg', 'ladon']

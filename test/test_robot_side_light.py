@@ -13,7 +13,7 @@ import subprocess
 import sys
 import textwrap
 
-from ros_procs import domain_id
+from ros_domains import ros_domain
 
 HEAVY = ('torch', 'torchvision')
 
@@ -55,7 +55,7 @@ SCRIPT = textwrap.dedent('''
 def test_image_source_and_camera_encoder_import_no_torch():
     from ladon_ros.camera.bundle import read_bundle_info
     from ladon_ros.weights import shipped_camera_bundle
-    env = {**os.environ, 'ROS_DOMAIN_ID': str(domain_id(7))}
+    env = {**os.environ, 'ROS_DOMAIN_ID': str(ros_domain('robot_side_light'))}
     out = subprocess.run([sys.executable, '-c', SCRIPT.format(heavy=HEAVY)], env=env, capture_output=True,
                          text=True, timeout=120)
     assert out.returncode == 0, out.stderr[-3000:]

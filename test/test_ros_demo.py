@@ -6,11 +6,11 @@ import os
 import pytest
 
 from ladon_ros.cli import main
-from ros_domains import run_domain
+from ros_domains import ros_domain
 
 pytestmark = pytest.mark.ros  # rclpy nodes / DDS processes (setup.cfg)
 
-DOMAIN = run_domain('ros_demo')
+DOMAIN = ros_domain('ros_demo')
 
 
 def test_demo_serves_frames_and_writes_pngs(tmp_path, monkeypatch, capsys):

@@ -20,7 +20,8 @@ from pathlib import Path
 
 import pytest
 
-from ros_procs import STOP_SIGNALS, domain_id, send_stop
+from ros_domains import ros_domain
+from ros_procs import STOP_SIGNALS, send_stop
 from user_images import write_user_folder
 
 pytestmark = pytest.mark.ros  # rclpy nodes / DDS processes (setup.cfg)
@@ -59,7 +60,7 @@ if _REASON:
 
 def ros_env(slot: int, tmp: Path) -> dict[str, str]:
     """This process's environment (env.sh) with a private domain id and log folder."""
-    return {**os.environ, 'ROS_DOMAIN_ID': str(domain_id(slot)), 'ROS_LOG_DIR': str(tmp / 'roslog'),
+    return {**os.environ, 'ROS_DOMAIN_ID': str(ros_domain(f'launch{slot}')), 'ROS_LOG_DIR': str(tmp / 'roslog'),
             'PYTHONUNBUFFERED': '1', 'OMP_NUM_THREADS': '1', 'LADON_ROS_CACHE': str(tmp / 'cache')}
 
 
@@ -221,7 +222,7 @@ def system(tmp_path_factory):
                         f'image_source_params:={params} source:=folder source_path:={tmp / "images"}',
                         env, tmp / 'launch.log')
     ctx = rclpy.Context()
-    rclpy.init(context=ctx, domain_id=domain_id(4))
+    rclpy.init(context=ctx, domain_id=ros_domain('launch4'))
     node = rclpy.create_node('launch_probe', context=ctx)
     executor = SingleThreadedExecutor(context=ctx)
     executor.add_node(node)

@@ -11,7 +11,7 @@ from ladon_ros.camera import make_camera_encoder
 from ladon_ros.errors import FrameRejected
 from ladon_ros.ros.conversions import latent_to_wire, wire_to_latent
 from ladon_ros.ros.params import ConfigError
-from ros_domains import run_domain
+from ros_domains import ros_domain
 
 pytestmark = pytest.mark.ros  # rclpy nodes / DDS processes (setup.cfg)
 
@@ -19,7 +19,7 @@ pytestmark = pytest.mark.ros  # rclpy nodes / DDS processes (setup.cfg)
 @pytest.fixture()
 def ros(tmp_path, monkeypatch):
     monkeypatch.setenv('LADON_ROS_CACHE', str(tmp_path))
-    monkeypatch.setenv('ROS_DOMAIN_ID', str(run_domain('ros_lifecycle')))
+    monkeypatch.setenv('ROS_DOMAIN_ID', str(ros_domain('ros_lifecycle')))
     rclpy.init()
     yield
     rclpy.shutdown()

@@ -10,7 +10,7 @@ import yaml
 from ladon_ros.config import defaults, from_mapping
 from ladon_ros.ros import params as P
 from ladon_ros.weights import resolve_ladon_checkpoint
-from ros_domains import run_domain
+from ros_domains import ros_domain
 
 ROOT = Path(__file__).resolve().parents[1]
 CONFIGS = {node: cls for node, (cls, _) in P.NODE_CONFIGS.items()}
@@ -78,7 +78,7 @@ def test_rate_point_must_be_shipped_and_checkpoint_must_match_model(tmp_path, mo
 
 
 def test_declared_parameters_are_described_with_ranges():
-    rclpy.init(domain_id=run_domain('ros_params'))
+    rclpy.init(domain_id=ros_domain('ros_params'))
     try:
         node = rclpy.create_node('param_probe')
         P.declare(node, P.CameraEncoderConfig)

@@ -24,13 +24,13 @@ from ladon_ros.ros import qos
 from ladon_ros.ros.conversions import wire_to_latent
 from ladon_ros.ros.processes import NodeProcesses
 from ros_probe import environment, spin_until
-from ros_domains import run_domain
+from ros_domains import ros_domain
 
 pytestmark = pytest.mark.ros  # rclpy nodes / DDS processes (setup.cfg)
 
 # 20..24 by process id: two checkouts running this suite at once (a shared machine) rarely
 # share a domain, where a fixed id would mix their robots' frames.
-DOMAIN = run_domain('ros_pipeline')
+DOMAIN = ros_domain('ros_pipeline')
 ROBOTS = ('/robot1', '/robot2')
 INTRUDER = '/intruder'
 FRAMES = 40  # per robot source, at 4 Hz: the stream outlasts the checks

@@ -14,7 +14,8 @@ import time
 import pytest
 
 from ladon_ros.ros.processes import MODULES, node_command
-from ros_procs import STOP_SIGNALS, domain_id, send_stop
+from ros_domains import ros_domain
+from ros_procs import STOP_SIGNALS, send_stop
 
 pytestmark = pytest.mark.ros  # rclpy nodes / DDS processes (setup.cfg)
 
@@ -73,7 +74,7 @@ def wait_for_lines(logs: dict, lines: dict[str, str], procs: dict, timeout: floa
 def test_every_node_executable_stops_cleanly(how, tmp_path):
     assert set(NODES) == set(MODULES), f'not started by this test: {set(MODULES) - set(NODES)}'
     slot = list(STOP_SIGNALS).index(how)
-    env = {**os.environ, 'ROS_DOMAIN_ID': str(domain_id(slot)), 'ROS_LOG_DIR': str(tmp_path / 'roslog'),
+    env = {**os.environ, 'ROS_DOMAIN_ID': str(ros_domain(f'shutdown{slot}')), 'ROS_LOG_DIR': str(tmp_path / 'roslog'),
            'PYTHONUNBUFFERED': '1', 'OMP_NUM_THREADS': '1', 'LADON_ROS_CACHE': str(tmp_path / 'cache')}
     procs, logs = {}, {}
     try:

@@ -14,14 +14,14 @@ from sensor_msgs.msg import Image
 from std_msgs.msg import Header
 
 from ladon_ros.ros.conversions import rgb_to_image
-from ros_domains import run_domain
+from ros_domains import ros_domain
 
 pytestmark = pytest.mark.ros  # rclpy nodes / DDS processes (setup.cfg)
 
 
 def test_camera_encoder_counts_bad_images_and_encodes_the_next(tmp_path, monkeypatch):
     monkeypatch.setenv('LADON_ROS_CACHE', str(tmp_path))
-    monkeypatch.setenv('ROS_DOMAIN_ID', str(run_domain('ros_sources')))
+    monkeypatch.setenv('ROS_DOMAIN_ID', str(ros_domain('ros_sources')))
     rclpy.init()
     try:
         from ladon_ros.ros.camera_encoder_node import CameraEncoderNode
@@ -80,7 +80,7 @@ def test_camera_encoder_node_onnx_backend_runs_without_torch(tmp_path, monkeypat
     assert RANDOM_NOTE.startswith(RANDOM_PREFIX)
     monkeypatch.setenv('LADON_ROS_CACHE', str(tmp_path))
     export_camera_bundle(random_checkpoint('ladon_small'), tmp_path / 'bundle')
-    env = {**os.environ, 'ROS_DOMAIN_ID': str(run_domain('ros_sources'))}
+    env = {**os.environ, 'ROS_DOMAIN_ID': str(ros_domain('ros_sources'))}
     out = subprocess.run([sys.executable, '-c', NODE_WITHOUT_TORCH, str(tmp_path / 'bundle')], env=env,
                          capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr[-3000:]

@@ -16,10 +16,10 @@ import pytest
 
 from ladon_ros.ros.processes import NodeProcesses
 from pickle_payload import Payload
-from ros_domains import run_domain
+from ros_domains import ros_domain
 
 pytestmark = pytest.mark.ros
-DOMAIN = run_domain('security_launch_args')
+DOMAIN = ros_domain('security_launch_args')
 
 
 @pytest.fixture(scope='module')

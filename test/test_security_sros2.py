@@ -23,10 +23,10 @@ import time
 from pathlib import Path
 
 import pytest
-from ros_domains import run_domain
+from ros_domains import ros_domain
 
 pytestmark = pytest.mark.ros
-DOMAIN = run_domain('security_sros2')
+DOMAIN = ros_domain('security_sros2')
 VENV_LIB = Path(sys.prefix) / 'lib'
 
 GOVERNANCE = """<?xml version="1.0" encoding="UTF-8"?>

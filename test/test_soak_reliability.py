@@ -16,7 +16,7 @@ import statistics
 import pytest
 
 from test_faults_dds import RESUME_TARGET_S, kill_restart_run, overload_run, running_edge, world  # noqa: F401
-from ros_domains import run_domain
+from ros_domains import ros_domain
 
 pytestmark = [pytest.mark.slow, pytest.mark.soak, pytest.mark.ros]
 SOAK_S = float(os.environ.get('LADON_SOAK_S', '300'))
@@ -24,7 +24,7 @@ RESTARTS = int(os.environ.get('LADON_SOAK_RESTARTS', '5'))
 
 
 def test_soak_overload_memory_stays_flat(world, capsys):
-    with running_edge(world, run_domain('soak_edge')) as (procs, probe):
+    with running_edge(world, ros_domain('soak_edge')) as (procs, probe):
         fig = overload_run(world, probe, procs, SOAK_S, capsys, f'soak overload {SOAK_S:.0f} s')
         assert fig['served'] > 0
         assert abs(fig['published'] - fig['served'] - fig['stale'] - fig['lost']) <= 0.02 * fig['published'] + 5
@@ -33,6 +33,6 @@ def test_soak_overload_memory_stays_flat(world, capsys):
 
 
 def test_soak_repeated_edge_restarts(world, capsys):
-    fig = kill_restart_run(world, capsys, domain=run_domain('soak_restart'), edge_restarts=RESTARTS)
+    fig = kill_restart_run(world, capsys, domain=ros_domain('soak_restart'), edge_restarts=RESTARTS)
     assert fig['edge_restarts'] == RESTARTS
     assert statistics.median(fig['resumes']) < RESUME_TARGET_S, fig['resumes']

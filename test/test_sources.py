@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 
 from ladon_ros.sources import MIN_SIDE, ImageRefused, ImageSource, to_rgb8
+from ros_domains import ros_domain
 from user_images import write_user_folder
 
 
@@ -312,7 +313,7 @@ def test_camera_encoder_node_encodes_what_camera_drivers_publish(tmp_path, monke
     from std_msgs.msg import Header
     monkeypatch.setenv('LADON_ROS_CACHE', str(tmp_path))
     ctx = rclpy.Context()
-    rclpy.init(context=ctx, domain_id=27)
+    rclpy.init(context=ctx, domain_id=ros_domain('sources_nodes'))
     try:
         from ladon_ros.ros.camera_encoder_node import CameraEncoderNode
         node = CameraEncoderNode(context=ctx, parameter_overrides=[Parameter('codec', value='jpeg')])
@@ -337,7 +338,7 @@ def test_image_source_node_reports_skipped_files_on_diagnostics(tmp_path):
     from rclpy.parameter import Parameter
     write_user_folder(tmp_path)
     ctx = rclpy.Context()
-    rclpy.init(context=ctx, domain_id=27)
+    rclpy.init(context=ctx, domain_id=ros_domain('sources_nodes'))
     try:
         from ladon_ros.ros.image_source_node import ImageSourceNode
         node = ImageSourceNode(context=ctx, parameter_overrides=[
