@@ -62,6 +62,8 @@ class EdgePerceptionNode(ManagedModelNode):
         self.queue: FairFrameQueue[RobotChannel, tuple[LatentFrame, int]] = FairFrameQueue()
         self._worker: threading.Thread | None = None
         self.diagnostics = Diagnostics(self, self._diagnostic_statuses)
+        # Realised batching (worker thread writes, diagnostics read): batches run, frames in them.
+        self.batches_run = self.frames_batched = 0
         self.autostart()
 
     # -- lifecycle ----------------------------------------------------------------------
@@ -166,6 +168,7 @@ class EdgePerceptionNode(ManagedModelNode):
             ready = self._prepare(batch)
             results = self._infer(ready) if ready else None
             if results is not None:
+                self.batches_run, self.frames_batched = self.batches_run + 1, self.frames_batched + len(ready)
                 self._publish(ready, results)
 
     def _prepare(self, batch: list[Waiting]) -> list[tuple[Waiting, PreparedFrame]]:
@@ -259,6 +262,7 @@ class EdgePerceptionNode(ManagedModelNode):
     def _diagnostic_statuses(self) -> list:
         values = self.stats.summary(self.get_clock().now().nanoseconds)
         values['frames_lost_on_link'] = str(sum(r.link.lost for r in self.robots))  # sequence gaps
+        values['batches_run'], values['frames_batched'] = str(self.batches_run), str(self.frames_batched)
         hw = self.get_fully_qualified_name()
         level, text = self.health(serving=f'serving {len(self.robots)} robot(s)', rejected=self.stats.rejected,
                                   rejected_what='rejected frames')
