@@ -6,7 +6,8 @@ import random
 import subprocess
 import sys
 
-from ladon_ros.fleet.assignment import EdgeInfo, assign, moved, owner, robots_of, score
+from ladon_ros.fleet.assignment import (EdgeInfo, assign, moved, owner, robots_of, score, successor,
+                                        successors_of)
 from ladon_ros.fleet.membership import (Changes, RobotDirectory, RobotFilter, latent_topic, normalize,
                                         robots_in_graph)
 from ladon_ros.fleet.peers import EdgePeers, StandbyPolicy
@@ -50,6 +51,31 @@ def test_an_edge_leaving_moves_only_its_robots():
     m = moved(before, after)
     assert m and all(old == 'b' for old, _ in m.values())
     assert {r for r, e in before.items() if e == 'b'} == set(m)
+
+
+def test_the_successor_is_who_takes_over_when_the_owner_dies():
+    # Each edge subscribes ahead to the robots it would take over (takeover_subscriptions
+    # 'backup'), so the prediction must be exactly the assignment after the owner's death.
+    live = edges('a', 'b', 'c', 'd')
+    for r in ROBOTS:
+        first = owner(r, live)
+        assert successor(r, live) == owner(r, [e for e in live if e.edge_id != first]) != first
+    parts = [set(successors_of(e, ROBOTS, live)) for e in 'abcd']
+    assert set().union(*parts) == set(ROBOTS) and sum(map(len, parts)) == len(ROBOTS)
+    assert successor('/r', edges('a')) is None and successor('/r', []) is None
+
+
+def test_a_standby_is_a_successor_because_a_death_promotes_it():
+    live = [*edges('a', 'b'), EdgeInfo('s', serving=False)]
+    for r in ROBOTS:
+        first = owner(r, live)
+        promoted = [EdgeInfo(e.edge_id, True) for e in live if e.edge_id != first]
+        assert successor(r, live) == owner(r, promoted)
+    assert successors_of('s', ROBOTS, live)  # the standby subscribes ahead to its share
+    # pins hold for the successor too: a robot pinned to a and b moves from one to the other
+    pinned = [EdgeInfo('a', True, ('/site/*',)), EdgeInfo('b', True, ('/site/*',)), EdgeInfo('c')]
+    for r in ROBOTS[:20]:
+        assert {owner(r, pinned), successor(r, pinned)} == {'a', 'b'}
 
 
 def test_an_edge_joining_takes_only_robots_it_now_wins():

@@ -57,6 +57,26 @@ def owner(robot: str, edges: Iterable[EdgeInfo]) -> str | None:
     return max(candidates, key=lambda e: (score(e.edge_id, robot), e.edge_id)).edge_id
 
 
+def successor(robot: str, edges: Iterable[EdgeInfo]) -> str | None:
+    """The edge that takes ``robot`` over if its owner dies, or None (no other edge).
+
+    That is its owner among the other edges, hot standbys counted as serving (a serving
+    edge's death promotes them). An edge that joins or leaves changes it for the robots it
+    scores highest for only, like the owner.
+    """
+    edges = list(edges)
+    first = owner(robot, edges)
+    if first is None:
+        return None
+    return owner(robot, [EdgeInfo(e.edge_id, True, e.pinned) for e in edges if e.edge_id != first])
+
+
+def successors_of(edge_id: str, robots: Iterable[str], edges: Iterable[EdgeInfo]) -> tuple[str, ...]:
+    """The robots ``edge_id`` would take over if their owner died, sorted."""
+    edges = list(edges)
+    return tuple(sorted(r for r in robots if successor(r, edges) == edge_id))
+
+
 def assign(robots: Iterable[str], edges: Iterable[EdgeInfo]) -> dict[str, str | None]:
     """robot -> serving edge id (None when no edge serves) for every robot."""
     edges = list(edges)

@@ -51,7 +51,8 @@ class EdgePerceptionNode(ManagedModelNode):
         super().__init__('edge_perception', **kwargs)
         self.edge: EdgePerception | None = None
         self.stats = PipelineStats()
-        self.robots: list[RobotChannel] = []
+        self.robots: list[RobotChannel] = []  # the robots served now
+        self.channels: dict[str, RobotChannel] = {}  # served + subscribed ahead (fleet), by namespace
         self.fleet: FleetView | None = None
         # Held while the worker publishes for a robot and while a robot's topics are removed
         # (the fleet moved it to another edge): never publish on a destroyed publisher.
@@ -131,31 +132,44 @@ class EdgePerceptionNode(ManagedModelNode):
         self.label_pubs, self.edge = {}, None
 
     # -- fleet --------------------------------------------------------------------------
-    def _set_robots(self, namespaces: tuple[str, ...]) -> None:
-        """Serves exactly ``namespaces`` from now on: topics of new robots up, of gone ones down."""
-        current = {r.ns: r for r in self.robots}
-        removed = sorted(set(current) - set(namespaces))
-        added = sorted(set(namespaces) - set(current))
-        for ns in removed:
-            robot = current.pop(ns)
+    def _set_robots(self, namespaces: tuple[str, ...], ahead: tuple[str, ...] = ()) -> None:
+        """Serves exactly ``namespaces`` from now on; holds channels (subscription and result
+        publishers, matched by DDS) for ``ahead`` too, without serving them, so taking one of
+        those over is a flag flip. Topics of robots in neither go down."""
+        serve, now_ns = set(namespaces), self.get_clock().now().nanoseconds
+        before = sorted(r.ns for r in self.robots)
+        for ns in sorted(set(self.channels) - serve - set(ahead)):
+            robot = self.channels.pop(ns)
             with self._robots_lock:
                 robot.closed = True
                 self.queue.forget(robot)
                 robot.destroy()
-        for ns in added:
-            robot = RobotChannel(self, ns, self._on_latent, served_by=self.fleet.s.edge_id if self.fleet else '')
-            if self.active:
-                robot.activate()  # lifecycle publishers made while active start disabled
-            current[ns] = robot
-        self.robots = [current[ns] for ns in sorted(current)]
-        if added or removed:
-            self.get_logger().info(f'serving {[r.name for r in self.robots]} (+{added} -{removed})')
+        for ns in sorted(serve | set(ahead)):
+            robot = self.channels.get(ns)
+            if robot is None:
+                robot = RobotChannel(self, ns, self._on_latent, served_by=self.fleet.s.edge_id if self.fleet else '')
+                if self.active:
+                    robot.activate()  # lifecycle publishers made while active start disabled
+                self.channels[ns] = robot
+            if (ns in serve) != robot.serving:
+                with self._robots_lock:
+                    robot.set_serving(ns in serve, now_ns)
+                    if not robot.serving:
+                        self.queue.forget(robot)  # its frame waiting here is the new owner's now
+        self.robots = [r for ns, r in sorted(self.channels.items()) if r.serving]
+        after = [r.ns for r in self.robots]
+        if after != before:
+            added, removed = sorted(set(after) - set(before)), sorted(set(before) - set(after))
+            self.get_logger().info(f'serving {[r.name for r in self.robots]} (+{added} -{removed}); '
+                                   f'subscribed ahead {sorted(ahead)}')
 
     # -- receive ------------------------------------------------------------------------
     def _on_latent(self, robot: RobotChannel, msg: LatentFrame) -> None:
         now = self.get_clock().now().nanoseconds
         transit_ms = (now - _stamp_ns(msg.header)) / 1e6
         robot.link.on_arrival(msg.sequence, len(msg.data), transit_ms, now)
+        if not robot.serving:
+            return  # subscribed ahead: another edge serves it (link stats kept, for a seamless takeover)
         robot.received_since_served += 1
         if not self.active:
             return
@@ -209,10 +223,11 @@ class EdgePerceptionNode(ManagedModelNode):
             stages['total'] = (self.get_clock().now().nanoseconds - stamp_ns) / 1e6
             try:
                 with self._robots_lock:
-                    if robot.closed:
+                    if robot.closed or not robot.serving:
                         continue  # moved to another edge while this batch ran
                     robot.publish(msg, res, stages, debug_image=self.cfg.publish_debug_image,
                                   alpha=self.cfg.overlay_alpha)
+                    took_over = robot.first_served_since(arrival_ns)
             except Exception:  # noqa: BLE001 - keep the worker alive
                 if not self.context.ok():
                     return  # SIGINT/SIGTERM shut rclpy down before close() stopped this worker
@@ -221,6 +236,10 @@ class EdgePerceptionNode(ManagedModelNode):
             finally:
                 self.queue.charge(robot, time.perf_counter() - t0)  # rendering its images is its cost
             robot.consecutive_rejected = robot.received_since_served = 0
+            if took_over:
+                self.get_logger().info(f'{robot.name}: first result since serving it: frame arrived '
+                                       f'{took_over[0] * 1e3:.0f} ms, result published {took_over[1] * 1e3:.0f} ms '
+                                       'after it became this edge\'s')
             self.stats.on_served(len(msg.data), stages, self.get_clock().now().nanoseconds)
 
     def _reject(self, robot: RobotChannel, reason: str, detail: str) -> None:
@@ -238,12 +257,12 @@ class EdgePerceptionNode(ManagedModelNode):
         """
         n = self.cfg.quarantine_after if self.cfg else 0
         now = time.monotonic()
-        for r in self.robots:
+        for r in list(self.channels.values()):
             if r.quarantined_until is not None:
                 if now >= r.quarantined_until:
                     r.resume()
                     self.get_logger().info(f'{r.name}: quarantine over, receiving its frames again')
-            elif n and r.consecutive_rejected >= QUARANTINE_MIN_REFUSED and r.received_since_served >= n:
+            elif r.serving and n and r.consecutive_rejected >= QUARANTINE_MIN_REFUSED and r.received_since_served >= n:
                 pause = self.cfg.quarantine_s * 2 ** min(r.quarantines, 4)
                 with self._robots_lock:
                     r.pause(now + pause)

@@ -3,8 +3,15 @@
 Thin glue around ``ladon_ros.fleet``: a timer publishes this edge's ``EdgeHeartbeat`` on
 ``/ladon/edges`` and folds the heartbeats heard into ``EdgePeers``; another polls the graph
 for ``<ns>/latent`` publishers into ``RobotDirectory``. After each change the assignment is
-recomputed and ``on_change(robots)`` is called with this edge's robots (in the executor
-thread, like every callback of the node).
+recomputed and ``on_change(robots, ahead)`` is called with this edge's robots and the robots
+it subscribes to ahead of need (``takeover_subscriptions``), in the executor thread, like
+every callback of the node.
+
+Why subscribe ahead: a takeover that first has to create a subscription waits for DDS to
+match it to the robot's publisher (and the new result publishers to the robot's
+subscribers), which took most of the takeover time under load. An edge that already
+receives a robot's frames (and holds its result publishers) serves it the moment it owns
+it. The cost is link traffic: each robot's latents also go to the subscribed-ahead edges.
 """
 from __future__ import annotations
 
@@ -19,7 +26,7 @@ from rclpy.event_handler import SubscriptionEventCallbacks
 from rclpy.qos import DurabilityPolicy, HistoryPolicy, LivelinessPolicy, QoSProfile, ReliabilityPolicy
 from std_msgs.msg import Header
 
-from ladon_ros.fleet.assignment import EdgeInfo, owner, robots_of
+from ladon_ros.fleet.assignment import EdgeInfo, owner, robots_of, successors_of
 from ladon_ros.fleet.membership import RobotDirectory, RobotFilter, latent_topic, robots_in_graph
 from ladon_ros.fleet.peers import EdgePeers, StandbyPolicy
 from ladon_ros.msg import EdgeHeartbeat
@@ -30,6 +37,8 @@ GRAPH_POLL_S = 0.25  # robots appear within this (plus DDS discovery) of their f
 # the new owner announces it in its heartbeat, at most this long [s]: the new owner needs a
 # moment to subscribe and match, and the robot should not go unserved meanwhile.
 HANDOVER_S = 1.0
+# takeover_subscriptions: which robots an edge subscribes to ahead of need.
+TAKEOVER_SUBSCRIPTIONS = ('backup', 'all', 'none')
 
 
 def heartbeat_qos(lease_s: float) -> QoSProfile:
@@ -52,6 +61,7 @@ class FleetSettings:
     pinned_robots: tuple[str, ...]
     heartbeat_period_s: float
     edge_timeout_s: float
+    takeover_subscriptions: str = 'backup'
 
 
 def default_edge_id(node) -> str:
@@ -68,7 +78,8 @@ def fleet_settings(node, cfg) -> FleetSettings:
         edge_id=cfg.edge_id or default_edge_id(node), static_robots=static,
         robot_filter=RobotFilter.from_patterns(cfg.robot_patterns), robot_timeout_s=cfg.robot_timeout_s,
         standby=cfg.standby, pinned_robots=tuple(p for p in cfg.pinned_robots if p),
-        heartbeat_period_s=cfg.heartbeat_period_s, edge_timeout_s=cfg.edge_timeout_s)
+        heartbeat_period_s=cfg.heartbeat_period_s, edge_timeout_s=cfg.edge_timeout_s,
+        takeover_subscriptions=cfg.takeover_subscriptions)
 
 
 class FleetView:
@@ -77,11 +88,13 @@ class FleetView:
     Args:
         node: The edge node.
         settings: Fleet parameters.
-        on_change: Called with the sorted robot namespaces this edge now serves.
+        on_change: Called with the sorted robot namespaces this edge now serves and those it
+            subscribes to ahead (the robots it would take over; disjoint from the first).
         frames_served: Returns the edge's served-frame count (for the heartbeat).
     """
 
-    def __init__(self, node, settings: FleetSettings, on_change: Callable[[tuple[str, ...]], None],
+    def __init__(self, node, settings: FleetSettings,
+                 on_change: Callable[[tuple[str, ...], tuple[str, ...]], None],
                  frames_served: Callable[[], int]):
         self.node, self.s = node, settings
         self.on_change, self.frames_served = on_change, frames_served
@@ -91,6 +104,7 @@ class FleetView:
         self.directory = RobotDirectory(settings.robot_filter, settings.robot_timeout_s, settings.static_robots)
         self.enabled = False  # serving only while the node is active
         self.mine: tuple[str, ...] = ()
+        self.ahead: tuple[str, ...] = ()  # subscribed, not served: taken over without a DDS match
         self.announced: dict[str, frozenset] = {}  # edge id -> robots it says it serves
         self.handover_until: dict[str, float] = {}  # robot -> when this edge lets go of it
         self.duplicate_ids = 0
@@ -130,8 +144,16 @@ class FleetView:
 
     def _on_liveliness(self, event) -> None:
         if event.not_alive_count_change > 0:  # a writer missed its lease: drop the silent edge(s) now
-            if self.peers.lost(time.monotonic(), grace_s=2 * self.s.heartbeat_period_s):
-                self._recompute()
+            now, heard = time.monotonic(), dict(self.peers.heard_at)
+            self._lost(self.peers.lost(now, grace_s=2 * self.s.heartbeat_period_s), heard, now, 'liveliness lost')
+
+    def _lost(self, gone: tuple[str, ...], heard: dict[str, float], now: float, why: str) -> None:
+        """Logs the edges just found gone (how long since last heard: the takeover's first step)
+        and reassigns their robots."""
+        if gone:
+            self.node.get_logger().info(f'edge(s) lost ({why}): ' + ', '.join(
+                f'{e} last heard {(now - heard[e]) * 1e3:.0f} ms ago' for e in gone))
+            self._recompute()
 
     def _poll_graph(self) -> None:
         robots = robots_in_graph(self.node.get_topic_names_and_types())
@@ -141,7 +163,8 @@ class FleetView:
 
     def _tick(self) -> None:
         now = time.monotonic()
-        self.peers.expire(now)
+        heard = dict(self.peers.heard_at)
+        self._lost(self.peers.expire(now), heard, now, 'not heard for edge_timeout_s')
         self._recompute()
         self.pub.publish(EdgeHeartbeat(
             header=Header(stamp=self.node.get_clock().now().to_msg()), edge_id=self.s.edge_id,
@@ -158,9 +181,23 @@ class FleetView:
             del self.announced[gone]
         mine = robots_of(self.s.edge_id, self.directory.robots, live) if self.peers.me.serving else ()
         mine = tuple(sorted({*mine, *self._handing_over(mine, live)}))
-        if mine != self.mine:
-            self.mine = mine
-            self.on_change(mine)
+        ahead = tuple(sorted(set(self._ahead(live)) - set(mine)))
+        if (mine, ahead) != (self.mine, self.ahead):
+            self.mine, self.ahead = mine, ahead
+            self.on_change(mine, ahead)
+
+    def _ahead(self, live: list[EdgeInfo]) -> tuple[str, ...]:
+        """Robots to subscribe to ahead of need (``takeover_subscriptions``).
+
+        'backup': those this edge takes over if their owner dies (rendezvous hashing names
+        exactly one such edge per robot, so each robot's latents go to two edges); 'all':
+        every robot (any number of deaths, but every edge receives every robot); 'none'.
+        """
+        if not self.enabled or self.s.takeover_subscriptions == 'none':
+            return ()
+        if self.s.takeover_subscriptions == 'all':
+            return self.directory.robots
+        return successors_of(self.s.edge_id, self.directory.robots, live)
 
     def _handing_over(self, mine: tuple[str, ...], live: list[EdgeInfo]) -> set[str]:
         """Robots this edge still serves while their new (live) owner takes them over."""
@@ -190,6 +227,8 @@ class FleetView:
             'edge_id': self.s.edge_id, 'role': role,
             'live_edges': ' '.join(f'{e.edge_id}({"serving" if e.serving else "standby"})' for e in live),
             'robots_served': ' '.join(self.mine),
+            'robots_subscribed_ahead': ' '.join(self.ahead),
+            'takeover_subscriptions': self.s.takeover_subscriptions,
             'robots_known': ' '.join(self.directory.robots),
             'robots_refused_by_pattern': ' '.join(sorted(self.directory.refused)),
             'assignment': 'static list' if not self.directory.discovering else

@@ -1,4 +1,9 @@
-"""One robot as the edge sees it: its ``latent`` subscription, result publishers and link stats."""
+"""One robot as the edge sees it: its ``latent`` subscription, result publishers and link stats.
+
+A channel exists for every robot the edge serves and for every robot it subscribes to ahead
+of need (``takeover_subscriptions``): ``serving`` says which; the edge ignores the frames of
+a robot it does not serve, and a takeover only sets the flag (nothing for DDS to match).
+"""
 from __future__ import annotations
 
 import collections
@@ -37,6 +42,8 @@ class RobotChannel:
         self.link = LinkStats()
         self.rejected: collections.Counter = collections.Counter()  # reason -> frames of this robot refused
         self.closed = False  # set (under the node's lock) before destroy()
+        self.serving = False  # set (under the node's lock) by set_serving()
+        self._serving_since_ns: int | None = None  # until its first result after set_serving(True)
         pub = node.create_lifecycle_publisher
         self.pubs = {
             'classification': pub(Classification, topic(ns, 'perception/classification'), qos.RESULTS),
@@ -68,6 +75,20 @@ class RobotChannel:
     def _subscribe(self) -> None:
         self.sub = self.node.create_subscription(LatentFrame, topic(self.ns, 'latent'),
                                                  lambda m: self.on_latent(self, m), qos.LATENT)
+
+    def set_serving(self, serving: bool, now_ns: int) -> None:
+        """Serve this robot from now on (``now_ns``: the node's clock), or only listen."""
+        self.serving = serving
+        self._serving_since_ns = now_ns if serving else None
+        self.consecutive_rejected = self.received_since_served = 0
+
+    def first_served_since(self, arrival_ns: int) -> tuple[float, float] | None:
+        """Call after publishing a result: (its frame's arrival, now) in seconds since the robot
+        became served here, for the first result since then; None for every later one."""
+        if self._serving_since_ns is None:
+            return None
+        t0, self._serving_since_ns = self._serving_since_ns, None
+        return (arrival_ns - t0) / 1e9, (self.node.get_clock().now().nanoseconds - t0) / 1e9
 
     def pause(self, until: float) -> None:
         """Stops receiving this robot's frames until ``until`` (monotonic seconds)."""
