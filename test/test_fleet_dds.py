@@ -8,6 +8,9 @@ and the edges' heartbeats. Timings are printed; the asserted limits are the issu
 from __future__ import annotations
 
 import collections
+import os
+import re
+import statistics
 import sys
 import time
 
@@ -28,6 +31,7 @@ ROBOTS = ('/robot1', '/robot2', '/robot3')
 LATE = '/robot4'
 DENIED = '/test/robot9'
 EDGES = ('/base1', '/base2')
+KILLS = 3  # kill -9 of the busiest edge, restarted in between: each robot's takeover measured 3 times
 EDGE_PARAMS = {'serve_image_codecs': False, 'publish_debug_image': False, 'robot_timeout_s': 2.0,
                'robot_patterns': ['*', '!/test/*']}
 
@@ -96,6 +100,26 @@ def _edge(procs, ns):
     procs.start('edge_perception', label=f'edge{ns.replace("/", "_")}', namespace=ns, params=EDGE_PARAMS)
 
 
+def _edge_ns(edge_id: str) -> str:
+    return next(ns for ns in EDGES if edge_id.endswith(ns + '/edge_perception'))
+
+
+def _takeover_steps(log: str, wall_kill: float) -> str:
+    """Where the takeover time went, from the survivor's log (ROS log stamps: this host's clock)."""
+    steps = []
+    for m in re.finditer(r'\[(\d+\.\d+)\] \[[^]]+\]: (edge\(s\) lost \(([^)]+)\)|(/\w+): first result since serving '
+                         r'it: frame arrived (-?\d+) ms)', log):
+        t = float(m.group(1)) - wall_kill
+        if not 0 <= t < 5:
+            continue
+        if m.group(3):
+            steps.append(f'edge lost ({m.group(3)}) at +{t * 1e3:.0f} ms')
+        else:
+            steps.append(f'{m.group(4)} result published +{t * 1e3:.0f} ms (frame arrived {m.group(5)} ms '
+                         'after the takeover)')
+    return '; '.join(steps) or 'no takeover lines in its log'
+
+
 def test_fleet_discovery_sharing_failover_and_rejoin(frames_file, tmp_path, capsys):
     dom = ros_domain('fleet_dds')
     env = {'OMP_NUM_THREADS': '1', 'ROS_DOMAIN_ID': str(dom)}
@@ -134,16 +158,43 @@ def test_fleet_discovery_sharing_failover_and_rejoin(frames_file, tmp_path, caps
             report.append(f'steady state: {dict(per_edge)} robots per edge; owners {owners}')
             assert not probe.stats[DENIED], 'a robot matching the deny pattern was served'
 
-            # kill -9 the edge that serves the most robots.
-            victim = per_edge.most_common(1)[0][0]
-            label = 'edge' + next(ns for ns in EDGES if victim.endswith(ns + '/edge_perception')).replace('/', '_')
-            moved = [r for r, e in owners.items() if e == victim]
-            t_kill = procs.kill(label)
-            assert probe.spin_until(lambda: all(any(s[2] != victim for s in probe.after(r, t_kill)) for r in moved),
-                                    10), logs()
-            gaps = {r: min(s[0] for s in probe.after(r, t_kill) if s[2] != victim) - t_kill for r in moved}
-            report.append(f'kill -9 {victim}: results resumed after ' +
-                          ', '.join(f'{r} {g * 1e3:.0f} ms' for r, g in gaps.items()))
+            # kill -9 the edge that serves the most robots, KILLS times (it is restarted in between
+            # and takes its robots back, a gap measured each time).
+            takeover = collections.defaultdict(list)  # robot -> [kill -> its next result from another edge, s]
+            rejoin_gaps = collections.defaultdict(list)  # robot -> [longest gap while an edge came back, s]
+            for k in range(KILLS):
+                per_edge = collections.Counter(owners.values())
+                victim = per_edge.most_common(1)[0][0]
+                victim_ns = _edge_ns(victim)
+                moved = [r for r, e in owners.items() if e == victim]
+                wall_kill = time.time()
+                t_kill = procs.kill('edge' + victim_ns.replace('/', '_'))
+                assert probe.spin_until(lambda: all(any(s[2] != victim for s in probe.after(r, t_kill))
+                                                    for r in moved), 10), logs()
+                gaps = {r: min(s[0] for s in probe.after(r, t_kill) if s[2] != victim) - t_kill for r in moved}
+                for r, g in gaps.items():
+                    takeover[r].append(g)
+                # A takeover serves the newest frame it holds only if the dead edge cannot have
+                # served it (it arrived after that edge missed two heartbeats): never twice.
+                twice = {r: len({s[1] for s in probe.stats[r] if s[2] == victim}
+                                & {s[1] for s in probe.after(r, t_kill) if s[2] != victim}) for r in moved}
+                assert not any(twice.values()), f'frames served by the killed edge and again after it: {twice}'
+                survivor = next(ns for ns in EDGES if ns != victim_ns)
+                report.append(f'kill {k + 1}/{KILLS}: kill -9 {victim}: results resumed after ' +
+                              ', '.join(f'{r} {g * 1e3:.0f} ms' for r, g in gaps.items()) +
+                              f'; survivor: {_takeover_steps(procs.log("edge" + survivor.replace("/", "_")), wall_kill)}')
+                if k == KILLS - 1:
+                    break
+                # The killed edge comes back (same edge_id) and takes its share back.
+                t_back = time.monotonic()
+                _edge(procs, victim_ns)
+                assert probe.spin_until(lambda: all(any(s[2] == victim for s in probe.after(r, t_back))
+                                                    for r in moved), 120), logs()
+                probe.spin_for(2.0)
+                for r in moved:
+                    arrivals = [s[0] for s in probe.after(r, t_back)]
+                    rejoin_gaps[r].append(max(b - a for a, b in zip(arrivals, arrivals[1:])))
+                owners = {r: probe.stats[r][-1][2] for r in ROBOTS}
             # A robot started after the kill is served within 2 s of its first frame.
             _player(procs, LATE, frames_file)
             assert probe.spin_until(lambda: probe.stats[LATE], 30), logs()
@@ -162,27 +213,35 @@ def test_fleet_discovery_sharing_failover_and_rejoin(frames_file, tmp_path, caps
 
             # The killed edge comes back (same edge_id) and takes its share back, gap < 1 s.
             t_back = time.monotonic()
-            _edge(procs, next(ns for ns in EDGES if victim.endswith(ns + '/edge_perception')))
+            _edge(procs, victim_ns)
             live = ('/robot1', '/robot2', LATE)
             assert probe.spin_until(lambda: any(
                 s[2] == victim for r in live for s in probe.after(r, t_back)), 120), logs()
             probe.spin_for(3.0)
             back = {r: collections.Counter(s[2] for s in probe.after(r, t_back)) for r in live}
-            worst_gap = {}
             for r in live:
                 arrivals = [s[0] for s in probe.after(r, t_back)]
-                worst_gap[r] = max(b - a for a, b in zip(arrivals, arrivals[1:]))
+                rejoin_gaps[r].append(max(b - a for a, b in zip(arrivals, arrivals[1:])))
             report.append(f'{victim} back: served {dict(sum(back.values(), collections.Counter()))} '
                           f'frames; longest gap per robot ' +
-                          ', '.join(f'{r} {g * 1e3:.0f} ms' for r, g in worst_gap.items()))
+                          ', '.join(f'{r} {g[-1] * 1e3:.0f} ms' for r, g in rejoin_gaps.items() if r in live))
+            median = {r: statistics.median(ts) for r, ts in takeover.items()}
+            report.append('takeover per robot over the kills, median (all): ' + ', '.join(
+                f'{r} {median[r] * 1e3:.0f} ms ({" ".join(f"{t * 1e3:.0f}" for t in ts)})'
+                for r, ts in sorted(takeover.items())) + f'; load average {os.getloadavg()[0]:.1f} '
+                f'on {os.cpu_count()} CPUs')
             with capsys.disabled():
                 print('\n' + '\n'.join(report))
-            # The issue's limit is 1 s for every robot; measured 508-732 ms on a quiet machine and
-            # 1.06-1.21 s while other heavy jobs shared the 2 cores: the median must meet it, the
-            # slowest robot gets a margin for a loaded CI machine.
-            assert sorted(gaps.values())[len(gaps) // 2] < 1.0 and max(gaps.values()) < 1.5, report
+            # The issue: every robot's results resume within 1 s of the kill. Asserted for every
+            # robot on its median over the kills: a single takeover on this shared 2-core machine
+            # also measures whatever else ran in that second (measured 425-605 ms here with load
+            # averages up to 5; before the edges subscribed ahead, 1.06-1.21 s for the slowest
+            # robot while heavy jobs shared the cores), and the median over KILLS kills keeps one
+            # descheduled second from deciding, without hiding a takeover that is slow each time.
+            assert set(takeover) == set(ROBOTS), takeover
+            assert max(median.values()) < 1.0, report
             assert join < 2.0, report
-            assert max(worst_gap.values()) < 1.0, report
+            assert max(g for gs in rejoin_gaps.values() for g in gs) < 1.0, report
             assert not probe.stats[DENIED], 'a robot matching the deny pattern was served'
             probe.node.destroy_node()
     finally:

@@ -83,7 +83,7 @@ class EdgePerceptionNode(ManagedModelNode):
         self.get_logger().info(f'edge {settings.edge_id!r} loaded {served}; robots: '
                                + ('discovered in the graph' if settings.static_robots is None
                                   else str(list(settings.static_robots))))
-        self.fleet = FleetView(self, settings, self._set_robots, lambda: self.stats.served)
+        self.fleet = FleetView(self, settings, self._set_robots, lambda: self.stats.served, self._receiving)
 
     def load_model(self, cfg: EdgeConfig) -> None:
         ladon = [c or resolve_ladon_checkpoint('') for c in cfg.checkpoints]
@@ -132,10 +132,16 @@ class EdgePerceptionNode(ManagedModelNode):
         self.label_pubs, self.edge = {}, None
 
     # -- fleet --------------------------------------------------------------------------
-    def _set_robots(self, namespaces: tuple[str, ...], ahead: tuple[str, ...] = ()) -> None:
+    def _set_robots(self, namespaces: tuple[str, ...], ahead: tuple[str, ...] = (),
+                    fresh_after_ns: int | None = None) -> None:
         """Serves exactly ``namespaces`` from now on; holds channels (subscription and result
         publishers, matched by DDS) for ``ahead`` too, without serving them, so taking one of
-        those over is a flag flip. Topics of robots in neither go down."""
+        those over is a flag flip. Topics of robots in neither go down.
+
+        ``fresh_after_ns`` (an edge was just lost): a robot taken over whose newest frame here
+        arrived after this time (node clock) had that frame served by nobody: it is served now
+        instead of waiting up to a camera period for the next one.
+        """
         serve, now_ns = set(namespaces), self.get_clock().now().nanoseconds
         before = sorted(r.ns for r in self.robots)
         for ns in sorted(set(self.channels) - serve - set(ahead)):
@@ -152,10 +158,16 @@ class EdgePerceptionNode(ManagedModelNode):
                     robot.activate()  # lifecycle publishers made while active start disabled
                 self.channels[ns] = robot
             if (ns in serve) != robot.serving:
+                held = robot.held
                 with self._robots_lock:
                     robot.set_serving(ns in serve, now_ns)
                     if not robot.serving:
                         self.queue.forget(robot)  # its frame waiting here is the new owner's now
+                if (robot.serving and self.active and held is not None and fresh_after_ns is not None
+                        and held[1] > fresh_after_ns):
+                    robot.received_since_served += 1
+                    robot.receiving = True
+                    self.queue.put(robot, held)
         self.robots = [r for ns, r in sorted(self.channels.items()) if r.serving]
         after = [r.ns for r in self.robots]
         if after != before:
@@ -163,13 +175,19 @@ class EdgePerceptionNode(ManagedModelNode):
             self.get_logger().info(f'serving {[r.name for r in self.robots]} (+{added} -{removed}); '
                                    f'subscribed ahead {sorted(ahead)}')
 
+    def _receiving(self, ns: str) -> bool:
+        robot = self.channels.get(ns)
+        return robot is not None and robot.receiving
+
     # -- receive ------------------------------------------------------------------------
     def _on_latent(self, robot: RobotChannel, msg: LatentFrame) -> None:
         now = self.get_clock().now().nanoseconds
         transit_ms = (now - _stamp_ns(msg.header)) / 1e6
         robot.link.on_arrival(msg.sequence, len(msg.data), transit_ms, now)
         if not robot.serving:
-            return  # subscribed ahead: another edge serves it (link stats kept, for a seamless takeover)
+            robot.held = (msg, now)  # subscribed ahead: another edge serves it; kept for a takeover
+            return
+        robot.receiving = True
         robot.received_since_served += 1
         if not self.active:
             return

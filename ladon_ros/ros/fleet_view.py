@@ -3,9 +3,10 @@
 Thin glue around ``ladon_ros.fleet``: a timer publishes this edge's ``EdgeHeartbeat`` on
 ``/ladon/edges`` and folds the heartbeats heard into ``EdgePeers``; another polls the graph
 for ``<ns>/latent`` publishers into ``RobotDirectory``. After each change the assignment is
-recomputed and ``on_change(robots, ahead)`` is called with this edge's robots and the robots
-it subscribes to ahead of need (``takeover_subscriptions``), in the executor thread, like
-every callback of the node.
+recomputed and ``on_change(robots, ahead, fresh_after_ns)`` is called with this edge's robots,
+the robots it subscribes to ahead of need (``takeover_subscriptions``) and, right after an
+edge was lost, the node-clock time after which that edge served nothing (it had missed two
+heartbeats), in the executor thread, like every callback of the node.
 
 Why subscribe ahead: a takeover that first has to create a subscription waits for DDS to
 match it to the robot's publisher (and the new result publishers to the robot's
@@ -88,16 +89,21 @@ class FleetView:
     Args:
         node: The edge node.
         settings: Fleet parameters.
-        on_change: Called with the sorted robot namespaces this edge now serves and those it
-            subscribes to ahead (the robots it would take over; disjoint from the first).
+        on_change: Called with the sorted robot namespaces this edge now serves, those it
+            subscribes to ahead (the robots it would take over; disjoint from the first) and
+            ``fresh_after_ns``: after a loss, frames that arrived after this node-clock time
+            were served by no lost edge (None otherwise).
         frames_served: Returns the edge's served-frame count (for the heartbeat).
+        receiving: Whether frames of a robot this edge serves have arrived since it took it.
+            The heartbeat announces only those: an edge that hands a robot over keeps
+            serving it until the new owner announces it, i.e. until frames flow there.
     """
 
     def __init__(self, node, settings: FleetSettings,
-                 on_change: Callable[[tuple[str, ...], tuple[str, ...]], None],
-                 frames_served: Callable[[], int]):
+                 on_change: Callable[[tuple[str, ...], tuple[str, ...], int | None], None],
+                 frames_served: Callable[[], int], receiving: Callable[[str], bool] = lambda ns: True):
         self.node, self.s = node, settings
-        self.on_change, self.frames_served = on_change, frames_served
+        self.on_change, self.frames_served, self.receiving = on_change, frames_served, receiving
         self.instance = random.getrandbits(63)
         self.standby = StandbyPolicy(standby=settings.standby)
         self.peers = EdgePeers(self._me(), timeout_s=settings.edge_timeout_s)
@@ -153,7 +159,10 @@ class FleetView:
         if gone:
             self.node.get_logger().info(f'edge(s) lost ({why}): ' + ', '.join(
                 f'{e} last heard {(now - heard[e]) * 1e3:.0f} ms ago' for e in gone))
-            self._recompute()
+            # Two heartbeats missed: a live edge would have sent them, so the lost ones served
+            # nothing after that (a process stalled longer than the lease is the exception).
+            silent_s = now - max(heard[e] for e in gone) - 2 * self.s.heartbeat_period_s
+            self._recompute(self.node.get_clock().now().nanoseconds - int(silent_s * 1e9))
 
     def _poll_graph(self) -> None:
         robots = robots_in_graph(self.node.get_topic_names_and_types())
@@ -169,10 +178,10 @@ class FleetView:
         self.pub.publish(EdgeHeartbeat(
             header=Header(stamp=self.node.get_clock().now().to_msg()), edge_id=self.s.edge_id,
             instance=self.instance, serving=self.peers.me.serving, pinned_robots=list(self.s.pinned_robots),
-            robots=list(self.mine), frames_served=int(self.frames_served())))
+            robots=[r for r in self.mine if self.receiving(r)], frames_served=int(self.frames_served())))
 
     # -- decision -------------------------------------------------------------------------
-    def _recompute(self) -> None:
+    def _recompute(self, fresh_after_ns: int | None = None) -> None:
         if self.enabled and self.standby.observe(self.peers.live(), self.s.edge_id, time.monotonic()):
             self.node.get_logger().warning('hot standby taking over: a serving edge was lost')
         self.peers.me = self._me()
@@ -184,7 +193,7 @@ class FleetView:
         ahead = tuple(sorted(set(self._ahead(live)) - set(mine)))
         if (mine, ahead) != (self.mine, self.ahead):
             self.mine, self.ahead = mine, ahead
-            self.on_change(mine, ahead)
+            self.on_change(mine, ahead, fresh_after_ns)
 
     def _ahead(self, live: list[EdgeInfo]) -> tuple[str, ...]:
         """Robots to subscribe to ahead of need (``takeover_subscriptions``).
