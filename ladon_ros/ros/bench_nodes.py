@@ -13,6 +13,8 @@
 - ``hostile-player``: the same replay loop turned hostile (robustness tests): each tick sends
   one crafted frame of a kind drawn at random from ``--kinds`` (see ``HostilePlayer``).
 - ``record``: records the edge's ``<ns>/perception/frame_stats`` and ``<ns>/link_feedback``.
+- ``diagnostics``: records every edge's ``edge_perception: pipeline`` status on ``/diagnostics``
+  (counters such as ``frames_served``, ``batches_run``, ``frames_batched``).
 
 Records are JSON lines (one object per message, ``"t"`` = arrival wall time [s]) written
 and flushed as they come, so the harness can read them while the run goes on and
@@ -120,6 +122,21 @@ class Recorder(Node):
             'kind': 'feedback', 't': time.time(), 'arrival_rate_hz': m.arrival_rate_hz, 'jitter_ms': m.jitter_ms,
             'bytes_per_s': m.bytes_per_s, 'one_way_delay_ms': m.one_way_delay_ms,
             'frames_received': m.frames_received, 'frames_lost': m.frames_lost})
+
+
+class DiagnosticsRecorder(Node):
+    """Records the key/values of every edge's pipeline status on ``/diagnostics``."""
+
+    def __init__(self, out: str):
+        super().__init__('diagnostics_recorder')
+        from diagnostic_msgs.msg import DiagnosticArray
+        self.out = _JsonLines(out)
+        self.create_subscription(DiagnosticArray, '/diagnostics', self._on_array, qos.DIAGNOSTICS)
+
+    def _on_array(self, m) -> None:
+        for s in m.status:
+            if s.name.endswith('pipeline'):
+                self.out.write({'t': time.time(), 'hw': s.hardware_id, 'values': {v.key: v.value for v in s.values}})
 
 
 class LatentPlayer(Node):
@@ -261,6 +278,8 @@ def main(argv: list[str] | None = None) -> int:
     r = sub.add_parser('record')
     r.add_argument('--out', required=True)
     r.add_argument('--robot-ns', default='')
+    d = sub.add_parser('diagnostics')
+    d.add_argument('--out', required=True)
     args, ros_args = p.parse_known_args(argv if argv is not None else sys.argv[1:])
     rclpy.init(args=['link_bench', *ros_args])
     node = None
@@ -274,6 +293,8 @@ def main(argv: list[str] | None = None) -> int:
         elif args.role == 'hostile-player':
             node = HostilePlayer(args.frames, args.rate_hz, args.count, args.kinds.split(','), args.max_side,
                                  args.seed)
+        elif args.role == 'diagnostics':
+            node = DiagnosticsRecorder(args.out)
         else:
             node = Recorder(args.out, args.robot_ns)
         rclpy.spin(node)
