@@ -5,19 +5,25 @@ Topology (per link topology: the clean veth, or the veth through the delay/loss 
     robot netns (every robot)                          base netns
     latent-player /robot1 .. /robotN  ── one veth ──  edge_perception /base1 (taskset core 1)
     (frames encoded beforehand)        tbf both ways  [edge_perception /base2 (core 0)]
+                                                      diagnostics recorder (edges' counters)
 
-For each edge count the edges are started (pinned, one core each); for each frame rate,
-codec and link rate, a robot-count search adds ``latent-player`` robots in ascending
-order (1, 2, 4, ...), waits until every robot is served, records a window of ``seconds``
-and stops the search once ``max_fails`` cells in a row missed the budget. A cell's numbers
-come from what each robot received back (its results, their arrival times and the edge's
-FrameStats), the veth and tbf counters of both directions, and the edges' and robots'
-CPU time (``/proc/<pid>/stat``). Everything is removed however the run ends
-(``NetnsLink.close``, ``CpuQuota.close``, atexit and signal handlers).
+The run follows a plan of robot-count searches (``plan``: the standard set or the grid of
+explicit flags). Per topology and edge count the edges are started once (pinned, one core
+each); per (fps, codec) one pool of ``latent-player`` robots serves its searches at every link
+rate. A search steps the robot count (``plan.next_count``: ladder up from a predicted start,
+down on failure, then bisection), waits until every robot is served, records a window of
+``seconds`` and stops once the answer is resolved; searches that cannot matter are skipped
+with the reason (``plan.static_skip``, ``plan.second_edge_skip``). A cell's numbers come from
+what each robot received back (its results, their arrival times and the edge's FrameStats),
+the veth and tbf counters of both directions, the edges' own counters on ``/diagnostics``
+(realised batch size), and the edges' and robots' CPU time (``/proc/<pid>/stat``).
+Everything is removed however the run ends (``NetnsLink.close``, ``CpuQuota.close``,
+atexit and signal handlers).
 """
 from __future__ import annotations
 
 import json
+import math
 import os
 import shutil
 import subprocess
@@ -27,7 +33,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-from ladon_ros.bench.fleet.metrics import CellInput, FleetRow, cell_row, search_done
+from ladon_ros.bench.fleet import plan as planning
+from ladon_ros.bench.fleet.metrics import CellInput, FleetRow, cell_row
+from ladon_ros.bench.link.floor import percentile
 from ladon_ros.bench.link.cases import LOSSY, LOSSY_RATE_MBPS, CodecCase
 from ladon_ros.bench.link.cgroup import CpuQuota
 from ladon_ros.bench.link.fastdds import write_udp_profile
@@ -37,6 +45,11 @@ from ladon_ros.config import param, positive
 from ladon_ros.ros.processes import node_command
 
 _CLK_TCK = os.sysconf('SC_CLK_TCK')
+# Duration model of the estimate printed before a run [s]: robots joining and being served
+# per cell, a search's own set-up, and starting the edges (imports, model load, first frame).
+CELL_JOIN_S = 3.0
+SEARCH_S = 4.0
+EDGES_START_S = 30.0
 
 
 def _not_empty(values: tuple) -> None:
@@ -64,11 +77,14 @@ class FleetConfig:
     lossy: bool = param(False, 'Also the lossy setting (5 Mbit/s, 20 ms, 2 % loss; relay namespace)')
     robot_cpu: float = param(0.0, 'CPU quota of each robot [cores] (cgroup v1); 0 = none', range=(0.0, 64.0))
     budget_ms: float = param(250.0, 'Latency budget capture -> results at the robot, p95 [ms]', check=positive)
-    seconds: float = param(10.0, 'Recorded window per cell [s]', check=positive)
-    settle_s: float = param(2.0, 'Wait after every robot is served, before the window [s]')
+    seconds: float = param(6.0, 'Recorded window per cell [s]', check=positive)
+    settle_s: float = param(1.5, 'Wait after every robot is served, before the window [s]')
     join_timeout_s: float = param(30.0, 'Longest wait for newly added robots to be served [s]')
     start_timeout_s: float = param(300.0, 'Longest wait for the edges to serve a first frame [s]')
-    max_fails: int = param(2, 'Stop a robot-count search after this many failed cells in a row', range=(1, 100))
+    searches: tuple = param((), 'Robot-count searches (plan.Search) to run, in order; () = the grid of '
+                                'cases x rates x fps x edges (+ lossy)')
+    resolution: float = param(0.2, 'A search stops bisecting once (fail - pass) <= max(1, this x pass)',
+                              range=(0.0, 1.0))
     width: int = param(640, 'Camera image width [px] of the replayed frames')
     height: int = param(480, 'Camera image height [px]')
     queue_ms: float = param(400.0, 'tbf queue limit of each direction [ms]')
@@ -112,26 +128,90 @@ class FleetBench:
         self._down_shaped = False
 
     # --- public -------------------------------------------------------------------
+    def plan(self) -> list[planning.Search]:
+        """The searches of this run: ``cfg.searches``, else the grid of the config's lists."""
+        cfg = self.cfg
+        if cfg.searches:
+            return list(cfg.searches)
+        return planning.grid_plan([c.label for c in cfg.cases], cfg.rates_mbps, cfg.fps, cfg.edges,
+                                  LOSSY_RATE_MBPS if cfg.lossy else None)
+
     def run(self, on_row: Callable[[FleetRow], None] | None = None) -> list[FleetRow]:
-        """Measures every cell; ``on_row`` sees each row as soon as it is made."""
+        """Measures every search of the plan; ``on_row`` sees each row as soon as it is made."""
         self.on_row = on_row or (lambda r: None)
+        self.skipped: list[dict] = getattr(self, 'skipped', [])
+        searches = self.plan()
+        cases = {c.label: c for c in self.cfg.cases}
         try:
-            for case in self.cfg.cases:
-                self.frames[case.label] = self._encode(case)
-            topologies = [('clean', None, self.cfg.rates_mbps)] if self.cfg.rates_mbps else []
-            if self.cfg.lossy:
-                topologies.append(('lossy', LOSSY, (LOSSY_RATE_MBPS,)))
-            for tag, impairment, rates in topologies:
+            for label in dict.fromkeys(s.codec for s in searches):
+                self.frames[label] = self._encode(cases[label])
+            self.log(self.estimate_text(searches))
+            for tag in dict.fromkeys(s.setting for s in searches):
+                mine = [s for s in searches if s.setting == tag]
+                impairment = LOSSY if tag == 'lossy' else None
                 with NetnsLink(impairment=impairment) as link:
                     self._down_shaped = False
                     self.log(f'[{tag}] robots in {link.camera_ns}, edges in {link.edge_ns}'
                              + (f' via relay {link.relay_ns} ({impairment})' if impairment else ''))
-                    for n_edges in self.cfg.edges:
-                        self._run_edges(link, tag, rates, n_edges)
+                    for n_edges in dict.fromkeys(s.edges for s in mine):
+                        self._run_edges(link, tag, [s for s in mine if s.edges == n_edges], n_edges, cases)
         finally:
             for q in self._quotas:
                 q.close()
         return self.rows
+
+    # --- estimates ------------------------------------------------------------------
+    def _overhead_bps(self) -> tuple[float, float]:
+        """Per-robot protocol overhead each way: median of this run's cells with >= 2 robots, else the prior."""
+        def med(key):
+            v = [r.extra.get(key) for r in self.rows if r.robots >= 2]
+            v = [x for x in v if x is not None and x == x]
+            return percentile(v, 50) if v else planning.OVERHEAD_PRIOR_BPS
+        return med('overhead_up_bps_per_robot'), med('overhead_down_bps_per_robot')
+
+    def _edge_ms(self) -> float:
+        v = [r.extra.get('edge_cpu_ms_per_frame') for r in self.rows]
+        v = [x for x in v if x is not None and x == x]
+        return percentile(v, 50) if v else planning.EDGE_MS_PRIOR
+
+    def _down_bytes(self) -> float:
+        v = [r.extra.get('bytes_down_per_frame') for r in self.rows]
+        v = [x for x in v if x is not None and x == x]
+        return percentile(v, 50) if v else planning.DOWN_BYTES_PRIOR
+
+    def predict(self, s: planning.Search) -> tuple[float, float, int, int]:
+        """(link floor, edge floor, cap, start) of search ``s`` from what is known now."""
+        up, down = self._overhead_bps()
+        fb = self.frames[s.codec][1]['bytes_mean'] if s.codec in self.frames else planning.DOWN_BYTES_PRIOR
+        link = min(planning.link_floor(s.link_mbps, s.fps, fb, up),
+                   planning.link_floor(s.link_mbps, s.fps, self._down_bytes(), down))
+        edge = s.edges * 1e3 / (self._edge_ms() * s.fps)
+        ladder = self.cfg.robots
+        cap = int(min(max(ladder), max(1, math.floor(planning.CAP_OVER_LINK_FLOOR * link))))
+        return link, edge, cap, planning.start_count(min(link, edge), cap, ladder)
+
+    def estimate_text(self, searches: list[planning.Search]) -> str:
+        """The run's estimated duration (printed before the first cell), with the static skips."""
+        cfg = self.cfg
+        cells = 0
+        lines = []
+        for s in searches:
+            why = self._static_skip(s)
+            if why:
+                lines.append(f'  skip {s.codec} {s.setting} {s.link_mbps:g} Mbit/s {s.fps:g} Hz {s.edges}e: {why}')
+                continue
+            link, edge, cap, start = self.predict(s)
+            cells += planning.cells_estimate(start, min(link, edge), cap, cfg.robots)
+        groups = len({(s.setting, s.edges) for s in searches})
+        cell_s = cfg.settle_s + cfg.seconds + cfg.budget_ms / 1e3 + 2 * cfg.queue_ms / 1e3 + 0.5 + CELL_JOIN_S
+        total = cells * cell_s + len(searches) * SEARCH_S + groups * EDGES_START_S
+        return (f'plan: {len(searches)} searches, ~{cells} cells of ~{cell_s:.0f} s, {groups} edge start(s): '
+                f'estimated {total / 60:.0f} min (+ frames encoded above)\n' + '\n'.join(lines))
+
+    def _static_skip(self, s: planning.Search) -> str | None:
+        loss = LOSSY.loss if s.setting == 'lossy' else 0.0
+        return planning.static_skip(s, frame_bytes=self.frames[s.codec][1]['bytes_mean'],
+                                    budget_ms=self.cfg.budget_ms, overhead_bps=self._overhead_bps()[0], loss=loss)
 
     # --- frames ---------------------------------------------------------------------
     def _encode(self, case: CodecCase) -> tuple[Path, dict]:
@@ -184,7 +264,8 @@ class FleetBench:
                 'up_drops': up_drops, 'down_drops': down_drops}
 
     # --- edges ----------------------------------------------------------------------
-    def _run_edges(self, link: NetnsLink, tag: str, rates: tuple[float, ...], n_edges: int) -> None:
+    def _run_edges(self, link: NetnsLink, tag: str, searches: list[planning.Search], n_edges: int,
+                   cases: dict) -> None:
         cfg = self.cfg
         ncpu = os.cpu_count() or 1
         # One edge: core 1, the robots core 0. Two edges: cores 0 and 1 (the robots float:
@@ -200,52 +281,79 @@ class FleetBench:
             if shutil.which('taskset') and ncpu > 1:
                 argv = ['taskset', '-c', cores[i], *argv]
             edges.append(link.spawn('edge', argv, env=self.env, log=self.logs / f'edge{i + 1}_{tag}_{n_edges}e.log'))
+        # The edges' own counters (realised batches), recorded beside them: /diagnostics never crosses the veth.
+        diag_path = self.records / f'diagnostics_{tag}_{n_edges}e_{self._spawned}.jsonl'
+        diag_path.unlink(missing_ok=True)
+        diag = link.spawn('edge', [sys.executable, '-m', 'ladon_ros.ros.bench_nodes', 'diagnostics', '--out',
+                                   str(diag_path)], env=self.env, log=self.logs / f'diagnostics_{tag}_{n_edges}e.log')
+        self._diag = RecordReader(diag_path)
         self.log(f'[{tag}] {n_edges} edge(s) on core(s) {",".join(cores)}')
         first = True
         try:
-            for fps in cfg.fps:
-                for case in cfg.cases:
-                    pool = _Players(self, link, case, fps, pin='0' if n_edges == 1 and ncpu > 1 else None,
-                                    tag=f'{tag}_{n_edges}e')
-                    try:
-                        for rate in rates:
-                            self._shape(link, rate)
-                            pool.trim(0)
-                            setting = 'lossy' if tag == 'lossy' else 'clean'
-                            self._search(link, pool, edges, case, setting, rate, fps, n_edges, first)
-                            first = False
-                    finally:
-                        pool.trim(0)
+            for fps, label in dict.fromkeys((s.fps, s.codec) for s in searches):
+                group = [s for s in searches if (s.fps, s.codec) == (fps, label)]
+                pool = _Players(self, link, cases[label], fps, pin='0' if n_edges == 1 and ncpu > 1 else None,
+                                tag=f'{tag}_{n_edges}e')
+                try:
+                    for s in group:
+                        why = self._static_skip(s) or planning.second_edge_skip(s, self._rows_of(s, edges=1))
+                        if why:
+                            self._skip(s, why)
+                            continue
+                        self._shape(link, s.link_mbps)
+                        first = self._search(link, pool, edges, s, first)
+                finally:
+                    pool.trim(0)
         finally:
-            stop_processes(edges)
-            for e in edges:
+            stop_processes(edges + [diag])
+            for e in edges + [diag]:
                 link.stop(e)
 
+    def _rows_of(self, s: planning.Search, **change) -> list[FleetRow]:
+        key = planning.Search(**{**{f: getattr(s, f) for f in ('codec', 'setting', 'link_mbps', 'fps', 'edges')},
+                                 **change}).key
+        return [r for r in self.rows if (r.codec, r.setting, r.link_mbps, r.fps, r.edges) == key]
+
+    def _skip(self, s: planning.Search, why: str) -> None:
+        self.log(f'  skip {s.codec} {s.setting} {s.link_mbps:g} Mbit/s {s.fps:g} Hz {s.edges}e: {why}')
+        self.skipped.append({'codec': s.codec, 'setting': s.setting, 'link_mbps': s.link_mbps, 'fps': s.fps,
+                             'edges': s.edges, 'why': s.why, 'skipped': why,
+                             'robots_within_budget': 0 if why.startswith('0 robots') else None})
+        self.on_row(None)
+
     # --- one robot-count search -----------------------------------------------------
-    def _search(self, link, pool: '_Players', edges, case: CodecCase, setting: str, rate: float, fps: float,
-                n_edges: int, first: bool) -> None:
+    def _search(self, link, pool: '_Players', edges, s: planning.Search, first: bool) -> bool:
+        """Runs search ``s``; returns whether the edges are still waiting for their first frame."""
         cfg = self.cfg
-        group: list[FleetRow] = []
-        for n in cfg.robots:
+        case = pool.case
+        link_floor, edge_floor, cap, start = self.predict(s)
+        self.log(f' search {s.codec} {s.setting} {s.link_mbps:g} Mbit/s {s.fps:g} Hz {s.edges}e ({s.why}): '
+                 f'predicted floor link {link_floor:.1f} / edge {edge_floor:.1f} robots, start {start}, cap {cap}')
+        results: dict[int, bool] = {}
+        n = planning.next_count(results, start=start, cap=cap, ladder=cfg.robots, resolution=cfg.resolution)
+        while n is not None:
             t_add = time.time()
+            pool.trim(n)
             pool.grow(n)
             timeout = cfg.start_timeout_s if first else cfg.join_timeout_s + 0.5 * n
             served = pool.wait_served(t_add if not first else 0.0, timeout, edges)
             first = False
             if served < n:
-                self.log(f'  {case.label} {rate:g} Mbit/s {fps:g} Hz {n_edges}e: only {served}/{n} robots served '
-                         f'within {timeout:.0f} s (logs in {self.logs})')
+                self.log(f'  {case.label} {s.link_mbps:g} Mbit/s {s.fps:g} Hz {s.edges}e: only {served}/{n} robots '
+                         f'served within {timeout:.0f} s (logs in {self.logs})')
             time.sleep(cfg.settle_s)
-            row = self._window(link, pool, edges, case, setting, rate, fps, n_edges, n)
-            group.append(row)
+            row = self._window(link, pool, edges, case, s.setting, s.link_mbps, s.fps, s.edges, n)
+            row.extra['search_why'] = s.why
             self.rows.append(row)
             self.on_row(row)
-            self.log(f'  {case.label:>12} {setting} {rate:>4g} Mbit/s {fps:>4g} Hz {n_edges}e {n:>3} robots: '
+            results[n] = row.within_budget
+            self.log(f'  {case.label:>12} {s.setting} {s.link_mbps:>4g} Mbit/s {s.fps:>4g} Hz {s.edges}e {n:>3} robots: '
                      f'fps min {row.fps_delivered_min:.1f} '
                      f'p50/p95 {row.latency_p50_ms:.0f}/{row.latency_p95_ms:.0f} ms '
-                     f'up {row.link_util:.0%} edge {row.edge_util:.0%} -> {"ok" if row.within_budget else "over"}')
-            if search_done(group, cfg.max_fails):
-                break
+                     f'up {row.link_util:.0%} down {row.extra["link_util_down"]:.0%} edge {row.edge_util:.0%} '
+                     f'batch {row.batch_mean:.2f} -> {"ok" if row.within_budget else "over"}')
+            n = planning.next_count(results, start=start, cap=cap, ladder=cfg.robots, resolution=cfg.resolution)
+        return first
 
     def _window(self, link, pool: '_Players', edges, case, setting, rate, fps, n_edges, n) -> FleetRow:
         cfg = self.cfg
@@ -263,6 +371,8 @@ class FleetBench:
         time.sleep(cfg.budget_ms / 1e3 + 2 * cfg.queue_ms / 1e3 + 0.5)
         t_check = time.time()
         c2 = self._counters(link)
+        batches, batched = self._diag_delta(t0, t1, len(edges))
+        ovh_up, ovh_down = self._overhead_bps()
         info = self.frames[case.label][1]
         cell = CellInput(codec=case.label, setting=setting, link_mbps=rate, robots=n, fps=fps, edges=n_edges,
                          t0=t0, t1=t1, t_check=t_check, budget_ms=cfg.budget_ms,
@@ -271,11 +381,36 @@ class FleetBench:
                          edge_cpu_s=tuple(b - a for a, b in zip(e0, e1)), player_cpu_s=p1 - p0,
                          encode_ms_p50=info['encode_ms_p50'], frame_bytes=info['bytes_mean'],
                          qdisc_drops_up=c1['up_drops'] - c0['up_drops'],
-                         qdisc_drops_down=c1['down_drops'] - c0['down_drops'], loadavg_1min=os.getloadavg()[0])
+                         qdisc_drops_down=c1['down_drops'] - c0['down_drops'], loadavg_1min=os.getloadavg()[0],
+                         diag_batches=batches, diag_frames_batched=batched,
+                         overhead_prior_up_bps=ovh_up, overhead_prior_down_bps=ovh_down)
         row = cell_row(cell, pool.records())
         row.extra['robot_cpu_quota'] = cfg.robot_cpu or None
         row.extra['rate_point'] = case.rate_point
         return row
+
+    def _diag_delta(self, t0: float, t1: float, n_edges: int) -> tuple[float, float]:
+        """(batches, frames in them) the edges ran between their last statuses before ``t0`` and ``t1``.
+
+        From each edge's own counters on /diagnostics (published once a second), so the span
+        is the window give or take a second; NaN unless every edge reported on both sides.
+        """
+        self._diag.poll()
+        by_edge: dict[str, list[dict]] = {}
+        for r in self._diag.rows:
+            by_edge.setdefault(r['hw'], []).append(r)
+        batches = frames = 0.0
+        if len(by_edge) < n_edges:
+            return math.nan, math.nan
+        for recs in by_edge.values():
+            before = [r for r in recs if r['t'] <= t0]
+            upto = [r for r in recs if r['t'] <= t1]
+            if not before or not upto or 'batches_run' not in upto[-1]['values']:
+                return math.nan, math.nan
+            a, b = before[-1]['values'], upto[-1]['values']
+            batches += int(b['batches_run']) - int(a.get('batches_run', 0))
+            frames += int(b['frames_batched']) - int(a.get('frames_batched', 0))
+        return batches, frames
 
 
 class _Players:

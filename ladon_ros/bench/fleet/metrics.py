@@ -145,6 +145,14 @@ class CellInput:
     qdisc_drops_up: int = 0
     qdisc_drops_down: int = 0
     loadavg_1min: float = math.nan
+    # The edges' own counters over (about) the window, from their /diagnostics pipeline
+    # status (batches_run, frames_batched); NaN when no status bracketed the window.
+    diag_batches: float = math.nan
+    diag_frames_batched: float = math.nan
+    # Per-robot protocol overhead [bit/s] each way to use when this cell cannot measure its
+    # own (a saturated link): the run's median so far, or plan.OVERHEAD_PRIOR_BPS.
+    overhead_prior_up_bps: float = math.nan
+    overhead_prior_down_bps: float = math.nan
 
 
 def cell_row(c: CellInput, per_robot: list[list[dict]]) -> FleetRow:
@@ -171,6 +179,8 @@ def cell_row(c: CellInput, per_robot: list[list[dict]]) -> FleetRow:
         published.append((max(seqs) - min(seqs) + 1) / span if len(seqs) >= 2 and span > 0 else math.nan)
     # Down-link proof: every result message that arrived in [t0, t_check] crossed the veth.
     down_arrived = sum(r['bytes'] for recs in per_robot for r in recs if c.t0 <= r['t'] <= c.t_check)
+    # Wire bytes of the result messages that arrived in the window (each its own RTPS/UDP/IP framing).
+    down_msgs_wire = sum(result_wire_bytes(r['bytes']) for recs in per_robot for r in recs if c.t0 <= r['t'] <= c.t1)
     frames_delivered = len(rob_lat)
     p95 = percentile(rob_lat, 95)
     within = bool(delivered and min(delivered) >= MIN_DELIVERED * c.fps and frames_delivered
@@ -185,6 +195,24 @@ def cell_row(c: CellInput, per_robot: list[list[dict]]) -> FleetRow:
     link_bps = c.link_mbps * 1e6
     sizes = batch_sizes(stats)
     up_model = sum(wire_bytes(b) for b in up_payload)
+    # Per-robot protocol overhead: veth bytes beyond the frames every robot published (up) and
+    # the result messages that arrived (down), per robot and second. Only where the link was
+    # not saturated (a full tbf drops frames, so the difference would not be overhead).
+    pub = [x for x in published if x == x]
+    frames_sent = (sum(pub) / len(pub) if pub else c.fps) * span * c.robots
+    clear_up = c.qdisc_drops_up == 0 and span > 0 and c.up_tx_bytes * 8 / span < 0.85 * link_bps
+    clear_down = c.qdisc_drops_down == 0 and span > 0 and c.down_tx_bytes * 8 / span < 0.85 * link_bps
+    ovh_up = ((c.up_tx_bytes - frames_sent * _wire(up_b)) * 8 / span / c.robots
+              if clear_up and up_b == up_b else math.nan)
+    ovh_down = (c.down_tx_bytes - down_msgs_wire) * 8 / span / c.robots if clear_down and frames_delivered else math.nan
+    use_up = ovh_up if ovh_up == ovh_up else c.overhead_prior_up_bps
+    use_down = ovh_down if ovh_down == ovh_down else c.overhead_prior_down_bps
+    edge_cpu_ms = edge_cpu * 1e3 / served if served else math.nan
+    proto = {'up': proto_link_floor(link_bps, c.fps, _wire(up_b), use_up),
+             'down': proto_link_floor(link_bps, c.fps, down_wire(down_b), use_down),
+             'edge': capacity(c.edges * 1e3, edge_cpu_ms * c.fps)}
+    realised = (c.diag_frames_batched / c.diag_batches if c.diag_batches and c.diag_batches == c.diag_batches
+                else math.nan)
     extra = {
         'latency_edge_p50_ms': percentile(edge_lat, 50), 'latency_edge_p95_ms': percentile(edge_lat, 95),
         'frames_offered': offered * c.robots, 'frames_delivered': frames_delivered, 'frames_served_edge': served,
@@ -211,13 +239,36 @@ def cell_row(c: CellInput, per_robot: list[list[dict]]) -> FleetRow:
         'floor_ms': c.encode_ms_p50 + (_wire(up_b) + down_wire(down_b)) * 8 / link_bps * 1e3 + edge_ms,
         'batches': len(sizes), 'qdisc_drops_up': c.qdisc_drops_up, 'qdisc_drops_down': c.qdisc_drops_down,
         'loadavg_1min': c.loadavg_1min, 'budget_ms': c.budget_ms, 'window_s': span,
+        # The edges' realised batch size (their own counters) and the estimate from FrameStats.
+        'batch_source': 'edge diagnostics' if realised == realised else 'estimate (FrameStats)',
+        'batch_mean_estimated': sum(sizes) / len(sizes) if sizes else math.nan,
+        'edge_batches_window': c.diag_batches, 'edge_frames_batched_window': c.diag_frames_batched,
+        'overhead_up_bps_per_robot': ovh_up, 'overhead_down_bps_per_robot': ovh_down,
+        'overhead_used_up_bps': use_up, 'overhead_used_down_bps': use_down,
+        # Protocol-aware floor: the link must also carry every robot's measured DDS overhead;
+        # the edge floor from the edges' CPU per served frame (decode, heads, publishing, DDS).
+        'floor_proto_link_up_robots': proto['up'], 'floor_proto_link_down_robots': proto['down'],
+        'floor_edge_cpu_robots': proto['edge'],
+        'floor_proto_robots': _min_known(proto.values()),
     }
     return FleetRow(
         c.codec, c.setting, c.link_mbps, c.robots, c.fps, c.edges,
         min(delivered) if delivered else 0.0, percentile(delivered, 50) if delivered else 0.0,
         percentile(rob_lat, 50), p95, max(0.0, 1.0 - frames_delivered / (offered * c.robots)) if offered else math.nan,
         extra['link_util_up'], edge_cpu / span / c.edges if span > 0 else math.nan,
-        sum(sizes) / len(sizes) if sizes else math.nan, floor, within, extra)
+        realised if realised == realised else extra['batch_mean_estimated'], floor, within, extra)
+
+
+def _min_known(values) -> float:
+    known = [x for x in values if x == x]
+    return min(known) if known else math.nan
+
+
+def proto_link_floor(link_bps: float, fps: float, wire_per_frame: float, overhead_bps: float) -> float:
+    """Robots one link direction carries with each robot's protocol overhead counted (NaN overhead = 0)."""
+    if wire_per_frame != wire_per_frame:
+        return math.nan
+    return capacity(link_bps, wire_per_frame * 8 * fps + (overhead_bps if overhead_bps == overhead_bps else 0.0))
 
 
 def down_wire(msgs_bytes: float) -> float:
@@ -256,19 +307,21 @@ def robots_within_budget(rows: list[FleetRow]) -> int:
     return max(ok) if ok else 0
 
 
-def search_done(rows: list[FleetRow], fails: int = 2) -> bool:
-    """True once the last ``fails`` cells of an ascending robot search all failed (stop early)."""
-    tail = rows[-fails:]
-    return len(tail) == fails and not any(r.within_budget for r in tail)
-
-
 def group_key(r: FleetRow) -> tuple:
     """(codec, setting, link, fps, edges): one robot-count search."""
     return (r.codec, r.setting, r.link_mbps, r.fps, r.edges)
 
 
-def headline(rows: list[FleetRow]) -> list[dict]:
-    """Robots within budget per search group, with the floor and the ratio to it."""
+def headline(rows: list[FleetRow], skipped: list[dict] = ()) -> list[dict]:
+    """Robots within budget per search group, with both floors, the ratios to them and what limited it.
+
+    ``floor_robots``: frames and results only (the link's raw capacity, the edge's decode +
+    heads); ``floor_proto_robots``: the link directions with every robot's measured protocol
+    overhead, the edge from its CPU per served frame. ``limited_by``: the smallest protocol-aware
+    floor; ``stopped_by``: what the first failing cell showed (``plan.stopped_by``).
+    ``skipped``: searches not run (``plan`` skip dicts), listed with their reason.
+    """
+    from ladon_ros.bench.fleet.plan import stopped_by
     groups: dict[tuple, list[FleetRow]] = {}
     for r in rows:
         groups.setdefault(group_key(r), []).append(r)
@@ -276,45 +329,33 @@ def headline(rows: list[FleetRow]) -> list[dict]:
     for key, g in groups.items():
         n = robots_within_budget(g)
         floors = [r.floor_robots for r in g if r.floor_robots == r.floor_robots]
-        # The floor of the search: measured in its largest passing cell (the loaded edge's
-        # batch share), else in its first cell.
+        # The floor of the search: measured in its largest passing cell, else in its first.
         ref = max((r for r in g if r.within_budget), key=lambda r: r.robots, default=g[0])
         floor = ref.floor_robots if ref.floor_robots == ref.floor_robots else (min(floors) if floors else math.nan)
-        limit = _limit(ref)
+        proto = ref.extra.get('floor_proto_robots', math.nan)
         out.append({'codec': key[0], 'setting': key[1], 'link_mbps': key[2], 'fps': key[3], 'edges': key[4],
-                    'robots_within_budget': n, 'floor_robots': floor, 'limited_by': limit,
-                    'within_over_floor': n / floor if floor and floor == floor and floor != math.inf else math.nan,
-                    'robots_tried': [r.robots for r in g]})
+                    'robots_within_budget': n, 'floor_robots': floor, 'floor_proto_robots': proto,
+                    'limited_by': _limit(ref), 'stopped_by': stopped_by(g),
+                    'within_over_floor': _ratio(n, floor), 'within_over_proto_floor': _ratio(n, proto),
+                    'robots_tried': [r.robots for r in g], 'skipped': ''})
+    for sk in skipped:
+        out.append({**sk, 'floor_robots': sk.get('floor_robots', math.nan),
+                    'floor_proto_robots': sk.get('floor_proto_robots', math.nan), 'limited_by': sk.get('limited_by', '-'),
+                    'stopped_by': '-', 'within_over_floor': math.nan, 'within_over_proto_floor': math.nan,
+                    'robots_tried': []})
     return out
+
+
+def _ratio(n: float, floor) -> float:
+    if floor is None or floor != floor or floor in (0, math.inf):
+        return math.nan
+    return n / floor
 
 
 def _limit(r: FleetRow) -> str:
-    caps = {'link up': r.extra.get('floor_link_up_robots', math.nan),
-            'link down': r.extra.get('floor_link_down_robots', math.nan),
-            'edge': r.extra.get('floor_edge_robots', math.nan)}
-    caps = {k: v for k, v in caps.items() if v == v}
+    e = r.extra
+    caps = {'link up': e.get('floor_proto_link_up_robots', e.get('floor_link_up_robots', math.nan)),
+            'link down': e.get('floor_proto_link_down_robots', e.get('floor_link_down_robots', math.nan)),
+            'edge': e.get('floor_edge_cpu_robots', e.get('floor_edge_robots', math.nan))}
+    caps = {k: v for k, v in caps.items() if v is not None and v == v}
     return min(caps, key=caps.get) if caps else '-'
-
-
-def equal_accuracy_pairs(eval_rows: dict, metric: str = 'mAP@[.5:.95]', task: str = 'detection') -> dict:
-    """For each Ladon rate point: the cheapest JPEG and WebP quality at least as accurate.
-
-    Args:
-        eval_rows: ``ladon-ros eval`` output (``docs/figures/eval_quick.json``): task -> rows
-            of ``codec``, ``setting``, ``bytes_per_frame``, ``metric_name``, ``metric``.
-        metric: Which metric of ``task`` decides.
-
-    Returns:
-        ``{beta: {'ladon': metric, 'jpeg': (quality, metric) or None, 'webp': ...}}``.
-    """
-    rows = [r for r in eval_rows.get(task, []) if r['metric_name'] == metric]
-    out = {}
-    for r in rows:
-        if r['codec'] != 'ladon':
-            continue
-        pair = {'ladon': r['metric']}
-        for codec in ('jpeg', 'webp'):
-            ok = sorted((o['setting'], o['metric']) for o in rows if o['codec'] == codec and o['metric'] >= r['metric'])
-            pair[codec] = ok[0] if ok else None
-        out[float(r['setting'])] = pair
-    return out

@@ -16,11 +16,16 @@ def _f(x, fmt: str = '.0f') -> str:
     return format(x, fmt)
 
 
+def _kbit(bps) -> str:
+    return _f(bps / 1e3 if isinstance(bps, (int, float)) else bps, '.1f')
+
+
 def markdown_table(rows: list[FleetRow]) -> str:
     """One line per cell."""
     head = ('| codec | link | Mbit/s | edges | fps | robots | fps min/med | robot p50/p95 ms | edge p50/p95 ms | '
             'drop | B up/frame | B down/frame | link up/down | edge util | batch | edge ms | floor robots '
-            '(up/down/edge) | robot CPU | veth ok | in budget |')
+            '(up/down/edge) | protocol-aware floor (up/down/edge CPU) | overhead kbit/s per robot (up/down) | '
+            'robot CPU | veth ok | in budget |')
     lines = [head, '|' + '---|' * (head.count('|') - 1)]
     for r in rows:
         e = r.extra
@@ -35,6 +40,9 @@ def markdown_table(rows: list[FleetRow]) -> str:
             _f(r.batch_mean, '.2f'), _f(e.get('edge_ms_p50'), '.1f'),
             f'{_f(r.floor_robots, ".1f")} ({_f(e.get("floor_link_up_robots"), ".0f")}/'
             f'{_f(e.get("floor_link_down_robots"), ".0f")}/{_f(e.get("floor_edge_robots"), ".1f")})',
+            f'{_f(e.get("floor_proto_robots"), ".1f")} ({_f(e.get("floor_proto_link_up_robots"), ".1f")}/'
+            f'{_f(e.get("floor_proto_link_down_robots"), ".1f")}/{_f(e.get("floor_edge_cpu_robots"), ".1f")})',
+            f'{_kbit(e.get("overhead_up_bps_per_robot"))}/{_kbit(e.get("overhead_down_bps_per_robot"))}',
             _f(e.get('robot_cpu_cores'), '.2f'),
             'yes' if all(veth) else ('NO' if False in veth else '-'),
             'yes' if r.within_budget else 'no',
@@ -42,14 +50,21 @@ def markdown_table(rows: list[FleetRow]) -> str:
     return '\n'.join(lines) + '\n'
 
 
-def headline_table(rows: list[FleetRow], pairs: dict | None = None) -> str:
-    """Robots within budget per codec, link, fps and edge count, against the floor."""
-    lines = ['| codec | link | Mbit/s | fps | edges | robots within budget | floor robots | within/floor | '
-             'limited by | robot counts tried |', '|---|---|---|---|---|---|---|---|---|---|']
-    for h in headline(rows):
+def headline_table(rows: list[FleetRow], pairs: dict | None = None, skipped: list[dict] = ()) -> str:
+    """Robots within budget per codec, link, fps and edge count, against both floors; skipped searches."""
+    lines = ['| codec | link | Mbit/s | fps | edges | robots within budget | floor robots (frames only) | '
+             'floor robots (protocol-aware) | within/floor | within/protocol floor | limited by | stopped by | '
+             'robot counts tried |', '|---|---|---|---|---|---|---|---|---|---|---|---|---|']
+    for h in headline(rows, skipped):
+        if h['skipped']:
+            n = '-' if h['robots_within_budget'] is None else str(h['robots_within_budget'])
+            lines.append(f'| {h["codec"]} | {h["setting"]} | {h["link_mbps"]:g} | {h["fps"]:g} | {h["edges"]} | '
+                         f'{n} | - | - | - | - | skipped: {h["skipped"]} | - | - |')
+            continue
         lines.append(f'| {h["codec"]} | {h["setting"]} | {h["link_mbps"]:g} | {h["fps"]:g} | {h["edges"]} | '
                      f'{h["robots_within_budget"]} | {_f(h["floor_robots"], ".1f")} | '
-                     f'{_f(h["within_over_floor"], ".2f")} | {h["limited_by"]} | '
+                     f'{_f(h["floor_proto_robots"], ".1f")} | {_f(h["within_over_floor"], ".2f")} | '
+                     f'{_f(h["within_over_proto_floor"], ".2f")} | {h["limited_by"]} | {h["stopped_by"]} | '
                      f'{",".join(map(str, h["robots_tried"]))} |')
     text = '\n'.join(lines) + '\n'
     if pairs:
@@ -57,48 +72,80 @@ def headline_table(rows: list[FleetRow], pairs: dict | None = None) -> str:
     return text
 
 
-def equal_accuracy_table(rows: list[FleetRow], pairs: dict) -> str:
-    """Ladon rate point vs the JPEG/WebP setting of equal detection mAP: robots within budget and ratio."""
-    heads = {(h['codec'], h['setting'], h['link_mbps'], h['fps'], h['edges']): h['robots_within_budget']
-             for h in headline(rows)}
-    lines = ['| Ladon point (mAP) | equal-accuracy setting (mAP) | link | Mbit/s | fps | edges | robots Ladon | '
-             'robots other | ratio |', '|---|---|---|---|---|---|---|---|---|']
-    for (codec, setting, link, fps, edges), n in heads.items():
+def equal_accuracy_rows(rows: list[FleetRow], pairs: dict) -> list[dict]:
+    """Ladon rate point vs the JPEG/WebP setting of equal detection mAP, per link/fps/edges both ran.
+
+    ``pairs``: ``accuracy.equal_accuracy`` output. Bytes: from the eval (interpolated at equal
+    mAP) and as sent in the fleet run (payload per frame); robots within budget: measured.
+    """
+    heads = {(h['codec'], h['setting'], h['link_mbps'], h['fps'], h['edges']): h for h in headline(rows)}
+    out = []
+    for (codec, setting, link, fps, edges), h in heads.items():
         if not codec.startswith('ladon@'):
             continue
-        beta = float(codec.split('@')[1])
-        pair = pairs.get(beta)
+        pair = pairs.get(float(codec.split('@')[1]))
         if not pair:
             continue
         for other in ('jpeg', 'webp'):
-            if not pair.get(other):
+            m = pair.get(other)
+            if not m:
                 continue
-            q, metric = pair[other]
-            label = f'{other}@{q:g}'
-            m = heads.get((label, setting, link, fps, edges))
-            if m is None:
+            label = f'{other}@{m["run"]}'
+            o = heads.get((label, setting, link, fps, edges))
+            if o is None:
                 continue
-            ratio = n / m if m else (math.inf if n else math.nan)
-            lines.append(f'| {codec} ({pair["ladon"]:.3f}) | {label} ({metric:.3f}) | {setting} | {link:g} | '
-                         f'{fps:g} | {edges} | {n} | {m} | {_f(ratio, ".2f")} |')
+            n, k = h['robots_within_budget'], o['robots_within_budget']
+            up = {c: _bytes_up(rows, c, setting, link, fps, edges) for c in (codec, label)}
+            out.append({'ladon': codec, 'ladon_map': pair['ladon']['metric'], 'other': label,
+                        'other_quality_interpolated': m['quality'], 'other_bracket': m['bracket'],
+                        'bound': m['bound'], 'setting': setting, 'link_mbps': link, 'fps': fps, 'edges': edges,
+                        'robots_ladon': n, 'robots_other': k,
+                        'robots_ratio': n / k if k else (math.inf if n else math.nan),
+                        'bytes_ratio_eval': m['bytes_ratio'],
+                        'bytes_ratio_fleet': up[codec] / up[label] if up[label] else math.nan,
+                        'limited_by': (h['limited_by'], o['limited_by'])})
+    return out
+
+
+def _bytes_up(rows, codec, setting, link, fps, edges) -> float:
+    v = [r.extra.get('bytes_up_per_frame') for r in rows
+         if (r.codec, r.setting, r.link_mbps, r.fps, r.edges) == (codec, setting, link, fps, edges)]
+    v = [x for x in v if x is not None and x == x]
+    return sum(v) / len(v) if v else math.nan
+
+
+def equal_accuracy_table(rows: list[FleetRow], pairs: dict) -> str:
+    """Markdown of ``equal_accuracy_rows``."""
+    lines = ['| Ladon point (mAP) | equal-accuracy setting (quality interpolated) | link | Mbit/s | fps | edges | '
+             'robots Ladon | robots other | robots ratio | bytes ratio (eval) | bytes ratio (sent) | limited by |',
+             '|---|---|---|---|---|---|---|---|---|---|---|---|']
+    for e in equal_accuracy_rows(rows, pairs):
+        lines.append(f'| {e["ladon"]} ({e["ladon_map"]:.3f}) | {e["other"]} ({e["other_quality_interpolated"]:.1f}'
+                     f'{", " + e["bound"] if e["bound"] else ""}) | {e["setting"]} | {e["link_mbps"]:g} | {e["fps"]:g} | '
+                     f'{e["edges"]} | {e["robots_ladon"]} | {e["robots_other"]} | {_f(e["robots_ratio"], ".2f")} | '
+                     f'{_f(e["bytes_ratio_eval"], ".2f")} | {_f(e["bytes_ratio_fleet"], ".2f")} | '
+                     f'{e["limited_by"][0]} / {e["limited_by"][1]} |')
     return '\n'.join(lines) + '\n'
 
 
-def write_json(rows: list[FleetRow], path: str | Path, pairs: dict | None = None) -> Path:
-    """``{"rows": [...], "headline": [...], "equal_accuracy_pairs": {...}}``."""
+def _clean(x):
+    if isinstance(x, float) and (math.isnan(x) or math.isinf(x)):
+        return None if math.isnan(x) else 'inf'
+    if isinstance(x, dict):
+        return {str(k): _clean(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [_clean(v) for v in x]
+    return x
+
+
+def write_json(rows: list[FleetRow], path: str | Path, pairs: dict | None = None, skipped: list[dict] = (),
+               meta: dict | None = None) -> Path:
+    """``{"rows", "headline", "skipped", "equal_accuracy_pairs", "equal_accuracy", "meta"}``."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-
-    def clean(x):
-        if isinstance(x, float) and (math.isnan(x) or math.isinf(x)):
-            return None if math.isnan(x) else 'inf'
-        if isinstance(x, dict):
-            return {k: clean(v) for k, v in x.items()}
-        if isinstance(x, (list, tuple)):
-            return [clean(v) for v in x]
-        return x
-    doc = {'rows': [clean(r.to_json()) for r in rows], 'headline': clean(headline(rows)),
-           'equal_accuracy_pairs': clean({str(k): v for k, v in (pairs or {}).items()})}
+    doc = {'rows': [_clean(r.to_json()) for r in rows], 'headline': _clean(headline(rows, skipped)),
+           'skipped': _clean(list(skipped)), 'equal_accuracy_pairs': _clean(pairs or {}),
+           'equal_accuracy': _clean(equal_accuracy_rows(rows, pairs) if pairs else []), 'meta': _clean(meta or {})}
     path.write_text(json.dumps(doc, indent=1) + '\n')
     return path
 
@@ -151,10 +198,10 @@ def plot_vs_robots(rows: list[FleetRow], path: str | Path, budget_ms: float) -> 
     return path
 
 
-def plot_within_budget(rows: list[FleetRow], path: str | Path) -> Path:
+def plot_within_budget(rows: list[FleetRow], path: str | Path, skipped: list[dict] = ()) -> Path:
     """Bars: robots within budget per codec, one panel per link rate (groups: fps x edges)."""
     plt = _plt()
-    heads = headline(rows)
+    heads = [h for h in headline(rows, skipped) if h['robots_within_budget'] is not None]
     links = sorted({(h['setting'], h['link_mbps']) for h in heads}, key=lambda k: (k[0] != 'clean', -k[1]))
     fig, axes = plt.subplots(1, len(links), figsize=(5 * len(links), 4), squeeze=False)
     for j, (setting, link) in enumerate(links):
