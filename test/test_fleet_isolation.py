@@ -4,8 +4,7 @@ Robots are ``latent-player`` processes (frames encoded beforehand by the real ca
 no torch), the hostile robot a ``hostile-player`` process (``ladon_ros.ros.bench_nodes``),
 the edge a real ``edge_perception`` process. The probe (this process) records frame_stats,
 the edge's ``/diagnostics`` and the bytes of the latents on the wire. Numbers are printed;
-the asserted limits are the issue's (and the RSS bound stated below), except the flood's
-served-rate limit, which is printed (see that test for why). The site
+the asserted limits are the issue's (and the RSS bound stated below). The site
 test (network namespaces, a router, a discovery server) needs root.
 """
 from __future__ import annotations
@@ -41,13 +40,20 @@ HOSTILE = '/intruder'
 DECOY = '/decoy/intruder'
 EDGE_PARAMS = {'serve_image_codecs': False, 'publish_debug_image': False}
 WINDOWS = ('calm', 'flood')
-WINDOW_ORDER = ('calm', 'flood', 'flood', 'calm') * 4
-WINDOW_S = 2.0   # counted
+BLOCK = ('calm', 'flood', 'flood', 'calm')  # one ABBA block: a linear drift in load cancels within it
+BLOCKS = 6
+WINDOW_ORDER = BLOCK * BLOCKS
+WINDOW_S = 3.0   # counted; a block holds ~17 served frames per robot and kind of window
 # The edge's CPU budget while measured (cgroup v1 quota, needs root): the edge is saturated and
 # gets the same CPU in calm and flood windows whatever else this shared machine runs. Without
 # it the edge took 0.31-0.42 cores here, more in some flood windows than in calm ones, and the
 # rate ratio said more about the neighbours than about the edge.
 EDGE_CORES = 0.25
+# The quota caps the edge; its group's cpu.shares (10x a default process's weight) make it GET
+# those 0.25 cores while the machine's other jobs want both: with default shares, at load
+# averages of 6-8 the group got less in some windows than in others, and the served rates
+# moved +-10 % between runs for reasons outside the edge.
+EDGE_SHARES = 10240
 SETTLE_S = 0.5   # after each switch, not counted (a batch in flight, the intruder's timer restarting)
 # Peak RSS (VmHWM) of the edge process after the flood. Measured here: see the report the
 # test prints (about 0.8 GB without and with the flood); the bound leaves room for allocator
@@ -196,6 +202,7 @@ def _flood_run(procs, frames_file, quota, no_quota):
     assert probe.spin_until(lambda: all(len(probe.stats[r]) >= 5 for r in HONEST), 120), _logs(procs)
     if quota is not None:
         quota.add(edge.pid)  # loaded at full speed, measured on a fixed budget
+        (quota.path / 'cpu.shares').write_text(str(EDGE_SHARES))
     probe.spin_for(3.0)  # past the warm-up
     rss_calm = _peak_rss_mb(edge.pid)
 
@@ -217,10 +224,12 @@ def _flood_run(procs, frames_file, quota, no_quota):
     # intruder stopped (SIGSTOP, still in the graph) and the decoy flooding; flood = the
     # other way round.
     served = {w: collections.Counter() for w in WINDOWS}
+    block_served = [{w: collections.Counter() for w in WINDOWS} for _ in range(BLOCKS)]
+    window_served = []  # the first honest robot's served frames, window by window (printed)
     seconds = collections.Counter()
     edge_cpu = collections.Counter()
     walls = collections.defaultdict(list)
-    for window in WINDOW_ORDER:
+    for i, window in enumerate(WINDOW_ORDER):
         os.kill(flooders[HOSTILE].pid, signal.SIGCONT if window == 'flood' else signal.SIGSTOP)
         os.kill(flooders[DECOY].pid, signal.SIGSTOP if window == 'flood' else signal.SIGCONT)
         probe.spin_for(SETTLE_S)
@@ -228,7 +237,10 @@ def _flood_run(procs, frames_file, quota, no_quota):
         probe.spin_for(WINDOW_S)
         t1 = time.monotonic()
         for r in HONEST:
-            served[window][r] += probe.served_between(r, t0, t1)
+            n = probe.served_between(r, t0, t1)
+            served[window][r] += n
+            block_served[i // len(BLOCK)][window][r] += n
+        window_served.append(probe.served_between(HONEST[0], t0, t1))
         seconds[window] += t1 - t0
         edge_cpu[window] += _cpu_s(edge.pid) - cpu0
         walls[window].append((wall0, time.time()))
@@ -240,6 +252,9 @@ def _flood_run(procs, frames_file, quota, no_quota):
     assert procs.alive('edge'), _logs(procs)
 
     rate = {w: {r: served[w][r] / seconds[w] for r in HONEST} for w in WINDOWS}
+    # Per robot and ABBA block: flood / calm served frames (equal window lengths); their median
+    # is what is asserted, so one window disturbed by something outside the edge cannot decide.
+    block_ratio = {r: [b['flood'][r] / max(b['calm'][r], 1) for b in block_served] for r in HONEST}
     # Edge CPU per honest frame served: what the flood adds although its own frames are refused.
     per_frame_ms = {w: 1e3 * edge_cpu[w] / max(1, sum(served[w].values())) for w in WINDOWS}
     reasons = {k[len('rejected_'):]: int(v) for k, v in diag.items() if k.startswith('rejected_')}
@@ -248,6 +263,10 @@ def _flood_run(procs, frames_file, quota, no_quota):
         'windows without / with the flood: ' +
         ', '.join(f'{r} {rate["calm"][r]:.2f} / {rate["flood"][r]:.2f} '
                   f'({rate["flood"][r] / max(rate["calm"][r], 1e-9):.0%})' for r in HONEST),
+        'flood / calm served frames per ABBA block: ' + ', '.join(
+            f'{r} median {statistics.median(v):.0%} ({" ".join(f"{x:.0%}" for x in v)})'
+            for r, v in block_ratio.items()),
+        f'{HONEST[0]} served per window: ' + ' '.join(f'{w[0]}{n}' for w, n in zip(WINDOW_ORDER, window_served)),
         f'crafted frames/s published: intruder {_sent_rate(procs.log(_label(HOSTILE)), walls["flood"])} '
         f'(flood windows), decoy {_sent_rate(procs.log(_label(DECOY)), walls["calm"])} (calm windows)',
         f'intruder at the edge: frames_received {diag.get("frames_received")}, frames_dropped_stale '
@@ -265,7 +284,7 @@ def _flood_run(procs, frames_file, quota, no_quota):
         f'(bound {RSS_BOUND_MB} MB)',
     ]
     probe.node.destroy_node()
-    return {'rate': rate, 'per_frame_ms': per_frame_ms, 'no_quota': no_quota, 'rss_peak': rss_peak, 'diag': diag, 'reasons': reasons,
+    return {'rate': rate, 'block_ratio': block_ratio, 'per_frame_ms': per_frame_ms, 'no_quota': no_quota, 'rss_peak': rss_peak, 'diag': diag, 'reasons': reasons,
             'hostile_served': len(probe.stats[HOSTILE]),
             'honest_rejected': {r: int(probe.robot_diag[r].get('frames_rejected', 0)) for r in HONEST},
             'honest_quarantines': {r: int(probe.robot_diag[r].get('quarantines', 0)) for r in HONEST},
@@ -291,20 +310,25 @@ def test_flood_is_refused_counted_and_bounded_in_memory(flood, capsys):
     assert not any(flood['honest_quarantines'].values()), flood['honest_quarantines']
 
 
-def test_flood_costs_the_honest_robots_little_edge_time(flood):
-    """Isolation, measured where the noise is low: the edge CPU per honest frame served.
+def test_flood_costs_the_honest_robots_little(flood):
+    """Isolation: the honest robots keep >= 90 % of their served rate under the flood (the issue),
+    and the edge's CPU per honest frame served grows by at most 1.2x.
 
-    The issue's limit is on served rates (>= 90 % of the calm rate); measured 85-93 % per
-    robot with the quarantine (73-75 % without it), but a rate over 8 x 2 s windows on a
-    shared 2-core machine moves by +-10 % between runs, so the rates are printed and the
-    assert is on the edge's CPU per honest frame: 42 -> 59 ms (x1.4) without the
-    quarantine, 43 -> 46 ms (x1.07) with it.
+    The edge runs on a fixed budget (0.25 core quota, with the cpu.shares to get it) and is
+    saturated, so its served rate is what a flood could take away. The rate is compared per
+    ABBA block (calm, flood, flood, calm: a drift in the machine's speed cancels within it) and
+    the median over the blocks is asserted: on this shared 2-core machine the served frames
+    per 3 s window drifted between 8 and 14 at a constant 0.25 core (the neighbours slow the
+    edge's CPU itself), and one block in six measured 80-85 %; the medians were 95-100 %.
+    The pooled rates over all windows are printed too. Before the quarantine's probation, each
+    lapse of the flooder's quarantine cost ~0.5 s of the edge: blocks with a lapse measured 77 %.
     """
     if flood['no_quota']:
         pytest.skip(f'needs a fixed CPU budget for the edge: {flood["no_quota"]}')
     per_frame, rate = flood['per_frame_ms'], flood['rate']
     for r in HONEST:
         assert rate['calm'][r] > 0 and rate['flood'][r] > 0, flood['report']
+        assert statistics.median(flood['block_ratio'][r]) >= 0.9, flood['report']
     assert per_frame['flood'] <= 1.2 * per_frame['calm'], flood['report']
 
 

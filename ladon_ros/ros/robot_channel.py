@@ -72,6 +72,7 @@ class RobotChannel:
         self.consecutive_rejected = 0  # checked frames refused since the last served one
         self.received_since_served = 0  # frames received since the last served one
         self.quarantines = 0
+        self.on_probation = False  # back from a quarantine and nothing served since
         self.quarantined_until: float | None = None  # monotonic [s] while paused
 
     def _subscribe(self) -> None:
@@ -106,6 +107,7 @@ class RobotChannel:
             self._subscribe()
         self.quarantined_until = None
         self.consecutive_rejected = self.received_since_served = 0
+        self.on_probation = True
 
     def publish(self, msg: LatentFrame, results: FrameResults, stages_ms: dict[str, float], *,
                 debug_image: bool, alpha: float) -> None:
