@@ -1,12 +1,15 @@
 """``ladon-ros bench-encoder``: camera-side cost per 416x416 frame on one CPU thread."""
 from __future__ import annotations
 
+import argparse
+
 
 def register(sub) -> None:
     """Adds the ``bench-encoder`` subcommand."""
     p = sub.add_parser('bench-encoder', help='time the camera side (torch / ONNX fp32 / int8 encoder, '
                                              'entropy coding, JPEG, local ResNet-50) on one thread')
-    p.add_argument('--model', default='ladon_resnet50', help='architecture (default: the paper configuration)')
+    p.add_argument('--model', default='ladon_resnet50', type=_ladon_model,
+                   help='architecture (default: the paper configuration)')
     p.add_argument('--checkpoint', default=None, help='Ladon checkpoint (default: random weights of --model)')
     p.add_argument('--iters', type=int, default=20, help='timed repetitions per row (median)')
     p.add_argument('--no-int8', action='store_true', help='skip the int8 encoder')
@@ -15,6 +18,15 @@ def register(sub) -> None:
                         '(default); wall: elapsed time')
     p.add_argument('--json', default=None, help='write the rows as JSON to this file')
     p.set_defaults(func=run)
+
+
+def _ladon_model(name: str) -> str:
+    """argparse type of ``--model``: a registered Ladon architecture."""
+    from ladon_ros.models import list_models
+    ladon = [m for m in list_models() if m.startswith('ladon_')]
+    if name not in ladon:
+        raise argparse.ArgumentTypeError(f'unknown Ladon model {name!r}; known: {", ".join(ladon)}')
+    return name
 
 
 def run(args) -> int:

@@ -1,6 +1,7 @@
 """``ladon-ros bench-link``: the pipeline over a real shaped link (needs root; see docs/LINK.md)."""
 from __future__ import annotations
 
+import argparse
 from pathlib import Path
 
 
@@ -9,10 +10,10 @@ def register(sub) -> None:
     from ladon_ros.bench.link.cases import STANDARD_CODECS, STANDARD_RATES_MBPS
     p = sub.add_parser('bench-link', help='end-to-end benchmark over two network namespaces and a tbf-shaped veth '
                                           '(needs root)')
-    p.add_argument('--codecs', default=STANDARD_CODECS,
+    p.add_argument('--codecs', default=STANDARD_CODECS, type=_codec_list,
                    help=f"comma list: raw, jpeg@Q, webp@Q, png@L, ladon (every rate point) or ladon@BETA, local "
                         f"(default {STANDARD_CODECS})")
-    p.add_argument('--link-mbps', default=','.join(f'{r:g}' for r in STANDARD_RATES_MBPS),
+    p.add_argument('--link-mbps', default=','.join(f'{r:g}' for r in STANDARD_RATES_MBPS), type=_rate_list,
                    help='comma list of clean link rates [Mbit/s]')
     p.add_argument('--no-lossy', action='store_true', help='skip the lossy setting (5 Mbit/s, 2%% loss, 20 ms)')
     p.add_argument('--frames', type=int, default=100, help='camera frames offered per cell')
@@ -33,6 +34,28 @@ def register(sub) -> None:
                    help='CPU quota of the robot side (encoder, local baseline) [cores], cgroup v1; 0 = none')
     p.add_argument('--cleanup', action='store_true', help='only remove namespaces and cgroups left by killed runs')
     p.set_defaults(func=run)
+
+
+def _codec_list(text: str) -> str:
+    """argparse type of ``--codecs``: every token is a codec setting or ``local`` (rate points are checked later)."""
+    from ladon_ros.rate.setting import EncoderSetting
+    for token in filter(None, (t.strip() for t in text.split(','))):
+        if token != 'local':
+            try:
+                EncoderSetting.parse(token)
+            except ValueError as err:
+                raise argparse.ArgumentTypeError(str(err)) from None
+    return text
+
+
+def _rate_list(text: str) -> str:
+    """argparse type of ``--link-mbps``: a comma list of rates ``parse_rates`` accepts."""
+    from ladon_ros.bench.link.cases import parse_rates
+    try:
+        parse_rates(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f'not a comma list of rates in [0.01, 10000] Mbit/s: {text!r}') from None
+    return text
 
 
 def run(args) -> int:
