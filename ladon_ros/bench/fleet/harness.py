@@ -89,6 +89,8 @@ class FleetConfig:
     height: int = param(480, 'Camera image height [px]')
     queue_ms: float = param(400.0, 'tbf queue limit of each direction [ms]')
     domain_id: int = param(48, 'ROS_DOMAIN_ID of every process of the run', range=(0, 101))
+    edge_nice: int = param(0, 'nice value of the edges (negative, as root: other jobs on a shared machine '
+                              'take less of the edge cores)', range=(-20, 19))
 
 
 def _proc_cpu_s(pid: int) -> float:
@@ -280,12 +282,17 @@ class FleetBench:
                 'publish_debug_image': False, 'robot_timeout_s': 2.0})
             if shutil.which('taskset') and ncpu > 1:
                 argv = ['taskset', '-c', cores[i], *argv]
+            if cfg.edge_nice:
+                argv = ['nice', '-n', str(cfg.edge_nice), *argv]
             edges.append(link.spawn('edge', argv, env=self.env, log=self.logs / f'edge{i + 1}_{tag}_{n_edges}e.log'))
         # The edges' own counters (realised batches), recorded beside them: /diagnostics never crosses the veth.
         diag_path = self.records / f'diagnostics_{tag}_{n_edges}e_{self._spawned}.jsonl'
         diag_path.unlink(missing_ok=True)
+        # Its participant stays on the base namespace's loopback (LOCALHOST discovery range): the
+        # robots never learn of it, so it adds no per-robot announcements to the link.
         diag = link.spawn('edge', [sys.executable, '-m', 'ladon_ros.ros.bench_nodes', 'diagnostics', '--out',
-                                   str(diag_path)], env=self.env, log=self.logs / f'diagnostics_{tag}_{n_edges}e.log')
+                                   str(diag_path)], env={**self.env, 'ROS_AUTOMATIC_DISCOVERY_RANGE': 'LOCALHOST'},
+                          log=self.logs / f'diagnostics_{tag}_{n_edges}e.log')
         self._diag = RecordReader(diag_path)
         self.log(f'[{tag}] {n_edges} edge(s) on core(s) {",".join(cores)}')
         first = True
