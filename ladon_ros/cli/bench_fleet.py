@@ -39,9 +39,9 @@ def register(sub) -> None:
     p.add_argument('--resolution', type=float, default=0.2,
                    help='stop bisecting once fail - pass <= max(1, this x pass); 1 = no bisection')
     p.add_argument('--domain-id', type=int, default=48, help='ROS_DOMAIN_ID of the run')
-    p.add_argument('--edge-nice', type=int, default=-5,
-                   help='nice value of the edge processes (default -5: on a shared machine other jobs take less '
-                        'of the edge cores; 0 = as any process)')
+    p.add_argument('--nice', type=int, default=-10,
+                   help='nice value of the edges and robots (default -10: on a shared machine other jobs take '
+                        'less of their cores; 0 = as any process)')
     p.add_argument('--json', default='', help='rows here (default OUT/fleet_bench.json)')
     p.add_argument('--out', default='out/bench_fleet', help='folder for tables, plots, records and logs')
     p.add_argument('--plan-only', action='store_true', help='print the searches and stop (no root needed)')
@@ -132,13 +132,13 @@ def run(args) -> int:
         searches=tuple(searches), out_dir=out, robots=_ints(args.robots), fps=tuple(sorted({s.fps for s in searches})),
         edges=tuple(sorted({s.edges for s in searches})), lossy=any(s.setting == 'lossy' for s in searches),
         robot_cpu=args.robot_cpu, budget_ms=args.budget_ms, seconds=args.seconds, resolution=args.resolution,
-        domain_id=args.domain_id, edge_nice=args.edge_nice))
+        domain_id=args.domain_id, nice=args.nice))
     json_path = Path(args.json) if args.json else out / 'fleet_bench.json'
     bench = FleetBench(cfg)
     bench.skipped = []
     meta = {'started_utc': time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime(t_start)), 'standard': is_standard(args),
             'weights_key': weights_key(), 'accuracy_file': str(acc) if acc else None,
-            'loadavg_start': os.getloadavg(), 'edge_nice': args.edge_nice, 'argv': sys.argv[1:]}
+            'loadavg_start': os.getloadavg(), 'nice': args.nice, 'argv': sys.argv[1:]}
 
     def save(rows):
         meta['duration_s'] = time.time() - t_start

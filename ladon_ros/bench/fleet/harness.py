@@ -89,8 +89,8 @@ class FleetConfig:
     height: int = param(480, 'Camera image height [px]')
     queue_ms: float = param(400.0, 'tbf queue limit of each direction [ms]')
     domain_id: int = param(48, 'ROS_DOMAIN_ID of every process of the run', range=(0, 101))
-    edge_nice: int = param(0, 'nice value of the edges (negative, as root: other jobs on a shared machine '
-                              'take less of the edge cores)', range=(-20, 19))
+    nice: int = param(0, 'nice value of the edges and robots (negative, as root: other jobs on a shared '
+                         'machine take less of their cores)', range=(-20, 19))
 
 
 def _proc_cpu_s(pid: int) -> float:
@@ -282,8 +282,7 @@ class FleetBench:
                 'publish_debug_image': False, 'robot_timeout_s': 2.0})
             if shutil.which('taskset') and ncpu > 1:
                 argv = ['taskset', '-c', cores[i], *argv]
-            if cfg.edge_nice:
-                argv = ['nice', '-n', str(cfg.edge_nice), *argv]
+            argv = self._niced(argv)
             edges.append(link.spawn('edge', argv, env=self.env, log=self.logs / f'edge{i + 1}_{tag}_{n_edges}e.log'))
         # The edges' own counters (realised batches), recorded beside them: /diagnostics never crosses the veth.
         diag_path = self.records / f'diagnostics_{tag}_{n_edges}e_{self._spawned}.jsonl'
@@ -315,6 +314,9 @@ class FleetBench:
             stop_processes(edges + [diag])
             for e in edges + [diag]:
                 link.stop(e)
+
+    def _niced(self, argv: list[str]) -> list[str]:
+        return ['nice', '-n', str(self.cfg.nice), *argv] if self.cfg.nice else argv
 
     def _rows_of(self, s: planning.Search, **change) -> list[FleetRow]:
         key = planning.Search(**{**{f: getattr(s, f) for f in ('codec', 'setting', 'link_mbps', 'fps', 'edges')},
@@ -442,6 +444,7 @@ class _Players:
                 '--ros-args', '-r', f'__ns:=/robot{k}']
         if self.pin is not None and shutil.which('taskset'):
             argv = ['taskset', '-c', self.pin, *argv]
+        argv = self.b._niced(argv)
         proc = self.link.spawn('camera', argv, env=self.b.env, log=self.b.logs / f'{name}.log')
         quota = None
         if self.b.cfg.robot_cpu:
