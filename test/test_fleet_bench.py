@@ -324,3 +324,32 @@ def test_short_fleet_run_serves_two_robots_across_the_shaped_veth(tmp_path, inst
     text = markdown_table(rows) + headline_table(rows)
     assert row.codec in text
     write_json(rows, tmp_path / 'fleet.json')
+
+
+def test_announcement_period_what_if_changes_only_the_period(tmp_path):
+    from ladon_ros.bench.link.fastdds import write_udp_profile
+    default = write_udp_profile(tmp_path / 'a.xml').read_text()
+    slow = write_udp_profile(tmp_path / 'b.xml', announce_s=3.0).read_text()
+    assert '<nanosec>500000000</nanosec>' in default.replace(' ', '').replace('\n', '')
+    assert '<leaseAnnouncement><sec>3</sec><nanosec>0</nanosec></leaseAnnouncement>' in slow
+    strip = lambda t: t[:t.index('<leaseAnnouncement>')] + t[t.index('</leaseAnnouncement>'):]  # noqa: E731
+    assert strip(default) == strip(slow)
+
+
+def test_queueing_floor_is_below_the_throughput_floor_when_a_frame_is_a_large_part_of_the_budget():
+    raw = wire_bytes(49182)
+    # 5 Mbit/s, 2 Hz: the link carries 6 raw robots' bytes, but one frame needs 81 ms: queues
+    # of frames that arrive together push the p95 past 250 ms at fewer robots.
+    through = planning.link_floor(5.0, 2.0, 49182, 24e3)
+    within = planning.latency_link_floor(link_mbps=5.0, fps=2.0, wire_per_frame=raw, overhead_bps=24e3,
+                                         fixed_ms=40.0, budget_ms=250.0)
+    assert 5.9 < through < 6.1 and 2 <= within <= 5
+    # One robot alone: its frame's own serialisation.
+    assert planning.queue_p95_ms(1, 2.0, 81.0) == pytest.approx(81.0)
+    # Small frames: queueing costs little, the budget admits nearly the throughput floor.
+    small = planning.latency_link_floor(link_mbps=1.0, fps=2.0, wire_per_frame=wire_bytes(904), overhead_bps=24e3,
+                                        fixed_ms=50.0, budget_ms=250.0)
+    assert 0.8 * planning.link_floor(1.0, 2.0, 904, 24e3) <= small <= planning.link_floor(1.0, 2.0, 904, 24e3)
+    # Nothing fits: one frame alone exceeds the budget.
+    assert planning.latency_link_floor(link_mbps=1.0, fps=2.0, wire_per_frame=raw, overhead_bps=0, fixed_ms=0,
+                                       budget_ms=250.0) == 0

@@ -39,6 +39,9 @@ def register(sub) -> None:
     p.add_argument('--resolution', type=float, default=0.2,
                    help='stop bisecting once fail - pass <= max(1, this x pass); 1 = no bisection')
     p.add_argument('--domain-id', type=int, default=48, help='ROS_DOMAIN_ID of the run')
+    p.add_argument('--announce-s', type=float, default=0.0,
+                   help="DDS participant announcement period [s] of every process (a what-if for the per-robot "
+                        "overhead); 0 = the fleet profile's 0.5 s")
     p.add_argument('--nice', type=int, default=-10,
                    help='nice value of the edges and robots (default -10: on a shared machine other jobs take '
                         'less of their cores; 0 = as any process)')
@@ -132,13 +135,13 @@ def run(args) -> int:
         searches=tuple(searches), out_dir=out, robots=_ints(args.robots), fps=tuple(sorted({s.fps for s in searches})),
         edges=tuple(sorted({s.edges for s in searches})), lossy=any(s.setting == 'lossy' for s in searches),
         robot_cpu=args.robot_cpu, budget_ms=args.budget_ms, seconds=args.seconds, resolution=args.resolution,
-        domain_id=args.domain_id, nice=args.nice))
+        domain_id=args.domain_id, nice=args.nice, announce_s=args.announce_s))
     json_path = Path(args.json) if args.json else out / 'fleet_bench.json'
     bench = FleetBench(cfg)
     bench.skipped = []
     meta = {'started_utc': time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime(t_start)), 'standard': is_standard(args),
             'weights_key': weights_key(), 'accuracy_file': str(acc) if acc else None,
-            'loadavg_start': os.getloadavg(), 'nice': args.nice, 'argv': sys.argv[1:]}
+            'loadavg_start': os.getloadavg(), 'nice': args.nice, 'announce_s': args.announce_s, 'argv': sys.argv[1:]}
 
     def save(rows):
         meta['duration_s'] = time.time() - t_start
@@ -170,10 +173,10 @@ def write_plots(rows, out: Path, budget_ms: float, skipped=()) -> list[Path]:
 def report_only(args) -> int:
     """Table, headline, JSON and plots from the rows of earlier runs (``--from-json``)."""
     from ladon_ros.bench.fleet.accuracy import equal_accuracy
-    from ladon_ros.bench.fleet.metrics import FleetRow
+    from ladon_ros.bench.fleet.metrics import FleetRow, add_queue_floor
     from ladon_ros.bench.fleet.report import headline_table, markdown_table, write_json
     docs = [json.loads(Path(f).read_text()) for f in args.from_json.split(',') if f.strip()]
-    rows = [FleetRow.from_json(d) for doc in docs for d in doc['rows']]
+    rows = [add_queue_floor(FleetRow.from_json(d)) for doc in docs for d in doc['rows']]
     skipped = [s for doc in docs for s in doc.get('skipped', [])]
     pairs = {}
     if args.accuracy:

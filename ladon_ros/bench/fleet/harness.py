@@ -89,6 +89,8 @@ class FleetConfig:
     height: int = param(480, 'Camera image height [px]')
     queue_ms: float = param(400.0, 'tbf queue limit of each direction [ms]')
     domain_id: int = param(48, 'ROS_DOMAIN_ID of every process of the run', range=(0, 101))
+    announce_s: float = param(0.0, 'DDS participant announcement period [s] of every process; 0 = the fleet '
+                                   "profile's (0.5 s)", range=(0.0, 60.0))
     nice: int = param(0, 'nice value of the edges and robots (negative, as root: other jobs on a shared '
                          'machine take less of their cores)', range=(-20, 19))
 
@@ -121,7 +123,7 @@ class FleetBench:
         self.records = self.out / 'records'
         for d in (self.logs, self.records):
             d.mkdir(parents=True, exist_ok=True)
-        self.env = ros_env(cfg.domain_id, write_udp_profile(self.out / 'fastdds_udp_only.xml'))
+        self.env = ros_env(cfg.domain_id, write_udp_profile(self.out / 'fastdds_udp_only.xml', cfg.announce_s))
         self.env['OMP_NUM_THREADS'] = '1'
         self.rows: list[FleetRow] = []
         self.frames: dict[str, tuple[Path, dict]] = {}

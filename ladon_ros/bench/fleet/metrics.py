@@ -250,6 +250,9 @@ def cell_row(c: CellInput, per_robot: list[list[dict]]) -> FleetRow:
         'floor_proto_link_up_robots': proto['up'], 'floor_proto_link_down_robots': proto['down'],
         'floor_edge_cpu_robots': proto['edge'],
         'floor_proto_robots': _min_known(proto.values()),
+        # Within the latency budget: frames that arrive close together queue on the link, so a
+        # link that carries N robots' bytes may still miss the p95 budget well before N.
+        'floor_queue_link_up_robots': _queue_floor(c, up_b, down_b, use_up, edge_ms),
     }
     return FleetRow(
         c.codec, c.setting, c.link_mbps, c.robots, c.fps, c.edges,
@@ -257,6 +260,32 @@ def cell_row(c: CellInput, per_robot: list[list[dict]]) -> FleetRow:
         percentile(rob_lat, 50), p95, max(0.0, 1.0 - frames_delivered / (offered * c.robots)) if offered else math.nan,
         extra['link_util_up'], edge_cpu / span / c.edges if span > 0 else math.nan,
         realised if realised == realised else extra['batch_mean_estimated'], floor, within, extra)
+
+
+def add_queue_floor(row: FleetRow) -> FleetRow:
+    """Fills ``floor_queue_link_up_robots`` of a row read back from an older JSON (from its own fields)."""
+    e = row.extra
+    if e.get('floor_queue_link_up_robots') is None or e.get('floor_queue_link_up_robots') != e.get(
+            'floor_queue_link_up_robots'):
+        c = CellInput(codec=row.codec, setting=row.setting, link_mbps=row.link_mbps, robots=row.robots, fps=row.fps,
+                      edges=row.edges, t0=0.0, t1=1.0, t_check=1.0, budget_ms=e.get('budget_ms', 250.0),
+                      up_tx_bytes=0, down_tx_bytes=0, up_tx_bytes_check=0, down_tx_bytes_check=0, edge_cpu_s=(),
+                      player_cpu_s=0.0, encode_ms_p50=e.get('encode_ms_p50', 0.0))
+        e['floor_queue_link_up_robots'] = _queue_floor(c, e.get('bytes_up_per_frame', math.nan),
+                                                       e.get('bytes_down_per_frame', math.nan),
+                                                       e.get('overhead_used_up_bps', math.nan),
+                                                       e.get('edge_ms_p50', math.nan))
+    return row
+
+
+def _queue_floor(c: CellInput, up_b: float, down_b: float, overhead_bps: float, edge_ms: float) -> float:
+    from ladon_ros.bench.fleet.plan import latency_link_floor
+    if up_b != up_b or c.link_mbps <= 0:
+        return math.nan
+    down_ms = down_wire(down_b) * 8 / (c.link_mbps * 1e6) * 1e3 if down_b == down_b else 0.0
+    fixed = c.encode_ms_p50 + (edge_ms if edge_ms == edge_ms else 0.0) + down_ms
+    return latency_link_floor(link_mbps=c.link_mbps, fps=c.fps, wire_per_frame=_wire(up_b), overhead_bps=overhead_bps,
+                              fixed_ms=fixed, budget_ms=c.budget_ms)
 
 
 def _min_known(values) -> float:
@@ -333,14 +362,18 @@ def headline(rows: list[FleetRow], skipped: list[dict] = ()) -> list[dict]:
         ref = max((r for r in g if r.within_budget), key=lambda r: r.robots, default=g[0])
         floor = ref.floor_robots if ref.floor_robots == ref.floor_robots else (min(floors) if floors else math.nan)
         proto = ref.extra.get('floor_proto_robots', math.nan)
+        queue = ref.extra.get('floor_queue_link_up_robots', math.nan)
         out.append({'codec': key[0], 'setting': key[1], 'link_mbps': key[2], 'fps': key[3], 'edges': key[4],
                     'robots_within_budget': n, 'floor_robots': floor, 'floor_proto_robots': proto,
+                    'floor_queue_link_up_robots': queue,
                     'limited_by': _limit(ref), 'stopped_by': stopped_by(g),
                     'within_over_floor': _ratio(n, floor), 'within_over_proto_floor': _ratio(n, proto),
+                    'within_over_queue_floor': _ratio(n, queue),
                     'robots_tried': [r.robots for r in g], 'skipped': ''})
     for sk in skipped:
         out.append({**sk, 'floor_robots': sk.get('floor_robots', math.nan),
                     'floor_proto_robots': sk.get('floor_proto_robots', math.nan), 'limited_by': sk.get('limited_by', '-'),
+                    'floor_queue_link_up_robots': math.nan, 'within_over_queue_floor': math.nan,
                     'stopped_by': '-', 'within_over_floor': math.nan, 'within_over_proto_floor': math.nan,
                     'robots_tried': []})
     return out

@@ -21,10 +21,11 @@ The standard set (``standard_plan``) answers the headline questions in well unde
 from __future__ import annotations
 
 import math
+import random
 from dataclasses import dataclass
 
 from ladon_ros.bench.link.floor import DDS_MAX_DATAGRAM, IP_MTU_PAYLOAD, MSG_OVERHEAD, RTPS_OVERHEAD, UDP_HEADER, \
-    wire_bytes
+    percentile, wire_bytes
 
 LADDER = (1, 2, 4, 8, 16, 32)
 # Per-robot DDS traffic beyond frames and results [bit/s per direction] until this run has
@@ -120,6 +121,53 @@ def link_floor(link_mbps: float, fps: float, frame_bytes: float, overhead_bps: f
     """Robots one link direction carries: rate / (wire bits of a frame x fps + per-robot overhead)."""
     need = wire_bytes(frame_bytes) * 8 * fps + overhead_bps
     return link_mbps * 1e6 / need if need > 0 else math.inf
+
+
+def queue_p95_ms(n: int, fps: float, service_ms: float, *, draws: int = 60, periods: int = 24,
+                 seed: int = 0) -> float:
+    """p95 time a frame spends on a FIFO link [ms] (waiting + its own serialisation).
+
+    ``n`` robots send one frame each per period at random phases (fixed per draw, as robots
+    started at different times do); each frame needs ``service_ms`` of the link. Frames that
+    arrive close together queue behind each other, so the p95 grows long before the link is
+    full when one frame's serialisation is a sizeable part of the budget. The first two
+    periods of each draw (an empty queue) are left out.
+    """
+    if n < 1:
+        return 0.0
+    rng = random.Random(seed)
+    period = 1e3 / fps
+    times = []
+    for _ in range(draws):
+        phases = [rng.uniform(0, period) for _ in range(n)]
+        free = 0.0
+        for a in sorted(p + k * period for p in phases for k in range(periods)):
+            start = max(a, free)
+            free = start + service_ms
+            if a >= 2 * period:
+                times.append(free - a)
+    return percentile(times, 95)
+
+
+def latency_link_floor(*, link_mbps: float, fps: float, wire_per_frame: float, overhead_bps: float,
+                       fixed_ms: float, budget_ms: float, max_n: int = 64) -> float:
+    """Robots one link direction carries WITHIN the latency budget (queueing included).
+
+    The largest ``n`` whose p95 on the link (``queue_p95_ms``, the other robots' protocol
+    overhead taken off the rate) plus ``fixed_ms`` (encode, edge, the other direction) fits
+    ``budget_ms``; 0 when not even one robot does. Always <= the throughput floor.
+    """
+    bps = link_mbps * 1e6
+    best = 0
+    for n in range(1, max_n + 1):
+        free = bps - n * (overhead_bps if overhead_bps == overhead_bps else 0.0)
+        if free <= 0 or n * wire_per_frame * 8 * fps >= free:
+            break
+        service_ms = wire_per_frame * 8 / free * 1e3
+        if fixed_ms + queue_p95_ms(n, fps, service_ms) > budget_ms:
+            break
+        best = n
+    return float(best)
 
 
 def static_skip(s: Search, *, frame_bytes: float, budget_ms: float, overhead_bps: float,

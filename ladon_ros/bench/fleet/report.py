@@ -53,18 +53,20 @@ def markdown_table(rows: list[FleetRow]) -> str:
 def headline_table(rows: list[FleetRow], pairs: dict | None = None, skipped: list[dict] = ()) -> str:
     """Robots within budget per codec, link, fps and edge count, against both floors; skipped searches."""
     lines = ['| codec | link | Mbit/s | fps | edges | robots within budget | floor robots (frames only) | '
-             'floor robots (protocol-aware) | within/floor | within/protocol floor | limited by | stopped by | '
-             'robot counts tried |', '|---|---|---|---|---|---|---|---|---|---|---|---|---|']
+             'floor robots (protocol-aware) | link up within budget (queueing) | within/floor | within/protocol floor | '
+             'within/queueing | limited by | stopped by | robot counts tried |',
+             '|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|']
     for h in headline(rows, skipped):
         if h['skipped']:
             n = '-' if h['robots_within_budget'] is None else str(h['robots_within_budget'])
             lines.append(f'| {h["codec"]} | {h["setting"]} | {h["link_mbps"]:g} | {h["fps"]:g} | {h["edges"]} | '
-                         f'{n} | - | - | - | - | skipped: {h["skipped"]} | - | - |')
+                         f'{n} | - | - | - | - | - | - | skipped: {h["skipped"]} | - | - |')
             continue
         lines.append(f'| {h["codec"]} | {h["setting"]} | {h["link_mbps"]:g} | {h["fps"]:g} | {h["edges"]} | '
                      f'{h["robots_within_budget"]} | {_f(h["floor_robots"], ".1f")} | '
-                     f'{_f(h["floor_proto_robots"], ".1f")} | {_f(h["within_over_floor"], ".2f")} | '
-                     f'{_f(h["within_over_proto_floor"], ".2f")} | {h["limited_by"]} | {h["stopped_by"]} | '
+                     f'{_f(h["floor_proto_robots"], ".1f")} | {_f(h["floor_queue_link_up_robots"], ".0f")} | '
+                     f'{_f(h["within_over_floor"], ".2f")} | {_f(h["within_over_proto_floor"], ".2f")} | '
+                     f'{_f(h["within_over_queue_floor"], ".2f")} | {h["limited_by"]} | {h["stopped_by"]} | '
                      f'{",".join(map(str, h["robots_tried"]))} |')
     text = '\n'.join(lines) + '\n'
     if pairs:

@@ -56,11 +56,22 @@ _PROFILE = """<?xml version="1.0" encoding="UTF-8"?>
 """
 
 
-def write_udp_profile(path: str | Path) -> Path:
-    """Writes the UDP-only Fast DDS profile to ``path`` and returns it."""
+def write_udp_profile(path: str | Path, announce_s: float = 0.0) -> Path:
+    """Writes the UDP-only Fast DDS profile to ``path`` and returns it.
+
+    Args:
+        path: Where.
+        announce_s: Participant announcement period [s]; 0 = the fleet profile's. Each
+            announcement goes to the multicast group and to every known participant, so on a
+            shared link it is a per-robot cost (``bench-fleet --announce-s`` measures it).
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(_PROFILE.format(buf=SOCKET_BUFFER_BYTES, announce=announcement_period_xml()))
+    announce = announcement_period_xml()
+    if announce_s:
+        sec, nsec = int(announce_s), int(round((announce_s - int(announce_s)) * 1e9))
+        announce = (f'<leaseAnnouncement><sec>{sec}</sec><nanosec>{nsec}</nanosec></leaseAnnouncement>')
+    path.write_text(_PROFILE.format(buf=SOCKET_BUFFER_BYTES, announce=announce))
     return path
 
 
