@@ -20,7 +20,7 @@ BUILD_INPUTS := package.xml CMakeLists.txt $(wildcard cmake/* msg/*.msg launch/*
 LAUNCH_TOOLS ?= ../shared/ros2-launch
 LAUNCH_STAMP := install/ros2_launch/.ladon-launch.stamp
 
-.PHONY: setup test demo bench bench-fleet train eval soak mutation clean
+.PHONY: setup test test-random demo bench bench-fleet train eval soak mutation clean
 
 setup: $(BUILD_STAMP) $(if $(wildcard $(LAUNCH_TOOLS)/wheels/*.whl),$(LAUNCH_STAMP))
 
@@ -41,6 +41,13 @@ $(LAUNCH_STAMP): $(VENV_STAMP) requirements-launch.txt scripts/setup_launch.sh
 
 test: setup
 	$(ENV) python -m pytest test -m "not slow" --timeout=600 $(PYTEST_ARGS)
+
+# `make test` in random order (pytest-random-order from requirements-dev.txt, installed here; plain
+# `make test` never needs it): modules shuffled, tests shuffled within each. The seed is printed;
+# `make test-random PYTEST_ARGS=--random-order-seed=N` replays that order (docs/TESTING.md).
+test-random: setup
+	$(VPY) -m pip install -q -r requirements-dev.txt
+	$(ENV) python -m pytest test -m "not slow" --timeout=600 -p random_order --random-order-bucket=module $(PYTEST_ARGS)
 
 demo: setup
 	$(ENV) ladon-ros demo $(ARGS)
