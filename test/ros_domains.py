@@ -20,8 +20,9 @@ import fcntl
 import os
 from pathlib import Path
 
-POOL = tuple(range(0, 60)) + (100, 101)
-HAND_RUN = range(60, 100)
+SAFE = range(0, 102)        # ../shared/ENVIRONMENT.md
+HAND_RUN = range(60, 100)   # engineers' DDS by hand (team rules)
+POOL = tuple(d for d in SAFE if d not in HAND_RUN)
 CLI_DEFAULTS = frozenset({44, 46, 47, 48})
 LOCK_DIR = Path('/tmp/ladon_ros_test_domains')
 
