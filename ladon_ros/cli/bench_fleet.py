@@ -42,6 +42,9 @@ def register(sub) -> None:
     p.add_argument('--announce-s', type=float, default=0.0,
                    help="DDS participant announcement period [s] of every process (a what-if for the per-robot "
                         "overhead); 0 = the fleet profile's 0.5 s")
+    p.add_argument('--takeover-subscriptions', default='', choices=['', 'backup', 'all', 'none'],
+                   help="the edges' takeover_subscriptions; default: the node's (backup: with 2 edges every robot's "
+                        "frames cross the link twice)")
     p.add_argument('--nice', type=int, default=-10,
                    help='nice value of the edges and robots (default -10: on a shared machine other jobs take '
                         'less of their cores; 0 = as any process)')
@@ -135,13 +138,14 @@ def run(args) -> int:
         searches=tuple(searches), out_dir=out, robots=_ints(args.robots), fps=tuple(sorted({s.fps for s in searches})),
         edges=tuple(sorted({s.edges for s in searches})), lossy=any(s.setting == 'lossy' for s in searches),
         robot_cpu=args.robot_cpu, budget_ms=args.budget_ms, seconds=args.seconds, resolution=args.resolution,
-        domain_id=args.domain_id, nice=args.nice, announce_s=args.announce_s))
+        domain_id=args.domain_id, nice=args.nice, announce_s=args.announce_s,
+        takeover_subscriptions=args.takeover_subscriptions))
     json_path = Path(args.json) if args.json else out / 'fleet_bench.json'
     bench = FleetBench(cfg)
     bench.skipped = []
     meta = {'started_utc': time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime(t_start)), 'standard': is_standard(args),
             'weights_key': weights_key(), 'accuracy_file': str(acc) if acc else None,
-            'loadavg_start': os.getloadavg(), 'nice': args.nice, 'announce_s': args.announce_s, 'argv': sys.argv[1:]}
+            'loadavg_start': os.getloadavg(), 'nice': args.nice, 'announce_s': args.announce_s, 'takeover_subscriptions': args.takeover_subscriptions, 'argv': sys.argv[1:]}
 
     def save(rows):
         meta['duration_s'] = time.time() - t_start

@@ -91,6 +91,8 @@ class FleetConfig:
     domain_id: int = param(48, 'ROS_DOMAIN_ID of every process of the run', range=(0, 101))
     announce_s: float = param(0.0, 'DDS participant announcement period [s] of every process; 0 = the fleet '
                                    "profile's (0.5 s)", range=(0.0, 60.0))
+    takeover_subscriptions: str = param('', "The edges' takeover_subscriptions (backup/all/none); '' = the node's "
+                                            "default (backup: with 2 edges each robot's frames cross the link twice)")
     nice: int = param(0, 'nice value of the edges and robots (negative, as root: other jobs on a shared '
                          'machine take less of their cores)', range=(-20, 19))
 
@@ -281,7 +283,8 @@ class FleetBench:
         for i in range(n_edges):
             argv = node_command('edge_perception', namespace=f'/base{i + 1}', params={
                 'edge_id': f'base{i + 1}', 'checkpoints': ladon, 'serve_image_codecs': images,
-                'publish_debug_image': False, 'robot_timeout_s': 2.0})
+                'publish_debug_image': False, 'robot_timeout_s': 2.0,
+                **({'takeover_subscriptions': cfg.takeover_subscriptions} if cfg.takeover_subscriptions else {})})
             if shutil.which('taskset') and ncpu > 1:
                 argv = ['taskset', '-c', cores[i], *argv]
             argv = self._niced(argv)
