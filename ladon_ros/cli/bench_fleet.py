@@ -36,6 +36,9 @@ def register(sub) -> None:
     p.add_argument('--robot-cpu', type=float, default=0.0, help='CPU quota of each robot [cores]; 0 = none')
     p.add_argument('--budget-ms', type=float, default=250.0, help='p95 capture -> results at the robot [ms]')
     p.add_argument('--seconds', type=float, default=6.0, help='recorded window per cell [s]')
+    p.add_argument('--join-mbps', type=float, default=20.0,
+                   help='link rate while robots join (their discovery burst) when above the cell rate; 0 = the '
+                        'cell rate (measures the join burst too)')
     p.add_argument('--resolution', type=float, default=0.2,
                    help='stop bisecting once fail - pass <= max(1, this x pass); 1 = no bisection')
     p.add_argument('--domain-id', type=int, default=48, help='ROS_DOMAIN_ID of the run')
@@ -138,14 +141,14 @@ def run(args) -> int:
         searches=tuple(searches), out_dir=out, robots=_ints(args.robots), fps=tuple(sorted({s.fps for s in searches})),
         edges=tuple(sorted({s.edges for s in searches})), lossy=any(s.setting == 'lossy' for s in searches),
         robot_cpu=args.robot_cpu, budget_ms=args.budget_ms, seconds=args.seconds, resolution=args.resolution,
-        domain_id=args.domain_id, nice=args.nice, announce_s=args.announce_s,
+        domain_id=args.domain_id, nice=args.nice, announce_s=args.announce_s, join_mbps=args.join_mbps,
         takeover_subscriptions=args.takeover_subscriptions))
     json_path = Path(args.json) if args.json else out / 'fleet_bench.json'
     bench = FleetBench(cfg)
     bench.skipped = []
     meta = {'started_utc': time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime(t_start)), 'standard': is_standard(args),
             'weights_key': weights_key(), 'accuracy_file': str(acc) if acc else None,
-            'loadavg_start': os.getloadavg(), 'nice': args.nice, 'announce_s': args.announce_s, 'takeover_subscriptions': args.takeover_subscriptions, 'argv': sys.argv[1:]}
+            'loadavg_start': os.getloadavg(), 'nice': args.nice, 'announce_s': args.announce_s, 'join_mbps': args.join_mbps, 'takeover_subscriptions': args.takeover_subscriptions, 'argv': sys.argv[1:]}
 
     def save(rows):
         meta['duration_s'] = time.time() - t_start
