@@ -40,10 +40,10 @@ QUARANTINE_CHECK_S = 0.1  # a flooding robot is cut off within this of its n-th 
 # checks only a few of a flood's frames per second; the rest are keep-latest drops), once
 # at least this many checked frames in a row were refused.
 QUARANTINE_MIN_REFUSED = 3
-# ... or just one, for a robot on probation (back from a quarantine, nothing served since):
-# each lapse of a flooder's quarantine cost the other robots ~0.5 s of the edge while three
-# of its frames waited for their turn to be refused (issue 14: served rate under a flood).
-QUARANTINE_MIN_REFUSED_ON_PROBATION = 1
+# A robot on probation (back from a quarantine, nothing served since) is quarantined again
+# by its first refused frame, however few it sent: a flood is deserialised only in part by a
+# saturated edge (~40 of 190 frames/s here), so waiting for quarantine_after frames made each
+# lapse of a flooder's quarantine cost the other robots ~0.5 s of the edge (issue 14).
 
 
 class EdgePerceptionNode(ManagedModelNode):
@@ -285,8 +285,8 @@ class EdgePerceptionNode(ManagedModelNode):
                 if now >= r.quarantined_until:
                     r.resume()
                     self.get_logger().info(f'{r.name}: quarantine over, receiving its frames again')
-            elif (r.serving and n and r.received_since_served >= n and r.consecutive_rejected >=
-                  (QUARANTINE_MIN_REFUSED_ON_PROBATION if r.on_probation else QUARANTINE_MIN_REFUSED)):
+            elif r.serving and n and ((r.on_probation and r.consecutive_rejected) or (
+                    r.consecutive_rejected >= QUARANTINE_MIN_REFUSED and r.received_since_served >= n)):
                 pause = self.cfg.quarantine_s * 2 ** min(r.quarantines, 4)
                 with self._robots_lock:
                     r.pause(now + pause)

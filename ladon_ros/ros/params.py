@@ -178,7 +178,8 @@ class EdgeConfig:
                                range=(32, 16384))
     quarantine_after: int = param(20, 'A robot that sent this many frames since its last served one, the last '
                                   'checked ones all refused, is not received for quarantine_s (doubling on '
-                                  'repeats, at most 16x): its garbage costs the edge nothing meanwhile (0 = never)',
+                                  'repeats, at most 16x; after one, its first refused frame is enough): its '
+                                  'garbage costs the edge nothing meanwhile (0 = never)',
                                   range=(0, 100000))
     quarantine_s: float = param(5.0, 'First quarantine of a robot whose frames are all refused [s]',
                                 range=(0.1, 3600.0))
