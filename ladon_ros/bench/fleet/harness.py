@@ -50,6 +50,8 @@ _CLK_TCK = os.sysconf('SC_CLK_TCK')
 CELL_JOIN_S = 3.0
 SEARCH_S = 4.0
 EDGES_START_S = 30.0
+# Edges forget a robot that sent nothing for this long [s].
+EDGE_ROBOT_TIMEOUT_S = 2.0
 
 
 def _not_empty(values: tuple) -> None:
@@ -285,7 +287,7 @@ class FleetBench:
         for i in range(n_edges):
             argv = node_command('edge_perception', namespace=f'/base{i + 1}', params={
                 'edge_id': f'base{i + 1}', 'checkpoints': ladon, 'serve_image_codecs': images,
-                'publish_debug_image': False, 'robot_timeout_s': 2.0,
+                'publish_debug_image': False, 'robot_timeout_s': EDGE_ROBOT_TIMEOUT_S,
                 **({'takeover_subscriptions': cfg.takeover_subscriptions} if cfg.takeover_subscriptions else {})})
             if shutil.which('taskset') and ncpu > 1:
                 argv = ['taskset', '-c', cores[i], *argv]
@@ -370,7 +372,8 @@ class FleetBench:
             # edge, the edges' per-robot endpoints to every robot, graph updates) is a burst that
             # kept a 1 Mbit/s link saturated for > 30 s when 8 robots joined 2 edges. The cell
             # measures the steady state; the join burst is reported apart (docs/FLEET_BENCH.md).
-            joining = n != len(pool.procs) and cfg.join_mbps > s.link_mbps  # robots leaving: a burst too
+            before = len(pool.procs)
+            joining = n != before and cfg.join_mbps > s.link_mbps  # robots leaving: a burst too
             if joining:
                 self._shape(link, cfg.join_mbps)
             pool.trim(n)
@@ -379,6 +382,10 @@ class FleetBench:
             served = pool.wait_served(t_add if not first else 0.0, timeout, edges)
             first = False
             if joining:
+                if n < before:
+                    # The edges drop a silent robot after robot_timeout_s and tear its channels
+                    # down (another burst): let that happen on the fast link too.
+                    time.sleep(EDGE_ROBOT_TIMEOUT_S + 1.0)
                 self._shape(link, s.link_mbps)
             if served < n:
                 self.log(f'  {case.label} {s.link_mbps:g} Mbit/s {s.fps:g} Hz {s.edges}e: only {served}/{n} robots '
