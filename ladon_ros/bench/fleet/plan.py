@@ -36,6 +36,8 @@ EDGE_MS_PRIOR = 30.0
 # Result bytes per frame coming back (four messages, CDR) until measured.
 DOWN_BYTES_PRIOR = 1100.0
 CAP_OVER_LINK_FLOOR = 1.2
+# The queueing floor is searched up to this many robots (shown as '>=' when reached).
+QUEUE_MAX_N = 64
 LINK_BUSY = 0.85
 
 
@@ -150,7 +152,7 @@ def queue_p95_ms(n: int, fps: float, service_ms: float, *, draws: int = 60, peri
 
 
 def latency_link_floor(*, link_mbps: float, fps: float, wire_per_frame: float, overhead_bps: float,
-                       fixed_ms: float, budget_ms: float, max_n: int = 64) -> float:
+                       fixed_ms: float, budget_ms: float, max_n: int = QUEUE_MAX_N) -> float:
     """Robots one link direction carries WITHIN the latency budget (queueing included).
 
     The largest ``n`` whose p95 on the link (``queue_p95_ms``, the other robots' protocol

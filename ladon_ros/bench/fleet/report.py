@@ -16,6 +16,11 @@ def _f(x, fmt: str = '.0f') -> str:
     return format(x, fmt)
 
 
+def _queue(n) -> str:
+    from ladon_ros.bench.fleet.plan import QUEUE_MAX_N
+    return f'>={QUEUE_MAX_N}' if isinstance(n, (int, float)) and n >= QUEUE_MAX_N else _f(n, '.0f')
+
+
 def _kbit(bps) -> str:
     return _f(bps / 1e3 if isinstance(bps, (int, float)) else bps, '.1f')
 
@@ -64,7 +69,7 @@ def headline_table(rows: list[FleetRow], pairs: dict | None = None, skipped: lis
             continue
         lines.append(f'| {h["codec"]} | {h["setting"]} | {h["link_mbps"]:g} | {h["fps"]:g} | {h["edges"]} | '
                      f'{h["robots_within_budget"]} | {_f(h["floor_robots"], ".1f")} | '
-                     f'{_f(h["floor_proto_robots"], ".1f")} | {_f(h["floor_queue_link_up_robots"], ".0f")} | '
+                     f'{_f(h["floor_proto_robots"], ".1f")} | {_queue(h["floor_queue_link_up_robots"])} | '
                      f'{_f(h["within_over_floor"], ".2f")} | {_f(h["within_over_proto_floor"], ".2f")} | '
                      f'{_f(h["within_over_queue_floor"], ".2f")} | {h["limited_by"]} | {h["stopped_by"]} | '
                      f'{",".join(map(str, h["robots_tried"]))} |')
