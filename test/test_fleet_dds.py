@@ -228,7 +228,9 @@ def test_fleet_discovery_sharing_failover_and_rejoin(frames_file, tmp_path, caps
             median = {r: statistics.median(ts) for r, ts in takeover.items()}
             report.append('takeover per robot over the kills, median (all): ' + ', '.join(
                 f'{r} {median[r] * 1e3:.0f} ms ({" ".join(f"{t * 1e3:.0f}" for t in ts)})'
-                for r, ts in sorted(takeover.items())) + f'; load average {os.getloadavg()[0]:.1f} '
+                for r, ts in sorted(takeover.items())) + '; longest gap while the edge came back (each return): ' +
+                ', '.join(f'{r} {" ".join(f"{g * 1e3:.0f}" for g in gs)} ms' for r, gs in sorted(rejoin_gaps.items())) +
+                f'; load average {os.getloadavg()[0]:.1f} '
                 f'on {os.cpu_count()} CPUs')
             with capsys.disabled():
                 print('\n' + '\n'.join(report))
