@@ -120,14 +120,15 @@ def test_floor_is_the_scarcest_of_link_up_link_down_and_edge():
     assert raw == pytest.approx(1e6 / (wire_bytes(49182) * 8 * 10)) and raw < 1
 
 
-def _run_search(answer: int, start: int, cap: int = 32, resolution: float = 0.2) -> list[int]:
+def _run_search(answer: int, start: int, cap: int = 32, resolution: float = 0.2, max_bisect: int = 99) -> list[int]:
     results, tried = {}, []
-    n = planning.next_count(results, start=start, cap=cap, resolution=resolution)
+    kw = dict(start=start, cap=cap, resolution=resolution, max_bisect=max_bisect)
+    n = planning.next_count(results, **kw)
     while n is not None:
         assert n not in results, (n, tried)
         tried.append(n)
         results[n] = n <= answer
-        n = planning.next_count(results, start=start, cap=cap, resolution=resolution)
+        n = planning.next_count(results, **kw)
     return tried
 
 
@@ -163,6 +164,8 @@ def test_search_climbs_the_ladder_then_bisects_to_the_resolution():
     assert _run_search(32, start=8) == [8, 16, 32]              # the ladder's top passes
     # The cap (1.2x the link floor) replaces ladder counts the link cannot carry.
     assert _run_search(9, start=4, cap=7) == [4, 7]
+    # At most two bisection cells: the answer within the last gap.
+    assert _run_search(17, start=4, max_bisect=2) == [4, 8, 16, 32, 24, 20]
     # No bisection at resolution 1: the ladder alone.
     assert _run_search(12, start=1, resolution=1.0) == [1, 2, 4, 8, 16]
 

@@ -36,6 +36,7 @@ def register(sub) -> None:
     p.add_argument('--robot-cpu', type=float, default=0.0, help='CPU quota of each robot [cores]; 0 = none')
     p.add_argument('--budget-ms', type=float, default=250.0, help='p95 capture -> results at the robot [ms]')
     p.add_argument('--seconds', type=float, default=6.0, help='recorded window per cell [s]')
+    p.add_argument('--max-bisect', type=int, default=2, help='most bisection cells per search after the ladder')
     p.add_argument('--join-mbps', type=float, default=20.0,
                    help='link rate while robots join (their discovery burst) when above the cell rate; 0 = the '
                         'cell rate (measures the join burst too)')
@@ -140,7 +141,8 @@ def run(args) -> int:
         cases=tuple(cases), rates_mbps=tuple(sorted({s.link_mbps for s in searches if s.setting == 'clean'})),
         searches=tuple(searches), out_dir=out, robots=_ints(args.robots), fps=tuple(sorted({s.fps for s in searches})),
         edges=tuple(sorted({s.edges for s in searches})), lossy=any(s.setting == 'lossy' for s in searches),
-        robot_cpu=args.robot_cpu, budget_ms=args.budget_ms, seconds=args.seconds, resolution=args.resolution,
+        robot_cpu=args.robot_cpu, budget_ms=args.budget_ms, seconds=args.seconds,
+        resolution=args.resolution, max_bisect=args.max_bisect,
         domain_id=args.domain_id, nice=args.nice, announce_s=args.announce_s, join_mbps=args.join_mbps,
         takeover_subscriptions=args.takeover_subscriptions))
     json_path = Path(args.json) if args.json else out / 'fleet_bench.json'

@@ -87,6 +87,7 @@ class FleetConfig:
     start_timeout_s: float = param(300.0, 'Longest wait for the edges to serve a first frame [s]')
     searches: tuple = param((), 'Robot-count searches (plan.Search) to run, in order; () = the grid of '
                                 'cases x rates x fps x edges (+ lossy)')
+    max_bisect: int = param(2, 'Most bisection cells of a search (after the ladder)', range=(0, 99))
     resolution: float = param(0.2, 'A search stops bisecting once (fail - pass) <= max(1, this x pass)',
                               range=(0.0, 1.0))
     width: int = param(640, 'Camera image width [px] of the replayed frames')
@@ -211,7 +212,7 @@ class FleetBench:
                 lines.append(f'  skip {s.codec} {s.setting} {s.link_mbps:g} Mbit/s {s.fps:g} Hz {s.edges}e: {why}')
                 continue
             link, edge, cap, start = self.predict(s)
-            cells += planning.cells_estimate(start, min(link, edge), cap, cfg.robots)
+            cells += planning.cells_estimate(start, min(link, edge), cap, cfg.robots, cfg.resolution, cfg.max_bisect)
         groups = len({(s.setting, s.edges) for s in searches})
         cell_s = cfg.settle_s + cfg.seconds + cfg.budget_ms / 1e3 + 2 * cfg.queue_ms / 1e3 + 0.5 + CELL_JOIN_S
         total = cells * cell_s + len(searches) * SEARCH_S + groups * EDGES_START_S
@@ -365,7 +366,8 @@ class FleetBench:
         self.log(f' search {s.codec} {s.setting} {s.link_mbps:g} Mbit/s {s.fps:g} Hz {s.edges}e ({s.why}): '
                  f'predicted floor link {link_floor:.1f} / edge {edge_floor:.1f} robots, start {start}, cap {cap}')
         results: dict[int, bool] = {}
-        n = planning.next_count(results, start=start, cap=cap, ladder=cfg.robots, resolution=cfg.resolution)
+        step = dict(start=start, cap=cap, ladder=cfg.robots, resolution=cfg.resolution, max_bisect=cfg.max_bisect)
+        n = planning.next_count(results, **step)
         while n is not None:
             t_add = time.time()
             # Robots join over a faster link: discovering a new robot (its ~25 endpoints to every
@@ -401,7 +403,7 @@ class FleetBench:
                      f'p50/p95 {row.latency_p50_ms:.0f}/{row.latency_p95_ms:.0f} ms '
                      f'up {row.link_util:.0%} down {row.extra["link_util_down"]:.0%} edge {row.edge_util:.0%} '
                      f'batch {row.batch_mean:.2f} -> {"ok" if row.within_budget else "over"}')
-            n = planning.next_count(results, start=start, cap=cap, ladder=cfg.robots, resolution=cfg.resolution)
+            n = planning.next_count(results, **step)
         return first
 
     def _window(self, link, pool: '_Players', edges, case, setting, rate, fps, n_edges, n) -> FleetRow:

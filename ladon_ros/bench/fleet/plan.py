@@ -231,16 +231,19 @@ def start_count(predicted_floor: float, cap: int, ladder=LADDER) -> int:
 
 
 def next_count(results: dict[int, bool], *, start: int, cap: int, ladder=LADDER,
-               resolution: float = 0.2) -> int | None:
+               resolution: float = 0.2, max_bisect: int = 99) -> int | None:
     """The next robot count of a search given ``{count: passed}`` so far; None = done.
 
     Climbs the ladder (then the cap itself) while every cell passed; steps down the ladder
-    while none did; then bisects until ``hi - lo <= max(1, resolution x lo)``.
+    while none did; then bisects until ``hi - lo <= max(1, resolution x lo)`` or
+    ``max_bisect`` counts off the ladder were tried.
     """
     if not results:
         return max(1, min(start, cap))
     lo = max((n for n, ok in results.items() if ok), default=0)
     hi = min((n for n, ok in results.items() if not ok), default=None)
+    if sum(1 for n in results if n not in ladder and n != cap) >= max_bisect:
+        return None
     if hi is None:
         up = [n for n in ladder if lo < n <= cap]
         if up:
@@ -254,12 +257,14 @@ def next_count(results: dict[int, bool], *, start: int, cap: int, ladder=LADDER,
     return (lo + hi) // 2
 
 
-def cells_estimate(start: int, floor: float, cap: int, ladder=LADDER) -> int:
+def cells_estimate(start: int, floor: float, cap: int, ladder=LADDER, resolution: float = 0.2,
+                   max_bisect: int = 99) -> int:
     """Cells a search is expected to take if its answer is ~0.8x the predicted floor."""
     answer = max(0.0, min(0.8 * floor, cap))
     results: dict[int, bool] = {}
-    n = next_count(results, start=start, cap=cap, ladder=ladder)
+    kw = dict(start=start, cap=cap, ladder=ladder, resolution=resolution, max_bisect=max_bisect)
+    n = next_count(results, **kw)
     while n is not None and len(results) < 20:
         results[n] = n <= answer
-        n = next_count(results, start=start, cap=cap, ladder=ladder)
+        n = next_count(results, **kw)
     return len(results)
