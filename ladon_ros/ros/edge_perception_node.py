@@ -87,7 +87,7 @@ class EdgePerceptionNode(ManagedModelNode):
         self.get_logger().info(f'edge {settings.edge_id!r} loaded {served}; robots: '
                                + ('discovered in the graph' if settings.static_robots is None
                                   else str(list(settings.static_robots))))
-        self.fleet = FleetView(self, settings, self._set_robots, lambda: self.stats.served, self._receiving)
+        self.fleet = FleetView(self, settings, self._set_robots, lambda: self.stats.served, self._served_here)
 
     def load_model(self, cfg: EdgeConfig) -> None:
         ladon = [c or resolve_ladon_checkpoint('') for c in cfg.checkpoints]
@@ -170,7 +170,6 @@ class EdgePerceptionNode(ManagedModelNode):
                 if (robot.serving and self.active and held is not None and fresh_after_ns is not None
                         and held[1] > fresh_after_ns):
                     robot.received_since_served += 1
-                    robot.receiving = True
                     self.queue.put(robot, held)
         self.robots = [r for ns, r in sorted(self.channels.items()) if r.serving]
         after = [r.ns for r in self.robots]
@@ -179,9 +178,9 @@ class EdgePerceptionNode(ManagedModelNode):
             self.get_logger().info(f'serving {[r.name for r in self.robots]} (+{added} -{removed}); '
                                    f'subscribed ahead {sorted(ahead)}')
 
-    def _receiving(self, ns: str) -> bool:
+    def _served_here(self, ns: str) -> bool:
         robot = self.channels.get(ns)
-        return robot is not None and robot.receiving
+        return robot is not None and robot.served_here
 
     # -- receive ------------------------------------------------------------------------
     def _on_latent(self, robot: RobotChannel, msg: LatentFrame) -> None:
@@ -191,7 +190,6 @@ class EdgePerceptionNode(ManagedModelNode):
         if not robot.serving:
             robot.held = (msg, now)  # subscribed ahead: another edge serves it; kept for a takeover
             return
-        robot.receiving = True
         robot.received_since_served += 1
         if not self.active:
             return
@@ -259,6 +257,7 @@ class EdgePerceptionNode(ManagedModelNode):
                 self.queue.charge(robot, time.perf_counter() - t0)  # rendering its images is its cost
             robot.consecutive_rejected = robot.received_since_served = 0
             robot.on_probation = False
+            robot.served_here = True  # announced in the heartbeat from now on
             if took_over:
                 self.get_logger().info(f'{robot.name}: first result since serving it: frame arrived '
                                        f'{took_over[0] * 1e3:.0f} ms, result published {took_over[1] * 1e3:.0f} ms '

@@ -35,9 +35,11 @@ from ladon_ros.msg import EdgeHeartbeat
 HEARTBEAT_TOPIC = '/ladon/edges'
 GRAPH_POLL_S = 0.25  # robots appear within this (plus DDS discovery) of their first publisher
 # A robot that moves to another LIVE edge (one joined or came back) stays served here until
-# the new owner announces it in its heartbeat, at most this long [s]: the new owner needs a
-# moment to subscribe and match, and the robot should not go unserved meanwhile.
-HANDOVER_S = 1.0
+# the new owner announces it in its heartbeat (once it has served it), at most this long [s]:
+# the new owner needs a moment to subscribe, match and run its first batch (a freshly started
+# edge's first inference took over 1 s under load: with 1 s, gaps of 1.2-1.9 s), and the robot
+# should not go unserved meanwhile.
+HANDOVER_S = 3.0
 # takeover_subscriptions: which robots an edge subscribes to ahead of need.
 TAKEOVER_SUBSCRIPTIONS = ('backup', 'all', 'none')
 
@@ -94,16 +96,16 @@ class FleetView:
             ``fresh_after_ns``: after a loss, frames that arrived after this node-clock time
             were served by no lost edge (None otherwise).
         frames_served: Returns the edge's served-frame count (for the heartbeat).
-        receiving: Whether frames of a robot this edge serves have arrived since it took it.
-            The heartbeat announces only those: an edge that hands a robot over keeps
-            serving it until the new owner announces it, i.e. until frames flow there.
+        served_here: Whether this edge published a result for a robot since it took it. The
+            heartbeat announces only those: an edge that hands a robot over keeps serving it
+            until the new owner announces it, i.e. until the new owner serves it.
     """
 
     def __init__(self, node, settings: FleetSettings,
                  on_change: Callable[[tuple[str, ...], tuple[str, ...], int | None], None],
-                 frames_served: Callable[[], int], receiving: Callable[[str], bool] = lambda ns: True):
+                 frames_served: Callable[[], int], served_here: Callable[[str], bool] = lambda ns: True):
         self.node, self.s = node, settings
-        self.on_change, self.frames_served, self.receiving = on_change, frames_served, receiving
+        self.on_change, self.frames_served, self.served_here = on_change, frames_served, served_here
         self.instance = random.getrandbits(63)
         self.standby = StandbyPolicy(standby=settings.standby)
         self.peers = EdgePeers(self._me(), timeout_s=settings.edge_timeout_s)
@@ -178,7 +180,7 @@ class FleetView:
         self.pub.publish(EdgeHeartbeat(
             header=Header(stamp=self.node.get_clock().now().to_msg()), edge_id=self.s.edge_id,
             instance=self.instance, serving=self.peers.me.serving, pinned_robots=list(self.s.pinned_robots),
-            robots=[r for r in self.mine if self.receiving(r)], frames_served=int(self.frames_served())))
+            robots=[r for r in self.mine if self.served_here(r)], frames_served=int(self.frames_served())))
 
     # -- decision -------------------------------------------------------------------------
     def _recompute(self, fresh_after_ns: int | None = None) -> None:

@@ -45,7 +45,7 @@ class RobotChannel:
         self.serving = False  # set (under the node's lock) by set_serving()
         self._serving_since_ns: int | None = None  # until its first result after set_serving(True)
         self.held = None  # while not serving: its newest (frame, arrival [ns, node clock])
-        self.receiving = False  # a frame arrived since set_serving(True)
+        self.served_here = False  # a result published since set_serving(True)
         pub = node.create_lifecycle_publisher
         self.pubs = {
             'classification': pub(Classification, topic(ns, 'perception/classification'), qos.RESULTS),
@@ -81,7 +81,7 @@ class RobotChannel:
 
     def set_serving(self, serving: bool, now_ns: int) -> None:
         """Serve this robot from now on (``now_ns``: the node's clock), or only listen."""
-        self.serving, self.held, self.receiving = serving, None, False
+        self.serving, self.held, self.served_here = serving, None, False
         self._serving_since_ns = now_ns if serving else None
         self.consecutive_rejected = self.received_since_served = 0
 
