@@ -320,11 +320,20 @@ class FleetBench:
                         self._shape(link, s.link_mbps)
                         first = self._search(link, pool, edges, s, first)
                 finally:
-                    pool.trim(0)
+                    self._leave_all(link, pool)
         finally:
             stop_processes(edges + [diag])
             for e in edges + [diag]:
                 link.stop(e)
+
+    def _leave_all(self, link: NetnsLink, pool: '_Players') -> None:
+        """Stops a pool's robots on the fast link and waits out the edges' teardown of their
+        channels, so that burst does not land in the next pool's first cells."""
+        if pool.procs and self.cfg.join_mbps:
+            self._shape(link, self.cfg.join_mbps)
+            pool.trim(0)
+            time.sleep(EDGE_ROBOT_TIMEOUT_S + 1.0)
+        pool.trim(0)
 
     def _niced(self, argv: list[str]) -> list[str]:
         return ['nice', '-n', str(self.cfg.nice), *argv] if self.cfg.nice else argv
