@@ -201,8 +201,8 @@ def test_static_skips_only_what_cannot_pass():
 
 def test_second_edge_skipped_only_when_the_link_stopped_the_first():
     def cell(n, ok, up):
-        r = cell_row(_cell(robots=n, up_tx_bytes=int(up * 1e6 / 8 * 10)), [_robot(10, 100.0, 10, 0.1 if ok else 0.4)] * n)
-        return r
+        return cell_row(_cell(robots=n, up_tx_bytes=int(up * 1e6 / 8 * 10)),
+                        [_robot(10, 100.0, 10, 0.1 if ok else 0.4)] * n)
     two = planning.Search('raw', 'clean', 5.0, 2.0, 2)
     link_bound = [cell(4, True, 0.5), cell(8, False, 0.97)]
     assert planning.stopped_by(link_bound) == 'link'

@@ -56,8 +56,9 @@ def register(sub) -> None:
     p.add_argument('--out', default='out/bench_fleet', help='folder for tables, plots, records and logs')
     p.add_argument('--plan-only', action='store_true', help='print the searches and stop (no root needed)')
     p.add_argument('--cleanup', action='store_true', help='only remove namespaces and cgroups left by killed runs')
-    p.add_argument('--from-json', default='', help='no run: write table, headline and plots in --out from the rows '
-                                                   'of these fleet_bench.json files (comma list; e.g. two partial runs)')
+    p.add_argument('--from-json', default='',
+                   help='no run: write table, headline and plots in --out from the rows of these fleet_bench.json '
+                        'files (comma list; e.g. two partial runs)')
     p.set_defaults(func=run)
 
 
@@ -150,7 +151,8 @@ def run(args) -> int:
     bench.skipped = []
     meta = {'started_utc': time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime(t_start)), 'standard': is_standard(args),
             'weights_key': weights_key(), 'accuracy_file': str(acc) if acc else None,
-            'loadavg_start': os.getloadavg(), 'nice': args.nice, 'announce_s': args.announce_s, 'join_mbps': args.join_mbps, 'takeover_subscriptions': args.takeover_subscriptions, 'argv': sys.argv[1:]}
+            'loadavg_start': os.getloadavg(), 'nice': args.nice, 'announce_s': args.announce_s,
+            'join_mbps': args.join_mbps, 'takeover_subscriptions': args.takeover_subscriptions, 'argv': sys.argv[1:]}
 
     def save(rows):
         meta['duration_s'] = time.time() - t_start

@@ -407,7 +407,8 @@ class FleetBench:
             self.rows.append(row)
             self.on_row(row)
             results[n] = row.within_budget
-            self.log(f'  {case.label:>12} {s.setting} {s.link_mbps:>4g} Mbit/s {s.fps:>4g} Hz {s.edges}e {n:>3} robots: '
+            self.log(f'  {case.label:>12} {s.setting} {s.link_mbps:>4g} Mbit/s {s.fps:>4g} Hz {s.edges}e '
+                     f'{n:>3} robots: '
                      f'fps min {row.fps_delivered_min:.1f} '
                      f'p50/p95 {row.latency_p50_ms:.0f}/{row.latency_p95_ms:.0f} ms '
                      f'up {row.link_util:.0%} down {row.extra["link_util_down"]:.0%} edge {row.edge_util:.0%} '

@@ -372,7 +372,8 @@ def headline(rows: list[FleetRow], skipped: list[dict] = ()) -> list[dict]:
                     'robots_tried': [r.robots for r in g], 'skipped': ''})
     for sk in skipped:
         out.append({**sk, 'floor_robots': sk.get('floor_robots', math.nan),
-                    'floor_proto_robots': sk.get('floor_proto_robots', math.nan), 'limited_by': sk.get('limited_by', '-'),
+                    'floor_proto_robots': sk.get('floor_proto_robots', math.nan),
+                    'limited_by': sk.get('limited_by', '-'),
                     'floor_queue_link_up_robots': math.nan, 'within_over_queue_floor': math.nan,
                     'stopped_by': '-', 'within_over_floor': math.nan, 'within_over_proto_floor': math.nan,
                     'robots_tried': []})

@@ -58,7 +58,8 @@ def markdown_table(rows: list[FleetRow]) -> str:
 def headline_table(rows: list[FleetRow], pairs: dict | None = None, skipped: list[dict] = ()) -> str:
     """Robots within budget per codec, link, fps and edge count, against both floors; skipped searches."""
     lines = ['| codec | link | Mbit/s | fps | edges | robots within budget | floor robots (frames only) | '
-             'floor robots (protocol-aware) | link up within budget (queueing) | within/floor | within/protocol floor | '
+             'floor robots (protocol-aware) | link up within budget (queueing) | within/floor | '
+             'within/protocol floor | '
              'within/queueing | limited by | stopped by | robot counts tried |',
              '|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|']
     for h in headline(rows, skipped):
@@ -128,7 +129,8 @@ def equal_accuracy_table(rows: list[FleetRow], pairs: dict) -> str:
              '|---|---|---|---|---|---|---|---|---|---|---|---|']
     for e in equal_accuracy_rows(rows, pairs):
         lines.append(f'| {e["ladon"]} ({e["ladon_map"]:.3f}) | {e["other"]} ({e["other_quality_interpolated"]:.1f}'
-                     f'{", " + e["bound"] if e["bound"] else ""}) | {e["setting"]} | {e["link_mbps"]:g} | {e["fps"]:g} | '
+                     f'{", " + e["bound"] if e["bound"] else ""}) | {e["setting"]} | {e["link_mbps"]:g} | '
+                     f'{e["fps"]:g} | '
                      f'{e["edges"]} | {e["robots_ladon"]} | {e["robots_other"]} | {_f(e["robots_ratio"], ".2f")} | '
                      f'{_f(e["bytes_ratio_eval"], ".2f")} | {_f(e["bytes_ratio_fleet"], ".2f")} | '
                      f'{e["limited_by"][0]} / {e["limited_by"][1]} |')
