@@ -64,7 +64,7 @@ class FleetSettings:
     pinned_robots: tuple[str, ...]
     heartbeat_period_s: float
     edge_timeout_s: float
-    takeover_subscriptions: str = 'backup'
+    takeover_subscriptions: str = 'none'
 
 
 def default_edge_id(node) -> str:

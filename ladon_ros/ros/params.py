@@ -167,10 +167,14 @@ class EdgeConfig:
                                       range=(0.02, 5.0))
     edge_timeout_s: float = param(0.4, 'An edge not heard for this long is gone and its robots move; also '
                                   'the heartbeat liveliness lease [s]', range=(0.05, 60.0))
-    takeover_subscriptions: str = param('backup', "Robots this edge subscribes to ahead of need, so a takeover "
-                                        "needs no new DDS match: 'backup' (those it would take over if their "
+    # 'none' by default: on a fleet whose robots share a slow link, one copy of each frame on
+    # the link is worth more than the ~0.1-0.3 s a takeover saves by skipping the DDS match
+    # (docs/FLEET.md, "Takeover"; docs/FLEET_BENCH.md measures both).
+    takeover_subscriptions: str = param('none', "Robots this edge subscribes to ahead of need, so a takeover "
+                                        "needs no new DDS match: 'none' (subscribe on takeover; one copy of "
+                                        "each frame on the link), 'backup' (those it would take over if their "
                                         "owner died; each robot's latents then cross its link twice), 'all' "
-                                        "(every robot, to every edge), 'none' (subscribe on takeover)",
+                                        "(every robot, to every edge)",
                                         check=one_of('backup', 'all', 'none'))
     max_image_side: int = param(4096, 'Frames claiming a larger camera image side are refused [px]',
                                 range=(32, 16384))
