@@ -4,7 +4,11 @@ No dataset can be downloaded here, so the embedded default is trained and evalua
 scenes drawn by this generator. One scene has:
 
 - a scene-level class (the environment: warehouse, field, road, ...) that sets the
-  background layout, texture and palette (classification);
+  background layout, texture and palette (classification). Each of the six base
+  environments has a twin (hangar, meadow, highway, jungle, shingle, lab) with the same
+  layout and palette plus one fine, high-frequency detail (corrugation, flower dots,
+  thin edge lines, leaf speckle, pebbles, a floor mesh) of a few pixels' period, so that
+  telling the twins apart needs the detail a heavily compressed image loses;
 - 0..7 objects of five shape/texture classes with colour variation, a wide scale range
   and mutual occlusion (detection: tight boxes of the *visible* part);
 - per-pixel labels (segmentation: 0 = background, else the object class).
@@ -23,7 +27,12 @@ import numpy as np
 
 from ladon_ros.tasks import TaskClasses
 
-SCENES = ('warehouse', 'field', 'road', 'forest', 'beach', 'office')
+SCENES = ('warehouse', 'field', 'road', 'forest', 'beach', 'office',
+          'hangar', 'meadow', 'highway', 'jungle', 'shingle', 'lab')
+# Each twin is drawn as its base environment (layout, palette, object prior) plus its fine
+# detail (``_fine_detail``): only that detail tells the two apart.
+_TWIN_OF = {'hangar': 'warehouse', 'meadow': 'field', 'highway': 'road', 'jungle': 'forest',
+            'shingle': 'beach', 'lab': 'office'}
 OBJECTS = ('crate', 'barrel', 'cone', 'person', 'sign')
 
 CLASSES = TaskClasses(
@@ -42,6 +51,7 @@ _OBJECT_PRIOR = np.array([
     [1, 2, 2, 3, 1],   # beach
     [3, 1, 1, 3, 1],   # office
 ], dtype=np.float64)
+_OBJECT_PRIOR = np.concatenate([_OBJECT_PRIOR, _OBJECT_PRIOR[[SCENES.index(b) for b in _TWIN_OF.values()]]])
 _OBJECT_PRIOR /= _OBJECT_PRIOR.sum(axis=1, keepdims=True)
 
 # Base colours (RGB) per scene: (upper region, lower region, texture accent).
@@ -96,7 +106,9 @@ def _low_freq(rng: np.random.Generator, h: int, w: int, cells: int, amp: float) 
 
 
 def _background(rng: np.random.Generator, scene: str, h: int, w: int) -> np.ndarray:
-    """Environment background, (h, w, 3) float32 0..255."""
+    """Environment background, (h, w, 3) float32 0..255 (a twin: its base's, plus its detail)."""
+    twin = scene if scene in _TWIN_OF else None
+    scene = _TWIN_OF.get(scene, scene)
     top, bottom, accent = (_jitter(rng, c, 0.12) for c in _PALETTE[scene])
     img = np.empty((h, w, 3), np.float32)
     horizon = int(h * rng.uniform(0.2, 0.55))
@@ -160,10 +172,45 @@ def _background(rng: np.random.Generator, scene: str, h: int, w: int) -> np.ndar
             x0, y0 = int(rng.integers(0, w - s // 5)), int(rng.integers(0, max(1, horizon - s // 8)))
             cv2.rectangle(img, (x0, y0), (x0 + int(s * rng.uniform(0.15, 0.3)), y0 + int(s * 0.12)),
                           _jitter(rng, (190, 215, 235), 0.1).tolist(), -1)
+    if twin is not None:
+        _fine_detail(rng, twin, img, horizon)
     # Large-scale texture on everything (dirt, shade) so flat areas are not free for JPEG.
     img += _low_freq(rng, h, w, 8, 22)[..., None]
     img += _low_freq(rng, h, w, 48, 10)[..., None] * rng.uniform(0.5, 1.5)
     return img
+
+
+def _fine_detail(rng: np.random.Generator, twin: str, img: np.ndarray, horizon: int) -> None:
+    """The twin's fine detail, in place: periods of 3-4 px and dots of 1 px at moderate
+    contrast (18-45 levels), about what JPEG at low quality or WebP at its lowest smooths
+    away, while the sensor noise (sigma <= 7) and blur (sigma <= 0.8 px at 128 px) of
+    ``_photometric`` leave it visible to a network on the raw frame."""
+    h, w = img.shape[:2]
+    amp = float(rng.uniform(18, 45))
+    period = int(rng.integers(3, 5))
+    if twin == 'hangar':  # corrugated wall: fine vertical ribs above the horizon
+        ribs = np.where(np.arange(w) % period == 0, -amp, amp * 0.4).astype(np.float32)
+        img[:horizon] += ribs[None, :, None]
+    elif twin == 'lab':  # anti-slip mesh on the floor: a fine dark grid over the tiles
+        yy, xx = np.mgrid[horizon:h, 0:w]
+        mesh = ((yy % period == 0) | (xx % period == 0)).astype(np.float32)
+        img[horizon:] -= (amp * mesh)[..., None]
+    elif twin == 'highway':  # thin solid edge lines, one pixel wide, in perspective
+        vx = w // 2 + int(rng.integers(-w // 6, w // 6 + 1))
+        col = np.clip(img[min(h - 1, horizon + 1), vx] + amp * 2.5, 0, 255).tolist()
+        for x_bottom in (int(w * rng.uniform(0.12, 0.3)), int(w * rng.uniform(0.7, 0.88))):
+            cv2.line(img, (vx, horizon), (x_bottom, h), col, 1)
+    else:  # dots of one pixel: flowers on grass, light leaves in foliage, dark pebbles on sand
+        y0 = 0 if twin == 'jungle' else horizon
+        n = int((h - y0) * w * rng.uniform(0.04, 0.08))
+        ys, xs = rng.integers(y0, h, n), rng.integers(0, w, n)
+        if twin == 'meadow':
+            cols = np.array([(245, 245, 240), (245, 215, 60), (200, 90, 200)], np.float32)[rng.integers(0, 3, n)]
+            img[ys, xs] = img[ys, xs] * 0.3 + cols * 0.7
+        else:
+            sign = 1.0 if twin == 'jungle' else -1.0
+            img[ys, xs] += sign * amp * 1.5 * np.array([0.8, 1.0, 0.5] if twin == 'jungle' else [1.0, 1.0, 1.0],
+                                                       np.float32)
 
 
 def _clutter(rng: np.random.Generator, img: np.ndarray) -> None:
