@@ -11,6 +11,7 @@ from ladon_ros.data.source import DataSource
 
 _MAX = 2**31 - 1  # upper bound of counts and seeds (the ranges are inclusive)
 _AUX_STAGES = ('stage1', 'stage1_finetune')  # the stages that train the entropy model
+_VAL_KEYS = ('val_every', 'val_patience', 'val_scenes')  # the teacher's held-out validation
 
 
 @dataclass(frozen=True)
@@ -31,6 +32,14 @@ class StageConfig:
         None, "Stage 1 only: constant learning rate of the separate Adam that fits the entropy model's "
         "quantiles to the auxiliary loss (CompressAI's aux optimiser). Unset, the quantiles share the main "
         'optimiser, its schedule and its gradient clip', check=positive)
+    val_every: int = param(
+        0, 'Teacher only: steps between validations on a fixed held-out set of the synthetic world (world '
+        '`val_seed`, `val_scenes` scenes; top-1, box mAP, mIoU and their mean, the score, go to losses.jsonl); '
+        'the stage keeps the weights of the best score. 0: no validation', range=(0, _MAX))
+    val_patience: int = param(
+        0, 'Teacher only: stop at a plateau, after this many validations in a row without a better score. '
+        '0: never stop early (run to steps / time limit, still keeping the best)', range=(0, _MAX))
+    val_scenes: int = param(128, 'Teacher only: scenes in the validation set', range=(8, 100_000))
     data: tuple[DataSource, ...] = param(
         (), "Datasets this stage reads, each {format, path} (docs/TRAINING.md, 'Train on your robot's data'); "
         'one batch of each per step. Empty: fresh scenes of the built-in synthetic world')
@@ -82,7 +91,21 @@ class TrainConfig:
     kd_temperature: float = param(1.0, 'Stage 2 KD temperature (paper: 1)', check=positive)
     teacher_init: str | None = param(
         None, 'A teacher checkpoint (.safetensors) the teacher stage starts from, e.g. the shipped one to '
-        "fine-tune on your data; its class names must equal the data's")
+        "fine-tune on your data; its class names must equal the data's (see teacher_init_partial)")
+    teacher_init_partial: bool = param(
+        False, "With teacher_init: allow a checkpoint whose classes differ from the data's. Stem, body and the "
+        'heads of tasks with the same classes start from it; in a head whose task has other classes, the '
+        'layers whose shape depends on the class count (e.g. the classifier\'s last layer) start fresh')
+    stage1_init: str | None = param(
+        None, 'A Ladon checkpoint (.safetensors) whose bottleneck (encoder, entropy model, decoder) the '
+        "first beta's stage 1 starts from instead of a fresh one (warm start, e.g. the shipped rate point "
+        'after a teacher fine-tune); its classes may differ, only the bottleneck is taken')
+    stage1_kd: float = param(
+        0.0, 'Stage 1 (and stage1_finetune) weight of a KD term (T = kd_temperature) between the '
+        "classifier on the student's features (frozen teacher copy) and the teacher's logits, so the "
+        'bottleneck keeps what the scene class needs. 0 = the paper (features + bits only)', range=(0.0, 1e6))
+    val_seed: int = param(2_000_000, 'World seed of the teacher validation set (training uses train_seed, '
+                          'the evaluation 1000000 + N)', range=(0, _MAX))
     source: str = field(default='', compare=False)  # where the config was read from, not a key
 
     def __post_init__(self):
@@ -90,6 +113,17 @@ class TrainConfig:
             if getattr(self, name).aux_lr is not None:
                 raise ConfigError(f'{name}.aux_lr: only the stages that train the entropy model '
                                   f'({list(_AUX_STAGES)}) use it')
+        defaults = StageConfig(steps=0, lr=1.0)
+        for name in ('stage1', 'stage2', 'heads', 'stage1_finetune'):
+            stage = getattr(self, name)
+            for key in _VAL_KEYS:
+                if stage is not None and getattr(stage, key) != getattr(defaults, key):
+                    raise ConfigError(f'{name}.{key}: only the teacher stage validates')
+        if self.teacher.val_every and self.teacher.data:
+            raise ConfigError('teacher.val_every: the validation set is the synthetic world; with teacher.data '
+                              'set val_every to 0')
+        if self.teacher_init_partial and not self.teacher_init:
+            raise ConfigError('teacher_init_partial: needs teacher_init')
 
 
 def parse_config(raw: dict, source: str = '') -> TrainConfig:

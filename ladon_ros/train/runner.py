@@ -113,7 +113,12 @@ def train(cfg: TrainConfig, *, stages: tuple[str, ...] = ('teacher', 'ladon'), b
             raise RuntimeError(f'the teacher stage in {run_dir} has not finished: run with stages teacher first')
         teacher.train()
         params = _set_trainable(teacher, [teacher])
-        res = run_stage(name='teacher', cfg=cfg.teacher, model=teacher, params=params, step_fn=teacher_step, **common)
+        val = None
+        if cfg.teacher.val_every and 'teacher' in stages and not (read_progress(run_dir / 'teacher') or {}).get('done'):
+            from ladon_ros.train.validate import TeacherValidation
+            val = TeacherValidation(teacher, count=cfg.teacher.val_scenes, seed=cfg.val_seed)
+        res = run_stage(name='teacher', cfg=cfg.teacher, model=teacher, params=params, step_fn=teacher_step,
+                        val_fn=val, **common)
         summary['teacher'] = res.__dict__
         if 'teacher' in stages:  # ladon-only runs (e.g. one process per beta) only read it
             export_checkpoint(teacher, weights_dir / f'{cfg.teacher_model}.safetensors', rate_point=0.0,
@@ -142,13 +147,46 @@ def _build_teacher(cfg: TrainConfig, data: RunData, run_dir: Path) -> nn.Module:
     init = None
     if cfg.teacher_init:
         init, init_meta = load_checkpoint(cfg.teacher_init, expect_model=cfg.teacher_model)
-    classes = data.classes(init_meta.classes if init is not None else None, cfg.teacher_init or '')
+    # A partial init takes the classes of the data (the synthetic world without data sections).
+    exact = init is not None and not cfg.teacher_init_partial
+    classes = data.classes(init_meta.classes if exact else None, cfg.teacher_init or '' if exact else '')
     check_run_dir_classes(run_dir, classes)
     teacher = build_model(cfg.teacher_model, classes=classes)
     if init is not None:
-        teacher.load_state_dict(init.float().state_dict())
-        print(f'[teacher] starting from {cfg.teacher_init}', flush=True)
+        fresh = load_partial(teacher, init.float(), init_meta.classes, classes) if cfg.teacher_init_partial else []
+        if not cfg.teacher_init_partial:
+            teacher.load_state_dict(init.float().state_dict())
+        print(f'[teacher] starting from {cfg.teacher_init}'
+              + (f" except {', '.join(fresh)} (other classes: fresh)" if fresh else ''), flush=True)
     return teacher
+
+
+def load_partial(model: nn.Module, init: nn.Module, init_classes, classes) -> list[str]:
+    """Loads ``init``'s weights into ``model`` except the class-count-dependent tensors of the
+    heads whose task has other classes in ``classes`` than in ``init_classes``.
+
+    Returns:
+        The names of the tensors left fresh.
+
+    Raises:
+        ValueError: A tensor differs in shape outside such a head (another architecture).
+    """
+    changed = [t for t in ('classification', 'detection', 'segmentation')
+               if tuple(getattr(init_classes, t)) != tuple(getattr(classes, t))]
+    src, dst = init.state_dict(), model.state_dict()
+    if set(src) != set(dst):
+        raise ValueError(f'teacher_init has other tensors than {model.spec.name}: '
+                         f'{sorted(set(src) ^ set(dst))[:6]}')
+    fresh = []
+    for k, v in src.items():
+        if v.shape == dst[k].shape:
+            dst[k] = v
+        elif any(k.startswith(f'tail.heads.{t}.') for t in changed):
+            fresh.append(k)
+        else:
+            raise ValueError(f'teacher_init: {k} has shape {tuple(v.shape)}, the model {tuple(dst[k].shape)}')
+    model.load_state_dict(dst)
+    return fresh
 
 
 def train_ladon(cfg: TrainConfig, teacher: nn.Module, beta: float, device: torch.device, common: dict,
@@ -181,6 +219,12 @@ def _stage1(cfg: TrainConfig, teacher: nn.Module, model: nn.Module, beta: float,
     s1_init = None if s1_cfg is cfg.stage1 else Path(cfg.run_dir) / f'{beta_tag(cfg.betas[0])}_stage1'
     split_aux = s1_cfg.aux_lr is not None
     batches = data.batches('stage1' if s1_init is None else 'stage1_finetune', device)
+    if first and cfg.stage1_init and read_progress(Path(cfg.run_dir) / f'{beta_tag(beta)}_stage1') is None:
+        init, _ = load_checkpoint(cfg.stage1_init, expect_model=cfg.ladon_model)
+        # CompressAI's load_state_dict resizes the CDF tables; stage 2 rebuilds them (update()).
+        model.bottleneck.load_state_dict({k: (v.float() if v.is_floating_point() else v)
+                                          for k, v in init.bottleneck.state_dict().items()})
+        print(f'[{beta_tag(beta)}_stage1] bottleneck starts from {cfg.stage1_init}', flush=True)
     model.eval()
     bn.train()
     params = _set_trainable(model, [bn])
@@ -188,7 +232,8 @@ def _stage1(cfg: TrainConfig, teacher: nn.Module, model: nn.Module, beta: float,
     if split_aux:  # CompressAI's split: the quantiles get their own optimiser
         aux_params = [p for n, p in bn.named_parameters() if n.endswith('quantiles')]
         params = [p for n, p in bn.named_parameters() if not n.endswith('quantiles')]
-    step = partial(_stage1_terms, teacher=teacher, model=model, beta=beta, batches=batches, split_aux=split_aux)
+    step = partial(_stage1_terms, teacher=teacher, model=model, beta=beta, batches=batches, split_aux=split_aux,
+                   kd_weight=cfg.stage1_kd, temperature=cfg.kd_temperature)
     return run_stage(name=f'{beta_tag(beta)}_stage1', cfg=s1_cfg, model=model, params=params, step_fn=step,
                      aux_params=aux_params, init_from=s1_init, **common)
 
@@ -247,8 +292,9 @@ def _teacher_terms(step: int, *, teacher: nn.Module, batches: StageBatches) -> d
 
 
 def _stage1_terms(step: int, *, teacher: nn.Module, model: nn.Module, beta: float, batches: StageBatches,
-                  split_aux: bool) -> dict:
-    """Feature distillation to the teacher + beta x bits per pixel, and the aux loss (no labels)."""
+                  split_aux: bool, kd_weight: float = 0.0, temperature: float = 1.0) -> dict:
+    """Feature distillation to the teacher + beta x bits per pixel, and the aux loss (no labels);
+    with ``kd_weight``, also KD of the (frozen) classifier on the student's features."""
     x = batches.images(step)
     bn = model.bottleneck
     h, w = model.spec.input_size
@@ -260,7 +306,14 @@ def _stage1_terms(step: int, *, teacher: nn.Module, model: nn.Module, beta: floa
     bpp = bits_per_image(out['likelihoods']) / (h * w)
     aux = model.aux_loss()
     main = fd + beta * bpp
-    return {'loss': main if split_aux else main + aux, 'fd': fd, 'bpp': bpp, 'aux': aux}
+    terms = {'fd': fd, 'bpp': bpp, 'aux': aux}
+    if kd_weight > 0:
+        with torch.no_grad():
+            t_logits = teacher.tail.heads.classification(t_feats)
+        terms['kd'] = kd_loss(model.tail.heads.classification(s_feats), t_logits, None, alpha=1.0,
+                              temperature=temperature)
+        main = main + kd_weight * terms['kd']
+    return {'loss': main if split_aux else main + aux, **terms}
 
 
 def _stage2_terms(step: int, *, teacher: nn.Module, model: nn.Module, batches: StageBatches, alpha: float,
