@@ -1,10 +1,11 @@
 """The synthetic world: deterministic, well-formed, and consistent across its three label kinds."""
+import cv2
 import numpy as np
 import pytest
 import torch
 
 from ladon_ros.data.dataset import SceneDataset, collate_scenes
-from ladon_ros.data.synthetic import CLASSES, SceneGenerator
+from ladon_ros.data.synthetic import _TWIN_OF, CLASSES, SCENES, SceneGenerator, _background, _fine_detail
 
 torch.set_num_threads(1)
 
@@ -61,15 +62,35 @@ def test_every_class_of_every_task_occurs():
 
 
 def test_scene_class_changes_the_picture_statistics():
-    # The environment must be visible in the pixels (else classification is unlearnable).
+    # The base environments must be visible in the pixels' colours (else classification is
+    # unlearnable); their twins differ only in fine detail (next test).
     g = SceneGenerator(image_size=(64, 64), seed=4)
     means = {}
-    for i in range(120):
+    for i in range(240):
         s = g.sample(i)
-        means.setdefault(s.scene_class, []).append(s.image.reshape(-1, 3).mean(0))
+        if SCENES[s.scene_class] not in _TWIN_OF:
+            means.setdefault(s.scene_class, []).append(s.image.reshape(-1, 3).mean(0))
     centres = np.array([np.mean(v, 0) for _, v in sorted(means.items())])
     dist = np.linalg.norm(centres[:, None] - centres[None], axis=-1)
     assert dist[np.triu_indices(len(centres), 1)].min() > 5
+
+
+@pytest.mark.parametrize('twin', sorted(_TWIN_OF))
+def test_twins_differ_from_their_base_only_in_fine_detail(twin):
+    # The detail a twin adds to its base's background is high-frequency: after a Gaussian
+    # blur of sigma 1.5 px (about what JPEG at low quality keeps of a 128 px frame) little of it is
+    # left, while it is strong enough to stand out of the sensor noise (sigma <= 7).
+    assert twin in SCENES and _TWIN_OF[twin] in SCENES
+    for seed in range(4):
+        rng = np.random.default_rng(seed)
+        base = _background(rng, _TWIN_OF[twin], 128, 128)
+        with_detail = base.copy()
+        _fine_detail(np.random.default_rng(seed + 100), twin, with_detail, horizon=40)
+        diff = (with_detail - base).mean(-1)
+        low = cv2.GaussianBlur(diff, (0, 0), 1.5)
+        energy = np.square(diff).sum()
+        assert diff.max() - diff.min() >= 18 and energy > 0  # the contrast of the detail
+        assert np.square(low).sum() < 0.35 * energy, (twin, seed)
 
 
 def test_invalid_arguments_are_refused():

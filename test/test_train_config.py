@@ -82,3 +82,26 @@ def test_aux_lr_and_stage1_finetune():
         parse_config({**_BASE, 'teacher': {'steps': 3, 'lr': 1e-3, 'aux_lr': 0.1}})
     with pytest.raises(ValueError, match='aux_lr'):
         parse_config({**_BASE, 'stage1': {'steps': 3, 'lr': 1e-3, 'aux_lr': 0}})
+
+
+@pytest.mark.parametrize('bad, match', [
+    ({'stage1': {'steps': 2, 'lr': 1e-3, 'val_every': 5}}, 'stage1.val_every: only the teacher'),
+    ({'heads': {'steps': 2, 'lr': 1e-3, 'val_patience': 2}}, 'heads.val_patience: only the teacher'),
+    ({'teacher': {'steps': 2, 'lr': 1e-3, 'val_every': 5, 'data': [{'format': 'images', 'path': 'x'}]}},
+     'teacher.val_every: the validation set is the synthetic world'),
+    ({'teacher_init_partial': True}, 'teacher_init_partial: needs teacher_init'),
+    ({'teacher': {'steps': 2, 'lr': 1e-3, 'val_scenes': 2}}, 'val_scenes'),
+    ({'stage1_kd': -1.0}, 'stage1_kd'),
+])
+def test_validation_and_warm_start_keys_are_checked(bad, match):
+    with pytest.raises(ValueError, match=match):
+        parse_config({**_BASE, **bad})
+
+
+def test_small_config_documents_its_departures():
+    cfg = load_config('configs/train/small.yaml')
+    assert cfg.teacher.val_every > 0 and cfg.teacher.val_patience > 0 and cfg.teacher_init_partial
+    # Without the warm-start keys the recipe is the paper's: every stage from scratch, no stage-1 KD.
+    paper = parse_config(_BASE)
+    assert paper.teacher_init is None and paper.stage1_init is None and paper.stage1_kd == 0.0
+    assert paper.teacher.val_every == 0

@@ -184,33 +184,30 @@ def _fine_detail(rng: np.random.Generator, twin: str, img: np.ndarray, horizon: 
     """The twin's fine detail, in place: periods of 3-4 px and dots of 1 px at moderate
     contrast (18-45 levels), about what JPEG at low quality or WebP at its lowest smooths
     away, while the sensor noise (sigma <= 7) and blur (sigma <= 0.8 px at 128 px) of
-    ``_photometric`` leave it visible to a network on the raw frame."""
+    ``_photometric`` leave it visible to a network on the raw frame. Zero mean (up to the
+    thin lines), so the twin's average colour gives nothing away."""
     h, w = img.shape[:2]
     amp = float(rng.uniform(18, 45))
     period = int(rng.integers(3, 5))
     if twin == 'hangar':  # corrugated wall: fine vertical ribs above the horizon
-        ribs = np.where(np.arange(w) % period == 0, -amp, amp * 0.4).astype(np.float32)
+        ribs = np.where(np.arange(w) % period == 0, -amp, amp / (period - 1)).astype(np.float32)
         img[:horizon] += ribs[None, :, None]
-    elif twin == 'lab':  # anti-slip mesh on the floor: a fine dark grid over the tiles
+    elif twin == 'lab':  # anti-slip mesh on the floor: a fine grid over the tiles
         yy, xx = np.mgrid[horizon:h, 0:w]
         mesh = ((yy % period == 0) | (xx % period == 0)).astype(np.float32)
-        img[horizon:] -= (amp * mesh)[..., None]
+        img[horizon:] -= (amp * (mesh - mesh.mean()))[..., None]
     elif twin == 'highway':  # thin solid edge lines, one pixel wide, in perspective
         vx = w // 2 + int(rng.integers(-w // 6, w // 6 + 1))
         col = np.clip(img[min(h - 1, horizon + 1), vx] + amp * 2.5, 0, 255).tolist()
         for x_bottom in (int(w * rng.uniform(0.12, 0.3)), int(w * rng.uniform(0.7, 0.88))):
             cv2.line(img, (vx, horizon), (x_bottom, h), col, 1)
-    else:  # dots of one pixel: flowers on grass, light leaves in foliage, dark pebbles on sand
+    else:  # one-pixel dots, light or dark: flowers in grass, leaves in foliage, pebbles on sand
         y0 = 0 if twin == 'jungle' else horizon
         n = int((h - y0) * w * rng.uniform(0.04, 0.08))
         ys, xs = rng.integers(y0, h, n), rng.integers(0, w, n)
-        if twin == 'meadow':
-            cols = np.array([(245, 245, 240), (245, 215, 60), (200, 90, 200)], np.float32)[rng.integers(0, 3, n)]
-            img[ys, xs] = img[ys, xs] * 0.3 + cols * 0.7
-        else:
-            sign = 1.0 if twin == 'jungle' else -1.0
-            img[ys, xs] += sign * amp * 1.5 * np.array([0.8, 1.0, 0.5] if twin == 'jungle' else [1.0, 1.0, 1.0],
-                                                       np.float32)
+        tint = {'meadow': (1.0, 0.9, 0.3), 'jungle': (0.6, 1.0, 0.4), 'shingle': (1.0, 1.0, 1.0)}[twin]
+        sign = rng.choice(np.array([-1.0, 1.0], np.float32), n)
+        img[ys, xs] += (sign * amp * 1.5)[:, None] * np.asarray(tint, np.float32)
 
 
 def _clutter(rng: np.random.Generator, img: np.ndarray) -> None:

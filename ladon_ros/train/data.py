@@ -164,7 +164,8 @@ class RunData:
         """
         named = [(f'{stage}.data {src.describe()}', ds.classes if ds is not None else SYNTHETIC_CLASSES.to_dict())
                  for stage, sets in self.sets.items() for src, ds in sets
-                 if ds is not None or getattr(self.cfg, stage).data]
+                 # the teacher's built-in world counts too: its labels are the world's classes
+                 if ds is not None or getattr(self.cfg, stage).data or stage == 'teacher']
         base = init if init is not None else SYNTHETIC_CLASSES
         chosen = {t: tuple(base.for_task(t)) for t in TASKS}
         origin = {t: init_name or 'the synthetic world' for t in TASKS}
