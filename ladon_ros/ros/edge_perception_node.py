@@ -257,7 +257,8 @@ class EdgePerceptionNode(ManagedModelNode):
                 self.queue.charge(robot, time.perf_counter() - t0)  # rendering its images is its cost
             robot.consecutive_rejected = robot.received_since_served = 0
             robot.on_probation = False
-            robot.served_here = True  # announced in the heartbeat from now on
+            # announced in the heartbeat from now on, once its results reach their readers
+            robot.served_here = robot.served_here or robot.results_reach_readers()
             if took_over:
                 self.get_logger().info(f'{robot.name}: first result since serving it: frame arrived '
                                        f'{took_over[0] * 1e3:.0f} ms, result published {took_over[1] * 1e3:.0f} ms '

@@ -85,6 +85,18 @@ class RobotChannel:
         self._serving_since_ns = now_ns if serving else None
         self.consecutive_rejected = self.received_since_served = 0
 
+    def results_reach_readers(self) -> bool:
+        """Whether every reader of this robot's compact results that the graph knows is matched
+        to this edge's publisher. A new owner announces a robot (and so releases the old owner,
+        ``fleet_view``) only then: results published before DDS matched them were lost, and a
+        returning edge left gaps of 0.9-1.0 s. A reader that never matches costs at most the
+        old owner's hand-over limit (``HANDOVER_S``)."""
+        for key in ('classification', 'detections', 'stats'):
+            pub = self.pubs[key]
+            if pub.get_subscription_count() < self.node.count_subscribers(pub.topic_name):
+                return False
+        return True
+
     def first_served_since(self, arrival_ns: int) -> tuple[float, float] | None:
         """Call after publishing a result: (its frame's arrival, now) in seconds since the robot
         became served here, for the first result since then; None for every later one."""
