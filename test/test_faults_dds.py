@@ -631,7 +631,7 @@ class Lifecycle:
 
 
 def test_lifecycle_cleanup_frees_the_model_and_reconfigure_swaps_weights(world, edge30, capsys):
-    """Runs last on the shared edge: afterwards it serves the other weights."""
+    """On the shared edge; swaps the weights and back, so the other tests may run before or after it."""
     from lifecycle_msgs.msg import Transition
     procs, probe = edge30
     pid = procs.procs['edge_perception'].pid
@@ -662,9 +662,14 @@ def test_lifecycle_cleanup_frees_the_model_and_reconfigure_swaps_weights(world, 
     probe.publish(world['good'])  # the old weights are gone
     assert probe.wait(lambda: probe.rejected().get('weights_mismatch', 0) > rejected0, 5.0)
     assert procs.procs['edge_perception'].pid == pid and procs.alive('edge_perception')
+    rss_swapped = rss_mib(pid)
+    # Swap back (the shared edge serves the module's own weights to whichever test runs next).
+    life.reload('checkpoints', [world['ladon']])
+    assert probe.wait(lambda: probe.pub.get_subscription_count() > 0, 10.0)
+    assert _serve_one(probe, world['good']), procs.log('edge_perception')[-2000:]
     say(capsys, f'edge lifecycle over services: deactivate -> inactive, diagnostics "model freed"; activate -> '
                 f'served again; deactivate+cleanup -> unconfigured, diagnostics "not configured (no '
                 f'model loaded)", RSS {rss_loaded:.1f} -> {rss_free:.1f} MiB (the small models are a few MiB inside '
                 f'the torch runtime); set checkpoints + configure + activate '
                 f'in the same process (pid {pid}): the new weights are served, the old ones refused '
-                f'(weights_mismatch); RSS {rss_mib(pid):.1f} MiB')
+                f'(weights_mismatch); RSS {rss_swapped:.1f} MiB; swapped back: the first weights are served again')
