@@ -4,8 +4,9 @@ import math
 import numpy as np
 import pytest
 
+from ladon_ros.eval.curve import at_metric
 from ladon_ros.eval.metrics import ConfusionIoU, box_map, top1
-from ladon_ros.eval.report import bytes_at_metric, markdown, targets, to_rows
+from ladon_ros.eval.report import markdown, targets, to_rows
 from ladon_ros.eval.study import ConfigResult
 
 
@@ -36,12 +37,20 @@ def test_box_map_perfect_and_imperfect():
     assert box_map(gt, [(np.zeros((0, 4)), np.zeros(0), np.zeros(0))], 3)['map'] == 0.0
 
 
-def test_bytes_at_metric_interpolates_in_log_bytes():
-    curve = [(100.0, 0.2), (400.0, 0.6), (1600.0, 0.8)]
-    b, how = bytes_at_metric(curve, 0.4)
-    assert how == 'interpolated' and b == pytest.approx(200.0)
-    assert bytes_at_metric(curve, 0.1) == (100.0, 'below_range')
-    assert bytes_at_metric(curve, 0.9) == (1600.0, 'above_range')
+def test_at_metric_interpolates_setting_linearly_and_bytes_in_log_bytes():
+    curve = [(10, 100.0, 0.2), (50, 400.0, 0.6), (90, 1600.0, 0.8)]
+    m = at_metric(curve, 0.4)
+    assert m['how'] == 'interpolated' and m['bytes'] == pytest.approx(200.0)
+    assert m['setting'] == pytest.approx(30.0) and m['bracket'] == [10, 50] and m['metric'] == 0.4
+    assert at_metric(curve, 0.7)['bytes'] == pytest.approx(800.0)
+    low = at_metric(curve, 0.1)
+    assert (low['bytes'], low['how'], low['setting'], low['metric']) == (100.0, 'below_range', 10, 0.2)
+    high = at_metric(curve, 0.9)
+    assert (high['bytes'], high['how'], high['setting'], high['metric']) == (1600.0, 'above_range', 90, 0.8)
+    # The first crossing from the cheap end, whatever order the settings come in.
+    assert at_metric(list(reversed(curve)) + [(95, 2000.0, 0.3)], 0.4)['bracket'] == [10, 50]
+    with pytest.raises(ValueError):
+        at_metric([], 0.5)
 
 
 def _results():

@@ -238,8 +238,9 @@ def test_equal_accuracy_interpolates_quality_and_bytes_between_measured_qualitie
                           {**r('jpeg', 90, 0.9, 9.0), 'metric_name': 'mAP@.5'}]}   # other metric: ignored
     pairs = equal_accuracy(rows)
     j = pairs[1.0]['jpeg']
-    assert j['quality'] == pytest.approx(15.0) and j['run'] == 15 and j['bytes'] == pytest.approx(1600.0)
-    assert j['bracket'] == [10.0, 20.0] and j['bytes_ratio'] == pytest.approx(900 / 1600)
+    # Linear in quality, log-linear in bytes (eval.curve.at_metric): sqrt(1400 x 1800).
+    assert j['quality'] == pytest.approx(15.0) and j['run'] == 15 and j['bytes'] == pytest.approx((1400 * 1800) ** .5)
+    assert j['bracket'] == [10.0, 20.0] and j['bytes_ratio'] == pytest.approx(900 / (1400 * 1800) ** .5)
     # Already reached by the lowest quality: that quality, flagged as a bound.
     assert pairs[1.0]['webp']['run'] == 5 and pairs[1.0]['webp']['bound'] == 'lowest quality'
     assert pairs[4.0]['jpeg'] is None and pairs[4.0]['webp'] is None     # nothing as accurate

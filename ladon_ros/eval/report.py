@@ -1,11 +1,11 @@
 """Study output: the JSON rows of the issue, the target comparisons, a markdown table, a plot."""
 from __future__ import annotations
 
-import math
 from pathlib import Path
 
 import numpy as np
 
+from ladon_ros.eval.curve import at_metric
 from ladon_ros.eval.study import ConfigResult
 
 # Task -> (metric attribute, metric name) rows written to the JSON; detection has two.
@@ -27,29 +27,6 @@ def to_rows(results: list[ConfigResult]) -> dict[str, list[dict]]:
                 out[task].append({'codec': r.codec, 'setting': r.setting, 'bytes_per_frame': round(r.bytes_per_frame, 2),
                                   'metric_name': name, 'metric': round(getattr(r, attr), 5)})
     return out
-
-
-def bytes_at_metric(curve: list[tuple[float, float]], target: float) -> tuple[float, str]:
-    """Bytes a codec needs to reach ``target``, interpolating its (bytes, metric) curve.
-
-    Linear interpolation in log-bytes between the two qualities that bracket ``target``
-    (first crossing from the cheap end).
-
-    Returns:
-        (bytes, how): ``how`` is ``'interpolated'``, ``'below_range'`` (its cheapest setting
-        already reaches the target: bytes is an upper bound) or ``'above_range'`` (its best
-        setting stays below: bytes is its largest size, a lower bound).
-    """
-    pts = sorted(curve)
-    if not pts:
-        raise ValueError('empty curve')
-    if pts[0][1] >= target:
-        return pts[0][0], 'below_range'
-    for (b0, m0), (b1, m1) in zip(pts, pts[1:]):
-        if m1 >= target > m0:
-            f = (target - m0) / (m1 - m0)
-            return math.exp(math.log(b0) + f * (math.log(b1) - math.log(b0))), 'interpolated'
-    return pts[-1][0], 'above_range'
 
 
 def targets(results: list[ConfigResult]) -> dict:
@@ -80,7 +57,8 @@ def targets(results: list[ConfigResult]) -> dict:
         for task, attr in PRIMARY.items():
             if not jpeg:
                 continue
-            jb, how = bytes_at_metric([(j.bytes_per_frame, getattr(j, attr)) for j in jpeg], getattr(r, attr))
+            m = at_metric([(j.setting, j.bytes_per_frame, getattr(j, attr)) for j in jpeg], getattr(r, attr))
+            jb, how = m['bytes'], m['how']
             row[task] = {'ladon_bytes': r.bytes_per_frame, 'jpeg_bytes': jb, 'jpeg_how': how,
                          'ratio': r.bytes_per_frame / jb, 'meets_0.25': bool(r.bytes_per_frame / jb <= 0.25)}
         out['bytes_vs_jpeg'][str(r.setting)] = row

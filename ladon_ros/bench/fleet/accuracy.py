@@ -5,10 +5,10 @@ run NOW (they are retrained from time to time), never from numbers kept in the c
 a file given with ``--accuracy``, or one computed once and cached under the output folder,
 named by a hash of the shipped weights so new weights get a new evaluation.
 
-Between two measured qualities, bytes and quality are interpolated linearly in mAP (the
-eval measures a few qualities only): the equal-accuracy JPEG of a Ladon point at mAP m lies
-between the qualities whose mAP brackets m. The fleet benchmark then runs that quality
-(rounded) and reports robots within budget and bytes of the pair.
+The pairing is ``eval.curve.at_metric`` (the interpolation eval's byte ratios use too):
+between the two measured qualities whose mAP brackets m, linear in quality and in log-bytes.
+The fleet benchmark then runs that quality (rounded) and reports robots within budget and
+bytes of the pair.
 """
 from __future__ import annotations
 
@@ -18,34 +18,31 @@ import subprocess
 import sys
 from pathlib import Path
 
+from ladon_ros.eval.curve import at_metric
+
 METRIC = 'mAP@[.5:.95]'
 TASK = 'detection'
 
 
 def _curve(rows: list[dict], codec: str) -> list[tuple[float, float, float]]:
-    """(quality, bytes, metric) of ``codec``, by quality."""
-    return sorted((float(r['setting']), float(r['bytes_per_frame']), float(r['metric']))
-                  for r in rows if r['codec'] == codec)
+    """(quality, bytes, metric) of ``codec``."""
+    return [(float(r['setting']), float(r['bytes_per_frame']), float(r['metric'])) for r in rows if r['codec'] == codec]
 
 
 def match(curve: list[tuple[float, float, float]], target: float) -> dict | None:
-    """The point of ``curve`` (quality, bytes, metric by quality) whose metric equals ``target``.
+    """The quality of ``curve`` (quality, bytes, metric) whose metric equals ``target``.
 
-    Linear in the metric between the two qualities that bracket it; the lowest quality when
-    even that reaches the target (``'bound': 'lowest quality'``: equal accuracy costs at most
-    its bytes); None when no quality reaches it.
+    ``eval.curve.at_metric`` as ``{'quality', 'bytes', 'metric', 'bracket', 'bound'}``;
+    the lowest quality when even that reaches the target (``'bound': 'lowest quality'``:
+    equal accuracy costs at most its bytes); None when no quality reaches it.
     """
     if not curve:
         return None
-    q0, b0, m0 = curve[0]
-    if m0 >= target:
-        return {'quality': q0, 'bytes': b0, 'metric': m0, 'bracket': [q0, q0], 'bound': 'lowest quality'}
-    for (qa, ba, ma), (qb, bb, mb) in zip(curve, curve[1:]):
-        if ma < target <= mb:
-            f = (target - ma) / (mb - ma)
-            return {'quality': qa + f * (qb - qa), 'bytes': ba + f * (bb - ba), 'metric': target,
-                    'bracket': [qa, qb], 'bound': ''}
-    return None
+    m = at_metric(curve, target)
+    if m['how'] == 'above_range':
+        return None
+    return {'quality': m['setting'], 'bytes': m['bytes'], 'metric': m['metric'], 'bracket': m['bracket'],
+            'bound': 'lowest quality' if m['how'] == 'below_range' else ''}
 
 
 def equal_accuracy(eval_rows: dict, metric: str = METRIC, task: str = TASK) -> dict[float, dict]:
