@@ -43,19 +43,22 @@ class Probe:
 
     def __init__(self):
         self.node = rclpy.create_node('fleet_probe')
-        self.stats = collections.defaultdict(list)    # robot -> [(arrival monotonic, stamp, served_by)]
+        # robot -> [(arrival monotonic, stamp, served_by, published: the edge's source timestamp [s],
+        #            the robot's frame sequence)]
+        self.stats = collections.defaultdict(list)
         self.first_served = {}                          # robot -> (wall arrival, stamp, sequence) of its first result
         self.heartbeats = {}                            # edge_id -> last EdgeHeartbeat
         self.heard = {}                                 # edge_id -> its arrival [monotonic s]
         deep = QoSProfile(depth=100, reliability=ReliabilityPolicy.RELIABLE)
         for ns in (*ROBOTS, LATE, DENIED):
             self.node.create_subscription(FrameStats, f'{ns}/perception/frame_stats',
-                                          lambda m, ns=ns: self._on_stats(ns, m), deep)
+                                          lambda m, info, ns=ns: self._on_stats(ns, m, info), deep)
         self.node.create_subscription(EdgeHeartbeat, '/ladon/edges', self._on_heartbeat,
                                       QoSProfile(depth=50, reliability=ReliabilityPolicy.BEST_EFFORT))
 
-    def _on_stats(self, ns, m):
-        self.stats[ns].append((time.monotonic(), (m.header.stamp.sec, m.header.stamp.nanosec), m.served_by))
+    def _on_stats(self, ns, m, info):
+        self.stats[ns].append((time.monotonic(), (m.header.stamp.sec, m.header.stamp.nanosec), m.served_by,
+                               info['source_timestamp'] * 1e-9, m.sequence))
         self.first_served.setdefault(ns, (time.time(), m.header.stamp.sec + m.header.stamp.nanosec * 1e-9, m.sequence))
 
     def _on_heartbeat(self, m):
@@ -114,8 +117,39 @@ def _player(procs, ns, frames_file, group):
         group.add(p.pid)
 
 
-def _edge(procs, ns, group):
+def _edge(procs, ns, group, *, returning: bool = False):
+    """Starts the edge of base station ``ns``.
+
+    A returning edge starts at the lowest CPU priority, outside the fleet's cgroup, and joins
+    it at normal priority once it serves (``_serving``). Base stations are separate machines;
+    on this 2-core host a returning edge's start (imports and weights, about one core for
+    5 s) otherwise took the CPU of the edge still serving every robot. Measured with it
+    starting at normal priority in the cgroup (8 runs of this test): the old owner served
+    nothing for 0.7-4.1 s while the robots' frames kept coming (sequence +7 to +41 across the
+    pause), the probe, starved too, heard results published 0.1 s apart up to 1.3 s apart, and
+    the longest gaps were 1.0-4.6 s; the hand-over itself was seamless every time (the
+    returning edge's first result and the old owner's last within 0.4 s of each other).
+    """
     p = procs.start('edge_perception', label=f'edge{ns.replace("/", "_")}', namespace=ns, params=EDGE_PARAMS)
+    if returning:
+        _renice(p.pid, 19)
+    elif group is not None:
+        group.add(p.pid)
+    return p
+
+
+def _renice(pid: int, nice: int) -> None:
+    """Every thread of ``pid`` (threads created later inherit their creator's value)."""
+    for tid in os.listdir(f'/proc/{pid}/task'):
+        try:
+            os.setpriority(os.PRIO_PROCESS, int(tid), nice)
+        except (ProcessLookupError, PermissionError):  # a thread gone; lowering nice needs root
+            pass
+
+
+def _serving(p, group) -> None:
+    """A returning edge that serves again: normal priority, in the fleet's cgroup."""
+    _renice(p.pid, 0)
     if group is not None:
         group.add(p.pid)
 
@@ -140,11 +174,27 @@ def _takeover_steps(log: str, wall_kill: float) -> str:
     return '; '.join(steps) or 'no takeover lines in its log'
 
 
+def _rejoin(samples, t_back: float, victim: str) -> tuple[float, str]:
+    """The longest gap between results while ``victim`` came back, and where it fell: from
+    which edge to which, how long after the restart, beside the returning edge's first result
+    and the old owner's last (the hand-over's two ends)."""
+    pairs = list(zip(samples, samples[1:]))
+    a, b = max(pairs, key=lambda p: p[1][0] - p[0][0])
+    first_new = min((s[0] for s in samples if s[2] == victim), default=float('nan'))
+    last_old = max((s[0] for s in samples if s[2] != victim), default=float('nan'))
+    stamps = (b[1][0] - a[1][0]) + (b[1][1] - a[1][1]) * 1e-9  # their frames' capture times apart
+    return b[0] - a[0], (f'{(b[0] - a[0]) * 1e3:.0f} ms at +{(a[0] - t_back):.2f} s, frames captured '
+                         f'{stamps * 1e3:.0f} ms apart (sequence +{b[4] - a[4]}), results published {(b[3] - a[3]) * 1e3:.0f} ms apart '
+                         f'({a[2]} -> {b[2]}; '
+                         f'returning edge first +{first_new - t_back:.2f} s, old owner last +{last_old - t_back:.2f} s)')
+
+
 def test_fleet_discovery_sharing_failover_and_rejoin(frames_file, tmp_path, capsys):
     dom = ros_domain('fleet_dds')
     env = {'OMP_NUM_THREADS': '1', 'ROS_DOMAIN_ID': str(dom)}
     rclpy.init(domain_id=dom)  # the probe joins the test's private domain
     report = []
+    probe = None
     try:
         with contextlib.ExitStack() as stack:
             group = _fleet_group(stack)  # entered first, so closed last (it kills what is left in it)
@@ -213,13 +263,15 @@ def test_fleet_discovery_sharing_failover_and_rejoin(frames_file, tmp_path, caps
                     break
                 # The killed edge comes back (same edge_id) and takes its share back.
                 t_back = time.monotonic()
-                _edge(procs, victim_ns, group)
+                returned = _edge(procs, victim_ns, group, returning=True)
                 assert probe.spin_until(lambda: all(any(s[2] == victim for s in probe.after(r, t_back))
                                                     for r in moved), 120), logs()
+                _serving(returned, group)
                 probe.spin_for(2.0)
                 for r in moved:
-                    arrivals = [s[0] for s in probe.after(r, t_back)]
-                    rejoin_gaps[r].append(max(b - a for a, b in zip(arrivals, arrivals[1:])))
+                    gap, where = _rejoin(probe.after(r, t_back), t_back, victim)
+                    rejoin_gaps[r].append(gap)
+                    report.append(f'{victim} back ({k + 1}): {r} longest gap {where}')
                 owners = {r: probe.stats[r][-1][2] for r in ROBOTS}
             # A robot started after the kill is served within 2 s of its first frame.
             _player(procs, LATE, frames_file, group)
@@ -239,15 +291,17 @@ def test_fleet_discovery_sharing_failover_and_rejoin(frames_file, tmp_path, caps
 
             # The killed edge comes back (same edge_id) and takes its share back, gap < 1 s.
             t_back = time.monotonic()
-            _edge(procs, victim_ns, group)
+            returned = _edge(procs, victim_ns, group, returning=True)
             live = ('/robot1', '/robot2', LATE)
             assert probe.spin_until(lambda: any(
                 s[2] == victim for r in live for s in probe.after(r, t_back)), 120), logs()
+            _serving(returned, group)
             probe.spin_for(3.0)
             back = {r: collections.Counter(s[2] for s in probe.after(r, t_back)) for r in live}
             for r in live:
-                arrivals = [s[0] for s in probe.after(r, t_back)]
-                rejoin_gaps[r].append(max(b - a for a, b in zip(arrivals, arrivals[1:])))
+                gap, where = _rejoin(probe.after(r, t_back), t_back, victim)
+                rejoin_gaps[r].append(gap)
+                report.append(f'{victim} back (last): {r} longest gap {where}')
             report.append(f'{victim} back: served {dict(sum(back.values(), collections.Counter()))} '
                           f'frames; longest gap per robot ' +
                           ', '.join(f'{r} {g[-1] * 1e3:.0f} ms' for r, g in rejoin_gaps.items() if r in live))
@@ -269,12 +323,13 @@ def test_fleet_discovery_sharing_failover_and_rejoin(frames_file, tmp_path, caps
             assert set(takeover) == set(ROBOTS), takeover
             assert max(median.values()) < 1.0, report
             assert join < 2.0, report
-            # The issue asks <= 1 s for an edge coming back; fresh clones measured 0.36-1.19 s
-            # (1.4 s with a second suite on the cores): most returns take 0.4-0.7 s, one in about
-            # three takes longer (open: the returning edge's first results vs the old owner's
-            # release). 1.5 s still fails a hand-over that drops the robot (HANDOVER_S = 3 s).
-            assert max(g for gs in rejoin_gaps.values() for g in gs) < 1.5, report
+            # An edge that comes back takes its share back without a gap longer than 1 s.
+            assert max(g for gs in rejoin_gaps.values() for g in gs) < 1.0, report
             assert not probe.stats[DENIED], 'a robot matching the deny pattern was served'
-            probe.node.destroy_node()
     finally:
+        # The probe's node is destroyed before shutdown on every path: left to the interpreter's
+        # exit after a failed assert, Fast DDS deadlocked destroying its publishers and the
+        # pytest process hung instead of reporting the failure.
+        if probe is not None:
+            probe.node.destroy_node()
         rclpy.shutdown()
