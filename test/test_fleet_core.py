@@ -62,6 +62,9 @@ def test_the_successor_is_who_takes_over_when_the_owner_dies():
         assert successor(r, live) == owner(r, [e for e in live if e.edge_id != first]) != first
     parts = [set(successors_of(e, ROBOTS, live)) for e in 'abcd']
     assert set().union(*parts) == set(ROBOTS) and sum(map(len, parts)) == len(ROBOTS)
+    # per robot, not per fleet: every edge backs up its own share (about a quarter each)
+    assert [parts[i] == {r for r in ROBOTS if successor(r, live) == e} for i, e in enumerate('abcd')] == [True] * 4
+    assert all(25 <= len(p) <= 75 for p in parts), [len(p) for p in parts]
     assert successor('/r', edges('a')) is None and successor('/r', []) is None
 
 
