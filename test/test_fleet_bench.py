@@ -170,6 +170,29 @@ def test_search_climbs_the_ladder_then_bisects_to_the_resolution():
     assert _run_search(12, start=1, resolution=1.0) == [1, 2, 4, 8, 16]
 
 
+def test_a_failed_first_cell_is_measured_again_and_only_the_first():
+    # The harness's loop: a failing cell for which confirm_failure says so is measured once more.
+    def search(answer, start, disturbed_first):
+        results, tried = {}, []
+        n = planning.next_count(results, start=start, cap=32)
+        while n is not None:
+            passed = n <= answer and not (disturbed_first and not tried)
+            tried.append(n)
+            if planning.confirm_failure(results, passed):
+                passed = n <= answer  # the second window: the disturbance is over
+                tried.append(n)
+            results[n] = passed
+            n = planning.next_count(results, start=start, cap=32)
+        return max((n for n, ok in results.items() if ok), default=0), tried
+    # Measured: jpeg@9 failed its first cell (4 robots) and ended at 3 against a floor of 14.
+    assert search(14, 4, disturbed_first=True) == (14, [4, 4, 8, 16, 12, 14])
+    assert search(14, 4, disturbed_first=False) == (14, [4, 8, 16, 12, 14])
+    # A genuine failure of the first cell costs one more cell and still steps down.
+    assert search(5, 8, disturbed_first=False) == (5, [8, 8, 4, 6, 5])
+    # Later failures are believed at once (the robots were already there).
+    assert not planning.confirm_failure({8: True}, False) and not planning.confirm_failure({}, True)
+
+
 def test_headline_takes_the_largest_pass_and_lists_skipped_searches():
     def row(n, ok):
         r = cell_row(_cell(robots=n), [_robot(10, 100.0, 10, 0.1 if ok else 0.4)] * n)

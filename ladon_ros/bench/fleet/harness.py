@@ -403,6 +403,15 @@ class FleetBench:
                          f'served within {timeout:.0f} s (logs in {self.logs})')
             time.sleep(cfg.settle_s)
             row = self._window(link, pool, edges, case, s.setting, s.link_mbps, s.fps, s.edges, n)
+            if planning.confirm_failure(results, row.within_budget):
+                self.log(f'  {case.label:>12} {s.setting} {s.link_mbps:>4g} Mbit/s {s.fps:>4g} Hz {s.edges}e '
+                         f'{n:>3} robots: first cell of the search over budget (fps min {row.fps_delivered_min:.1f}, '
+                         f'p95 {row.latency_p95_ms:.0f} ms, up {row.link_util:.0%}): measured once more')
+                first_try = row
+                time.sleep(cfg.settle_s)
+                row = self._window(link, pool, edges, case, s.setting, s.link_mbps, s.fps, s.edges, n)
+                row.extra.update(first_try_fps_min=first_try.fps_delivered_min,
+                                 first_try_p95_ms=first_try.latency_p95_ms, first_try_link_util=first_try.link_util)
             row.extra['search_why'] = s.why
             self.rows.append(row)
             self.on_row(row)
