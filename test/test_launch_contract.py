@@ -456,41 +456,32 @@ def test_fleet_discovery_server_runs_and_stops_on_sigint(fleet_launch, tmp_path)
     import time
     server = next(a.kwargs for a in _run(fleet_launch, robots='0', edges='0', discovery_server='true',
                                          discovery_port='11893') if type(a).__name__ == 'ExecuteProcess')
-    log = tmp_path / 'server.log'
-    with open(log, 'w') as out:
-        proc = subprocess.Popen(server['cmd'], stdout=out, stderr=subprocess.STDOUT)
-    try:
-        deadline = time.monotonic() + 20
-        while 'Server started' not in log.read_text() and time.monotonic() < deadline and proc.poll() is None:
-            time.sleep(0.1)
-        assert 'Server started' in log.read_text(), log.read_text()
-        # What launch does on shutdown: SIGINT, then SIGTERM after its sigterm_timeout (5 s).
-        # One fresh-clone run saw the fastdds CLI wrapper still alive 10 s after a SIGINT (not
-        # reproduced in 8 direct tries: it exits in 0.32 s), so the escalation is what is
-        # asserted, with the signal that ended it in the message.
-        def masks(pid):  # blocked / ignored signal masks: a SIGINT inherited blocked or ignored never arrives
-            status = dict(ln.split(':\t', 1) for ln in Path(f'/proc/{pid}/status').read_text().splitlines()
-                          if ':\t' in ln)
-            return f"SigBlk {status['SigBlk'].strip()} SigIgn {status['SigIgn'].strip()}"
-        wrapper = masks(proc.pid)
-        t0 = time.monotonic()
-        proc.send_signal(signal.SIGINT)
+    # Started plainly, and with SIGINT ignored on entry (what a launcher started in the
+    # background by a non-interactive shell passes on: measured, the fastdds CLI then ignored
+    # SIGINT, and SIGTERM killed it alone, orphaning its server; see server_command).
+    for how, prefix in (('plain', []), ('SIGINT inherited ignored', ['sh', '-c', 'trap "" INT; exec "$@"', 'sh'])):
+        log = tmp_path / 'server.log'
+        with open(log, 'w') as out:
+            proc = subprocess.Popen([*prefix, *server['cmd']], stdout=out, stderr=subprocess.STDOUT)
         try:
+            deadline = time.monotonic() + 20
+            while 'Server started' not in log.read_text() and time.monotonic() < deadline and proc.poll() is None:
+                time.sleep(0.1)
+            assert 'Server started' in log.read_text(), (how, log.read_text())
+            t0 = time.monotonic()
+            proc.send_signal(signal.SIGINT)  # what launch sends on shutdown (then SIGTERM after 5 s)
             proc.wait(5)
-            ended_by = f'SIGINT after {time.monotonic() - t0:.2f} s'
-        except subprocess.TimeoutExpired:
-            proc.send_signal(signal.SIGTERM)
-            proc.wait(5)
-            ended_by = 'SIGTERM (SIGINT ignored for 5 s)'
-        print(f'discovery server ended by {ended_by}, exit code {proc.returncode}; CLI wrapper {wrapper}, '
-              f'pytest {masks(os.getpid())}')
-        time.sleep(0.5)
-        left = subprocess.run(['pgrep', '-f', 'discovery-server .*-p 11893'], capture_output=True, text=True).stdout
-        assert not left.split(), f'discovery server outlived the SIGINT: pids {left.split()}'
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-        # On failure, stop what outlived the command (only this test's port).
-        left = subprocess.run(['pgrep', '-f', 'discovery-server .*-p 11893'], capture_output=True, text=True).stdout
-        for pid in left.split():
-            os.kill(int(pid), signal.SIGKILL)
+            print(f'discovery server ({how}) ended by SIGINT after {time.monotonic() - t0:.2f} s, '
+                  f'exit code {proc.returncode}')
+            time.sleep(0.5)
+            left = subprocess.run(['pgrep', '-f', 'discovery-server .*-p 11893'], capture_output=True,
+                                  text=True).stdout
+            assert not left.split(), f'discovery server ({how}) outlived the SIGINT: pids {left.split()}'
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+            # On failure, stop what outlived the command (only this test's port).
+            left = subprocess.run(['pgrep', '-f', 'discovery-server .*-p 11893'], capture_output=True,
+                                  text=True).stdout
+            for pid in left.split():
+                os.kill(int(pid), signal.SIGKILL)

@@ -20,7 +20,7 @@ SUPER_CLIENT_VAR = 'ROS_SUPER_CLIENT'
 
 
 def server_command(address: str, port: int | str, server_id: int = 0) -> list[str]:
-    """``fastdds discovery -i <id> -l <address> -p <port>`` as a command that a SIGINT stops.
+    """``fastdds discovery -i <id> -l <address> -p <port>`` as a command that SIGINT or SIGTERM stops.
 
     The pip wheel's ``bin/fastdds`` is a ``sh`` script that runs ``fastdds.py`` without
     ``exec``, so a SIGINT sent to it (by ``ros2 launch`` or ``NodeProcesses.stop``) never
@@ -32,8 +32,22 @@ def server_command(address: str, port: int | str, server_id: int = 0) -> list[st
     exe = shutil.which('fastdds')
     script = Path(exe).resolve().parent.parent / 'tools' / 'fastdds' / 'fastdds.py' if exe else None
     if script is not None and script.is_file():
-        return [sys.executable, str(script), *args]
+        return [sys.executable, '-c', _STOPPABLE, str(script), *args]
     return ['fastdds', *args]
+
+
+# Runs fastdds.py with SIGINT and SIGTERM both raising KeyboardInterrupt, on which it kills its
+# server. Python keeps SIGINT ignored when it starts with it ignored (a launcher started in the
+# background by a non-interactive shell passes that on: measured, the wrapper then ignored
+# launch's SIGINT, and launch's SIGTERM killed the wrapper alone, leaving the server running).
+_STOPPABLE = ('import os, runpy, signal, sys\n'
+              'def stop(*_):\n'
+              '    raise KeyboardInterrupt\n'
+              'signal.signal(signal.SIGINT, stop)\n'
+              'signal.signal(signal.SIGTERM, stop)\n'
+              'sys.argv = sys.argv[1:]\n'
+              'sys.path.insert(0, os.path.dirname(sys.argv[0]))  # as running the script would\n'
+              "runpy.run_path(sys.argv[0], run_name='__main__')\n")
 
 
 def uses_server(env: Mapping[str, str]) -> bool:
