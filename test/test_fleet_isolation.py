@@ -38,6 +38,9 @@ HOSTILE = '/intruder'
 # both kinds of window carry the same flooding process (its CPU, its DDS traffic) and they
 # differ only in whether the edge receives the flood.
 DECOY = '/decoy/intruder'
+# The intruder's crafted kinds (bench_nodes.HostilePlayer) and the edge's reasons for refusing each.
+KIND_REASONS = {'huge_image': ('bad_image_size',), 'random_body': ('bad_encoding', 'bad_symbols'),
+                'foreign_model': ('weights_mismatch',)}
 EDGE_PARAMS = {'serve_image_codecs': False, 'publish_debug_image': False}
 WINDOWS = ('calm', 'flood')
 BLOCK = ('calm', 'flood', 'flood', 'calm')  # one ABBA block: a linear drift in load cancels within it
@@ -214,15 +217,29 @@ def _flood_run(procs, frames_file, quota, no_quota):
     probe.spin_for(3.0)  # past the warm-up
     rss_calm = _peak_rss_mb(edge.pid)
 
-    flooders = {ns: _player(procs, ns, frames_file, '--kinds', 'huge_image,random_body,foreign_model',
-                            role='hostile-player', rate_hz=200) for ns in (HOSTILE, DECOY)}
-
     def intruder(key):
         return int(probe.robot_diag.get(HOSTILE, {}).get(key, 0))
-    # The edge refuses the intruder's frames, then quarantines it (quarantine_after refused
-    # frames in a row): measured from then on, the long-run state of a flood.
+    # Prelude: the intruder's crafted kinds in turn, twice, at 5 Hz (below quarantine_after): the
+    # edge checks each of them, so every kind's reason is counted. The flood's kinds are random and
+    # the edge checks only the few frames keep-latest hands it before the quarantine: in one run
+    # of 7 checked frames none was foreign_model.
+    prelude = f'{_label(HOSTILE)}_prelude'
+    procs.start_command(prelude, [
+        sys.executable, '-m', 'ladon_ros.ros.bench_nodes', 'hostile-player', '--frames', str(frames_file),
+        '--kinds', ','.join(KIND_REASONS), '--order', 'cycle', '--count', str(2 * len(KIND_REASONS)),
+        '--rate-hz', '5', '--ros-args', '-r', f'__ns:={HOSTILE}'])
+    assert probe.spin_until(lambda: all(any(intruder(f'rejected_{r}') for r in rs) for rs in KIND_REASONS.values()),
+                            60), _logs(procs)
+    procs.stop(prelude)
+    assert not intruder('quarantines'), _logs(procs)
+    prelude_rejected = intruder('frames_rejected')
+
+    flooders = {ns: _player(procs, ns, frames_file, '--kinds', ','.join(KIND_REASONS),
+                            role='hostile-player', rate_hz=200) for ns in (HOSTILE, DECOY)}
+    # The edge refuses the flood's frames, then quarantines the intruder (quarantine_after
+    # refused frames in a row): measured from then on, the long-run state of a flood.
     t_start = time.monotonic()
-    assert probe.spin_until(lambda: intruder('frames_rejected') > 0, 60), _logs(procs)
+    assert probe.spin_until(lambda: intruder('frames_rejected') > prelude_rejected, 60), _logs(procs)
     t_rejected = time.monotonic()
     assert probe.spin_until(lambda: intruder('quarantines') > 0, 120), _logs(procs)
     t_quarantined = time.monotonic()
@@ -279,8 +296,8 @@ def _flood_run(procs, frames_file, quota, no_quota):
         f'crafted frames/s published: intruder {_sent_rate(procs.log(_label(HOSTILE)), walls["flood"])} '
         f'(flood windows), decoy {_sent_rate(procs.log(_label(DECOY)), walls["calm"])} (calm windows)',
         f'intruder at the edge: frames_received {diag.get("frames_received")}, frames_dropped_stale '
-        f'{diag.get("frames_dropped_stale")}, frames_rejected {diag["frames_rejected"]} '
-        f'({int(diag["frames_rejected"]) - rejected_before} in the windows) {reasons}, '
+        f'{diag.get("frames_dropped_stale")}, frames_rejected {diag["frames_rejected"]} ({prelude_rejected} '
+        f'of the prelude, {int(diag["frames_rejected"]) - rejected_before} in the windows) {reasons}, '
         f'served {len(probe.stats[HOSTILE])}, edge_time_s {diag.get("edge_time_s")}, quarantines '
         f'{diag.get("quarantines")} (first refusal {t_rejected - t_start:.1f} s after its start, first '
         f'quarantine {t_quarantined - t_rejected:.1f} s later)',
@@ -297,7 +314,7 @@ def _flood_run(procs, frames_file, quota, no_quota):
             'hostile_served': len(probe.stats[HOSTILE]),
             'honest_rejected': {r: int(probe.robot_diag[r].get('frames_rejected', 0)) for r in HONEST},
             'honest_quarantines': {r: int(probe.robot_diag[r].get('quarantines', 0)) for r in HONEST},
-            'report': report}
+            'prelude_rejected': prelude_rejected, 'report': report}
 
 
 def test_flood_is_refused_counted_and_bounded_in_memory(flood, capsys):
@@ -307,11 +324,12 @@ def test_flood_is_refused_counted_and_bounded_in_memory(flood, capsys):
     with capsys.disabled():
         print('\n' + '\n'.join(report))
     assert flood['rss_peak'] < RSS_BOUND_MB, report
-    # Every crafted kind was refused and counted against the intruder, under its reason.
+    # Every crafted kind was refused and counted against the intruder, under its reason (the
+    # prelude shows the edge each kind), and so were frames of the flood itself.
     assert int(diag['frames_rejected']) == sum(reasons.values()), report
-    assert reasons.get('bad_image_size', 0) > 0, report
-    assert reasons.get('weights_mismatch', 0) > 0, report
-    assert reasons.get('bad_encoding', 0) + reasons.get('bad_symbols', 0) > 0, report
+    for kind, kind_reasons in KIND_REASONS.items():
+        assert sum(reasons.get(r, 0) for r in kind_reasons) > 0, (kind, report)
+    assert int(diag['frames_rejected']) > flood['prelude_rejected'], report
     assert flood['hostile_served'] == 0, 'a crafted frame was served'
     assert not any(flood['honest_rejected'].values()), flood['honest_rejected']
     # The intruder was quarantined (its subscription dropped for a while), the honest robots never.

@@ -11,7 +11,8 @@
   at a given rate, stamped at publish, so many robots fit on a small machine (no torch).
   With ``--results`` it also subscribes to its own compact results and records them.
 - ``hostile-player``: the same replay loop turned hostile (robustness tests): each tick sends
-  one crafted frame of a kind drawn at random from ``--kinds`` (see ``HostilePlayer``).
+  one crafted frame of a kind drawn at random from ``--kinds``, or taken in turn with
+  ``--order cycle`` (see ``HostilePlayer``).
 - ``record``: records the edge's ``<ns>/perception/frame_stats`` and ``<ns>/link_feedback``.
 - ``diagnostics``: records every edge's ``edge_perception: pipeline`` status on ``/diagnostics``
   (counters such as ``frames_served``, ``batches_run``, ``frames_batched``).
@@ -194,7 +195,9 @@ class LatentPlayer(Node):
 
 
 class HostilePlayer(LatentPlayer):
-    """A hostile robot: each tick publishes one crafted frame, its kind drawn at random from ``kinds``.
+    """A hostile robot: each tick publishes one crafted frame, its kind drawn at random from ``kinds``
+    (``order='random'``) or taken in turn (``order='cycle'``: a slow prelude of ``len(kinds)`` frames
+    then shows the receiver every kind once, whatever it samples of a fast flood).
 
     Kinds (all built from genuine frames, so every field but the attacked one is plausible):
 
@@ -211,11 +214,17 @@ class HostilePlayer(LatentPlayer):
     FOREIGN_HASH = 'f0e1d2c3b4a59687f0e1d2c3b4a59687'
     POOL = 32
 
-    def __init__(self, frames_file: str, rate_hz: float, count: int, kinds: list[str], max_side: int, seed: int):
+    ORDERS = ('random', 'cycle')
+
+    def __init__(self, frames_file: str, rate_hz: float, count: int, kinds: list[str], max_side: int, seed: int,
+                 order: str = 'random'):
         super().__init__(frames_file, rate_hz, count, None, node_name='hostile_player')
         unknown = set(kinds) - set(self.KINDS)
         if unknown:
             raise ValueError(f'unknown kinds {sorted(unknown)}; expected some of {self.KINDS}')
+        if order not in self.ORDERS:
+            raise ValueError(f'unknown order {order!r}; expected one of {self.ORDERS}')
+        self.order, self.n_kinds = order, len(kinds)
         self.max_side = max_side
         self.rng = np.random.default_rng(seed)
         # Messages crafted beforehand (POOL per kind), so a tick costs this process little CPU: on
@@ -246,7 +255,11 @@ class HostilePlayer(LatentPlayer):
         if self.count and self.sent >= self.count:
             self.timer.cancel()
             return
-        msg = self.pool[int(self.rng.integers(len(self.pool)))]
+        if self.order == 'cycle':  # kind = sent mod kinds; the pool holds POOL frames per kind, in kind order
+            kind, i = self.sent % self.n_kinds, (self.sent // self.n_kinds) % self.POOL
+            msg = self.pool[kind * self.POOL + i]
+        else:
+            msg = self.pool[int(self.rng.integers(len(self.pool)))]
         msg.header.stamp = self.get_clock().now().to_msg()
         msg.sequence = self.sent & 0xFFFFFFFF
         self.pub.publish(msg)
@@ -273,6 +286,8 @@ def main(argv: list[str] | None = None) -> int:
     hp.add_argument('--rate-hz', type=float, default=200.0)
     hp.add_argument('--count', type=int, default=0, help='0 = until stopped')
     hp.add_argument('--kinds', default=','.join(HostilePlayer.KINDS), help='comma-separated HostilePlayer.KINDS')
+    hp.add_argument('--order', choices=HostilePlayer.ORDERS, default='random',
+                    help='kind of each frame: drawn at random, or the kinds in turn')
     hp.add_argument('--max-side', type=int, default=4096, help='image side claimed by max_image frames')
     hp.add_argument('--seed', type=int, default=0)
     r = sub.add_parser('record')
@@ -292,7 +307,7 @@ def main(argv: list[str] | None = None) -> int:
             node = LatentPlayer(args.frames, args.rate_hz, args.count, args.results)
         elif args.role == 'hostile-player':
             node = HostilePlayer(args.frames, args.rate_hz, args.count, args.kinds.split(','), args.max_side,
-                                 args.seed)
+                                 args.seed, args.order)
         elif args.role == 'diagnostics':
             node = DiagnosticsRecorder(args.out)
         else:
