@@ -49,12 +49,12 @@ def test_bench_edge_cli_json(small_ckpt, tmp_path, capsys):
 
 def test_int8_encoder_agrees_with_fp32_on_trained_weights(tmp_path):
     """With trained weights the latent depends on the image, so a wrong int8 input path or export
-    shows: measured 0.903 agreement here with the 12-class weights (0.965 with the previous ones);
-    an input halved in brightness gave 0.74 (test_export_int8.py, same encoder)."""
+    shows: measured 0.953 agreement here with the weights of 2026-12-03 18:32 (0.903 with the
+    ones before); an input halved in brightness gave 0.795 (test_export_int8.py, same encoder)."""
     from pathlib import Path
 
     import ladon_ros.weights
     ckpt = Path(ladon_ros.weights.__file__).parent / 'ladon_small_b1.safetensors'
     _, summary = run_encoder_bench(checkpoint=ckpt, iters=1, int8=True, include_resnet50=False, work_dir=tmp_path)
-    assert summary['int8_symbol_agreement'] >= 0.85
+    assert summary['int8_symbol_agreement'] >= 0.90
     assert 0.95 <= summary['int8_bytes_ratio'] <= 1.05

@@ -3,10 +3,11 @@
 The shipped trained ``ladon_small`` beta-1 checkpoint is exported; the int8 file must load in
 ONNX Runtime, hold quantized convolutions (QDQ: int8 weights dequantized into every Conv),
 run on camera frames and give the fp32 encoder's latent symbols within the bound below.
-Measured here on 12 synthetic scenes (not the calibration ones) with the weights retrained on
-the 12-class world: mean agreement 0.898, worst scene 0.834, no symbol more than 4 apart (the
-previous weights: 0.961 / 0.944 / 2). An input path halving brightness gave 0.736 / 0.696 / 6,
-RGB fed as BGR 0.707 / 0.659 / 7: both below the mean bound.
+Measured here on 12 synthetic scenes (not the calibration ones) with the weights of
+2026-12-03 18:32 (teacher at its validation plateau): mean agreement 0.948, worst scene 0.923,
+no symbol more than 3 apart (the weights before: 0.898 / 0.834 / 4). An input path halving
+brightness gave 0.795 / 0.753 / 5, RGB fed as BGR 0.751 / 0.699 / 7: both below the mean and
+scene bounds.
 """
 from __future__ import annotations
 
@@ -22,7 +23,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 CHECKPOINT = ROOT / 'ladon_ros' / 'weights' / 'ladon_small_b1.safetensors'
-MEAN_AGREEMENT, SCENE_AGREEMENT, MAX_SYMBOL_STEP = 0.85, 0.78, 5
+MEAN_AGREEMENT, SCENE_AGREEMENT, MAX_SYMBOL_STEP = 0.90, 0.86, 4
 
 
 @pytest.fixture(scope='module')
