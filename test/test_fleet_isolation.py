@@ -152,8 +152,8 @@ def _label(ns: str) -> str:
     return f'robot{ns.replace("/", "_")}'
 
 
-def _player(procs, ns, frames_file, *extra, role='latent-player', rate_hz=10):
-    return procs.start_command(_label(ns), [
+def _player(procs, ns, frames_file, *extra, role='latent-player', rate_hz=10, label=None):
+    return procs.start_command(label or _label(ns), [
         sys.executable, '-m', 'ladon_ros.ros.bench_nodes', role, '--frames', str(frames_file),
         '--rate-hz', str(rate_hz), *extra, '--ros-args', '-r', f'__ns:={ns}'])
 
@@ -226,10 +226,8 @@ def _flood_run(procs, frames_file, quota, no_quota):
     # foreign_model. Not a fixed count: the frames sent before the edge finds the new robot in
     # the graph are lost (4 of 6 in one fresh-clone run).
     prelude = f'{_label(HOSTILE)}_prelude'
-    procs.start_command(prelude, [
-        sys.executable, '-m', 'ladon_ros.ros.bench_nodes', 'hostile-player', '--frames', str(frames_file),
-        '--kinds', ','.join(KIND_REASONS), '--order', 'cycle', '--rate-hz', '5',
-        '--ros-args', '-r', f'__ns:={HOSTILE}'])
+    _player(procs, HOSTILE, frames_file, '--kinds', ','.join(KIND_REASONS), '--order', 'cycle',
+            role='hostile-player', rate_hz=5, label=prelude)
     assert probe.spin_until(lambda: all(any(intruder(f'rejected_{r}') for r in rs) for rs in KIND_REASONS.values()),
                             60), _logs(procs)
     procs.stop(prelude)

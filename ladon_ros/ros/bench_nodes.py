@@ -196,8 +196,8 @@ class LatentPlayer(Node):
 
 class HostilePlayer(LatentPlayer):
     """A hostile robot: each tick publishes one crafted frame, its kind drawn at random from ``kinds``
-    (``order='random'``) or taken in turn (``order='cycle'``: a slow prelude of ``len(kinds)`` frames
-    then shows the receiver every kind once, whatever it samples of a fast flood).
+    (``order='random'``) or taken in turn (``order='cycle'``: sent slowly, every kind reaches the
+    receiver within ``len(kinds)`` frames, whatever it would sample of a fast random flood).
 
     Kinds (all built from genuine frames, so every field but the attacked one is plausible):
 
