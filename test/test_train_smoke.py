@@ -8,6 +8,7 @@ import torch
 
 from ladon_ros.camera import make_camera_encoder
 from ladon_ros.checkpoint import load_checkpoint
+from ladon_ros.codec.bitstream import HEADER_SIZE
 from ladon_ros.data.synthetic import CLASSES, SceneGenerator
 from ladon_ros.edge import EdgePerception
 from ladon_ros.train.config import load_config
@@ -41,12 +42,44 @@ def test_tiny_recipe_end_to_end_and_resume(trained):
     assert result.segmentation.shape == (96, 160)
     # The log has every stage; a second run skips everything (finished states are kept).
     stages = {json.loads(s)['stage'] for s in (tmp_path / 'run' / 'losses.jsonl').read_text().splitlines()}
-    assert stages == {'teacher', 'b1_stage1', 'b1_stage2', 'b1_heads', 'b4_stage1', 'b4_stage2', 'b4_heads'}
+    assert stages == {'teacher', 'b1_stage1', 'b1_stage2', 'b1_heads', 'b1_joint', 'b4_stage1', 'b4_stage2',
+                      'b4_heads', 'b4_joint'}
     before = ladon_path.read_bytes()
     again = train(cfg, betas=(4.0,))
-    assert again['b4_heads']['steps_done'] == 2
+    assert again['b4_heads']['steps_done'] == 2 and again['b4_joint']['steps_done'] == 2
     assert ladon_path.read_bytes() == before  # same weights re-exported from the saved states
     assert np.isfinite(summary['b4_stage1']['last_terms']['bpp'])
+
+
+def test_joint_from_fine_tunes_the_edge_side_and_keeps_the_bitstream(trained):
+    tmp_path, cfg, _ = trained
+    src = tmp_path / 'w'
+    cfg2 = dataclasses.replace(cfg, joint_from=str(src), run_dir=str(tmp_path / 'run_joint'),
+                               weights_dir=str(tmp_path / 'w_joint'))
+    summary = train(cfg2, stages=('ladon',), betas=(4.0,))
+    assert set(summary) == {'b4_joint', 'total_min'} and summary['b4_joint']['steps_done'] == 2
+    terms = summary['b4_joint']['last_terms']
+    assert {'kd', 'fd', 'seg', 'loss_classifier', 'loss_box_reg'} <= set(terms)
+    old, _ = load_checkpoint(src / 'ladon_small_b4.safetensors')
+    new, meta = load_checkpoint(tmp_path / 'w_joint' / 'ladon_small_b4.safetensors')
+    assert 'b4_joint 2 steps' in meta.notes
+    old_sd, new_sd = old.state_dict(), new.state_dict()
+    # Encoder and entropy model frozen: the robot's bitstream (and its ONNX bundle) do not change ...
+    for k in old_sd:
+        if k.startswith(('bottleneck.encoder', 'bottleneck.entropy_bottleneck')):
+            assert torch.equal(old_sd[k], new_sd[k]), k
+    image = SceneGenerator(image_size=(128, 128), seed=5).sample(0).image
+    frames = [make_camera_encoder(codec='ladon', checkpoint=d / 'ladon_small_b4.safetensors').encode(image)
+              for d in (src, tmp_path / 'w_joint')]
+    # The body is the same; the header names the new weights (the edge serves matching frames only).
+    assert frames[0].payload[HEADER_SIZE:] == frames[1].payload[HEADER_SIZE:]
+    assert frames[0].payload[:HEADER_SIZE] != frames[1].payload[:HEADER_SIZE]
+    # ... while decoder, body and every head moved.
+    for part in ('bottleneck.decoder', 'tail.body', 'tail.heads.detection', 'tail.heads.segmentation',
+                 'tail.heads.classification'):
+        assert any(not torch.equal(old_sd[k], new_sd[k]) for k in old_sd if k.startswith(part)), part
+    with pytest.raises(ValueError, match='teacher stage'):
+        train(cfg2, stages=('teacher', 'ladon'), betas=(4.0,))
 
 
 def test_eval_cli_writes_the_issue_json_plot_and_table(trained):

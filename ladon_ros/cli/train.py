@@ -15,6 +15,9 @@ def register(sub) -> None:
     p.add_argument('--betas', default='', type=_betas, help='comma list: train only these rate points of the config')
     p.add_argument('--run-dir', default='', help='override run_dir (resumable states, loss log)')
     p.add_argument('--weights-dir', default='', help='override weights_dir (final checkpoints)')
+    p.add_argument('--joint-from', default='',
+                   help='override joint_from: a folder of finished checkpoints (e.g. ladon_ros/weights); each '
+                        'rate point starts from its checkpoint there and runs only the joint stage')
     p.add_argument('--threads', type=int, default=-1,
                    help='override threads (torch CPU threads; 0 = torch default), e.g. when '
                         'running one process per rate point')
@@ -62,6 +65,8 @@ def run(args) -> int:
         over['weights_dir'] = args.weights_dir
     if args.threads >= 0:
         over['threads'] = args.threads
+    if args.joint_from:
+        over['joint_from'] = args.joint_from
     if over:
         cfg = dataclasses.replace(cfg, **over)
     try:

@@ -67,6 +67,11 @@ class TrainConfig:
     stage2: StageConfig = param(
         description='Ladon stage 2 (entropy model frozen; decoder, body, classifier with KD)')
     heads: StageConfig = param(description='Detection and segmentation heads on the frozen shared body')
+    joint: StageConfig | None = param(
+        None, 'Optional last stage: joint multi-task fine-tuning of the edge side (decoder, body and all three '
+        'heads) on the rounded latent with the detection, segmentation and classification losses, KD of the '
+        'classifier and joint_fd x the feature term; encoder and entropy model frozen, so the bitstream and '
+        "the robot's ONNX bundles do not change (Entropic Student's stage 2, multi-task)")
     stage1_finetune: StageConfig | None = param(
         None, "Optional. When set, only the first beta runs stage1 from a fresh bottleneck; every other beta "
         "starts its stage 1 from the first beta's finished stage 1 and runs this (shorter) stage instead, the "
@@ -104,17 +109,24 @@ class TrainConfig:
         0.0, 'Stage 1 (and stage1_finetune) weight of a KD term (T = kd_temperature) between the '
         "classifier on the student's features (frozen teacher copy) and the teacher's logits, so the "
         'bottleneck keeps what the scene class needs. 0 = the paper (features + bits only)', range=(0.0, 1e6))
+    joint_fd: float = param(
+        0.1, 'Joint stage: weight of the feature term (sum over layer1..layer4 of the MSE to the teacher), a '
+        'regulariser that keeps the body near the teacher while the task losses move it', range=(0.0, 1e6))
+    joint_from: str | None = param(
+        None, 'A folder of finished Ladon checkpoints (<ladon_model>_b<beta>.safetensors, and the teacher '
+        '<teacher_model>.safetensors for KD): each rate point starts from its checkpoint there and runs only '
+        'the joint stage (needs joint). E.g. ladon_ros/weights to fine-tune the shipped rate points')
     val_seed: int = param(2_000_000, 'World seed of the teacher validation set (training uses train_seed, '
                           'the evaluation 1000000 + N)', range=(0, _MAX))
     source: str = field(default='', compare=False)  # where the config was read from, not a key
 
     def __post_init__(self):
-        for name in ('teacher', 'stage2', 'heads'):
-            if getattr(self, name).aux_lr is not None:
+        for name in ('teacher', 'stage2', 'heads', 'joint'):
+            if getattr(self, name) is not None and getattr(self, name).aux_lr is not None:
                 raise ConfigError(f'{name}.aux_lr: only the stages that train the entropy model '
                                   f'({list(_AUX_STAGES)}) use it')
         defaults = StageConfig(steps=0, lr=1.0)
-        for name in ('stage1', 'stage2', 'heads', 'stage1_finetune'):
+        for name in ('stage1', 'stage2', 'heads', 'stage1_finetune', 'joint'):
             stage = getattr(self, name)
             for key in _VAL_KEYS:
                 if stage is not None and getattr(stage, key) != getattr(defaults, key):
@@ -122,6 +134,8 @@ class TrainConfig:
         if self.teacher.val_every and self.teacher.data:
             raise ConfigError('teacher.val_every: the validation set is the synthetic world; with teacher.data '
                               'set val_every to 0')
+        if self.joint_from and self.joint is None:
+            raise ConfigError('joint_from: needs a joint stage')
         if self.teacher_init_partial and not self.teacher_init:
             raise ConfigError('teacher_init_partial: needs teacher_init')
 

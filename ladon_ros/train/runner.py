@@ -1,7 +1,9 @@
 """The training recipe (docs/TRAINING.md, ../shared/LADON.md): teacher, then per beta
 stage 1 (feature distillation + beta x bits + aux), stage 2 (``update()``, frozen encoder and
-entropy model; decoder + body + classifier with KD) and the detection/segmentation heads on
-the frozen shared body. Final weights go to ``weights_dir`` as shipped checkpoints.
+entropy model; decoder + body + classifier with KD), the detection/segmentation heads on
+the frozen shared body and, optionally, the joint stage (decoder + body + all three heads
+with every task loss, encoder and entropy model still frozen). Final weights go to
+``weights_dir`` as shipped checkpoints.
 """
 from __future__ import annotations
 
@@ -22,6 +24,7 @@ from ladon_ros.train.data import RunData, StageBatches, check_run_dir_classes
 from ladon_ros.train.loop import StageResult, run_stage
 from ladon_ros.train.state import read_progress
 from ladon_ros.train.losses import bits_per_image, feature_distillation, kd_loss, task_losses
+from ladon_ros.tasks import TASKS
 
 # Training-time sampling of Faster R-CNN, lighter than torchvision's defaults (2000
 # proposals, 512 RoIs per image): the scenes hold <= 7 objects, and on a CPU the RoI
@@ -105,9 +108,17 @@ def train(cfg: TrainConfig, *, stages: tuple[str, ...] = ('teacher', 'ladon'), b
     t0 = time.perf_counter()
 
     data = RunData(cfg, model_spec(cfg.teacher_model).input_size, model_spec(cfg.ladon_model).input_size)
-    teacher = _build_teacher(cfg, data, run_dir).to(device)
+    if cfg.joint_from:  # only the joint stage: the teacher is read, never trained
+        if 'teacher' in stages:
+            raise ValueError('joint_from: the run fine-tunes finished rate points; run without the teacher stage')
+        teacher, _ = load_checkpoint(Path(cfg.joint_from) / f'{cfg.teacher_model}.safetensors',
+                                     expect_model=cfg.teacher_model)
+        teacher = teacher.float().to(device)
+        check_run_dir_classes(run_dir, teacher.spec.classes)
+    else:
+        teacher = _build_teacher(cfg, data, run_dir).to(device)
     lighten_detection_sampling(teacher)
-    if 'teacher' in stages or 'ladon' in stages:
+    if ('teacher' in stages or 'ladon' in stages) and not cfg.joint_from:
         teacher_step = partial(_teacher_terms, teacher=teacher, batches=data.batches('teacher', device))
         if 'teacher' not in stages and not (read_progress(run_dir / 'teacher') or {}).get('done'):
             raise RuntimeError(f'the teacher stage in {run_dir} has not finished: run with stages teacher first')
@@ -191,16 +202,29 @@ def load_partial(model: nn.Module, init: nn.Module, init_classes, classes) -> li
 
 def train_ladon(cfg: TrainConfig, teacher: nn.Module, beta: float, device: torch.device, common: dict,
                 weights_dir: Path, data: RunData) -> dict:
-    """Stage 1, stage 2 and the heads for one rate point; writes its shipped checkpoint."""
+    """Stage 1, stage 2, the heads and the joint stage (when configured) for one rate point, or
+    only the joint stage from ``joint_from``'s checkpoint; writes its shipped checkpoint."""
     tag = beta_tag(beta)
     torch.manual_seed(cfg.seed)
-    model = build_model(cfg.ladon_model, classes=teacher.spec.classes).to(device)
-    lighten_detection_sampling(model)
-    # Student body and heads start as copies of the teacher's (stage 1 keeps them frozen).
-    model.tail.load_state_dict(teacher.tail.state_dict())
-    results = [_stage1(cfg, teacher, model, beta, data, device, common),
-               _stage2(cfg, teacher, model, tag, data, device, common),
-               _heads(cfg, model, tag, data, device, common)]
+    if cfg.joint_from:
+        src = Path(cfg.joint_from) / f'{cfg.ladon_model}_{tag}.safetensors'
+        model, meta = load_checkpoint(src, expect_model=cfg.ladon_model)
+        if meta.classes != teacher.spec.classes:
+            raise ValueError(f'{src} predicts other classes than the teacher it is fine-tuned with')
+        model = model.float().to(device)
+        print(f'[{tag}_joint] starting from {src}', flush=True)
+        lighten_detection_sampling(model)
+        results = [_joint(cfg, teacher, model, tag, data, device, common)]
+    else:
+        model = build_model(cfg.ladon_model, classes=teacher.spec.classes).to(device)
+        lighten_detection_sampling(model)
+        # Student body and heads start as copies of the teacher's (stage 1 keeps them frozen).
+        model.tail.load_state_dict(teacher.tail.state_dict())
+        results = [_stage1(cfg, teacher, model, beta, data, device, common),
+                   _stage2(cfg, teacher, model, tag, data, device, common),
+                   _heads(cfg, model, tag, data, device, common)]
+        if cfg.joint is not None:
+            results.append(_joint(cfg, teacher, model, tag, data, device, common))
     model.eval()
     export_checkpoint(model, weights_dir / f'{cfg.ladon_model}_{tag}.safetensors', rate_point=beta,
                       notes=_notes(cfg, data, results), half=cfg.half_weights)
@@ -271,6 +295,27 @@ def _heads(cfg: TrainConfig, model: nn.Module, tag: str, data: RunData, device: 
     step = partial(_heads_terms, model=model, batches=batches)
     return run_stage(name=f'{tag}_heads', cfg=cfg.heads, model=model, params=params, step_fn=step,
                      **common)
+
+
+def _joint(cfg: TrainConfig, teacher: nn.Module, model: nn.Module, tag: str, data: RunData,
+           device: torch.device, common: dict) -> StageResult:
+    """Joint: decoder + body + all three heads on the rounded latent with every task loss.
+
+    Nothing so far trains the decoder or the body with a detection or segmentation loss,
+    although detection pools its RoIs from the decoder's output (the finest FPN level);
+    this stage does, with KD of the classifier and ``joint_fd`` x the feature term as
+    regularisers. Encoder and entropy model stay frozen: the bitstream does not change.
+    """
+    bn, heads = model.bottleneck, model.tail.heads
+    batches = data.batches('joint', device)
+    model.eval()
+    trained = [bn.decoder, model.tail.body, heads.classification, heads.detection, heads.segmentation]
+    for m in trained:
+        m.train()
+    params = _set_trainable(model, trained)
+    step = partial(_joint_terms, teacher=teacher, model=model, batches=batches, alpha=cfg.kd_alpha,
+                   temperature=cfg.kd_temperature, fd_weight=cfg.joint_fd)
+    return run_stage(name=f'{tag}_joint', cfg=cfg.joint, model=model, params=params, step_fn=step, **common)
 
 
 # --- the loss terms of one step of each stage (step -> {'loss': ..., named terms}) ------
@@ -348,4 +393,26 @@ def _heads_terms(step: int, *, model: nn.Module, batches: StageBatches) -> dict:
             out['detection'] = heads.detection(feats, _det_targets(b.targets))
         _add(terms, task_losses(out, b.targets))
     terms['loss'] = sum(terms.values())
+    return terms
+
+
+def _joint_terms(step: int, *, teacher: nn.Module, model: nn.Module, batches: StageBatches, alpha: float,
+                 temperature: float, fd_weight: float) -> dict:
+    """Every task loss the batch labels, KD of the classifier (with the scene label where there
+    is one) and ``fd_weight`` x the feature term, all from the rounded latent."""
+    terms: dict = {}
+    bn = model.bottleneck
+    for b in batches(step):
+        with torch.no_grad():
+            t_feats = teacher.tail.body(teacher.stem(b.x))
+            t_logits = teacher.tail.heads.classification(t_feats)
+            y_hat = bn.quantize_latent(bn.encoder(b.x))
+        det = _det_targets(b.targets) if 'detection' in b.tasks else None
+        tasks = tuple(t for t in TASKS if t == 'classification' or t in b.tasks)
+        out = model.tail.train_forward(bn.decoder(y_hat), det, tasks)
+        labels = torch.stack([t['scene'] for t in b.targets]) if 'classification' in b.tasks else None
+        supervised = task_losses({k: out[k] for k in ('segmentation', 'detection') if k in out}, b.targets)
+        _add(terms, {'kd': kd_loss(out['classification'], t_logits, labels, alpha=alpha, temperature=temperature),
+                     'fd': feature_distillation(out['features'], t_feats), **supervised})
+    terms['loss'] = sum(v for k, v in terms.items() if k != 'fd') + fd_weight * terms['fd']
     return terms
