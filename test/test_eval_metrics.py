@@ -56,11 +56,13 @@ def test_at_metric_interpolates_setting_linearly_and_bytes_in_log_bytes():
 def _results():
     return [
         ConfigResult('teacher', None, 50000.0, 0.9, 0.5, 0.8, 0.7),
-        ConfigResult('ladon', 1.0, 400.0, 0.89, 0.49, 0.79, 0.69),
+        ConfigResult('ladon', 1.0, 400.0, 0.89, 0.47, 0.79, 0.69),
         ConfigResult('ladon', 4.0, 200.0, 0.88, 0.45, 0.75, 0.60),
         ConfigResult('ladon', 16.0, 100.0, 0.7, 0.3, 0.5, 0.5),
         ConfigResult('jpeg', 10, 1000.0, 0.5, 0.2, 0.4, 0.4),
         ConfigResult('jpeg', 50, 4000.0, 0.9, 0.5, 0.8, 0.7),
+        ConfigResult('webp', 5, 250.0, 0.6, 0.3, 0.5, 0.5),
+        ConfigResult('webp', 50, 1000.0, 0.9, 0.5, 0.8, 0.7),
     ]
 
 
@@ -71,7 +73,7 @@ def test_rows_have_the_issue_format():
         for r in rs:
             assert set(r) == {'codec', 'setting', 'bytes_per_frame', 'metric_name', 'metric'}
     assert {r['metric_name'] for r in rows['detection']} == {'mAP@[.5:.95]', 'mAP@.5'}
-    assert len(rows['classification']) == 6
+    assert len(rows['classification']) == 8
 
 
 def test_targets_and_markdown():
@@ -85,5 +87,16 @@ def test_targets_and_markdown():
     assert cls['jpeg_how'] == 'interpolated'
     assert cls['jpeg_bytes'] == pytest.approx(math.exp(math.log(1000) + 0.95 * math.log(4)))
     assert tgt['one_stream']['three_single_task_streams_same_rate_bytes'] == 600.0
+    # WebP is compared the same way, against its own target (<= 0.5).
+    webp = tgt['bytes_vs_webp']['4.0']['classification']
+    assert webp['webp_bytes'] == pytest.approx(math.exp(math.log(250) + (0.88 - 0.6) / 0.3 * math.log(4)))
+    assert webp['ratio'] == pytest.approx(200.0 / webp['webp_bytes']) and webp['meets_0.5']
+    # JPEG at its own target: beta 16's detection (0.3) needs 1000 * 4 ** (1 / 3) JPEG bytes -> 0.063.
+    assert tgt['bytes_vs_jpeg']['16.0']['detection']['ratio'] == pytest.approx(100 / (1000 * 4 ** (1 / 3)))
+    # The highest rate point (most bytes, beta 1) against the teacher, within 2 %.
+    assert tgt['top_rate_point'] == 1.0
+    assert tgt['top_keep']['classification']['ratio'] == pytest.approx(0.89 / 0.9)
+    assert tgt['top_keep']['classification']['within_0.02'] and not tgt['top_keep']['detection']['within_0.02']
     md = markdown(_results(), tgt, command='ladon-ros eval --quick', scenes=10, seed=0)
     assert '| ladon | 4 |' in md and 'ladon-ros eval --quick' in md
+    assert 'Ladon bytes / WebP bytes' in md and 'Ladon bytes / JPEG bytes' in md and 'Highest rate point' in md
