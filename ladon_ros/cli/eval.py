@@ -15,6 +15,9 @@ def register(sub) -> None:
     p.add_argument('--dataset', default='',
                    help='evaluate on this COCO-format set (folder with annotations.json + images/, or the JSON) '
                         'instead of a held-out world; its classes must be the checkpoints\'; --scenes limits it')
+    p.add_argument('--diagnose', action='store_true',
+                   help='instead of the codec study: where each rate point loses accuracy (the wire path, the '
+                        'unrounded latent, and the student decoder into the teacher\'s body and heads)')
     p.set_defaults(func=run)
 
 
@@ -58,6 +61,13 @@ def run(args) -> int:
         print(f'eval: {err}', file=sys.stderr)
         return 2
     grid['scenes'] = len(study.scenes)
+    if args.diagnose:
+        from ladon_ros.eval import diagnose
+        md = diagnose.markdown(diagnose.diagnose(study))
+        Path(args.out).mkdir(parents=True, exist_ok=True)
+        (Path(args.out) / 'diagnose.md').write_text(md)
+        print(md)
+        return 0
     results = run_study(study, grid)
     tgt = targets(results)
     command = 'ladon-ros ' + ' '.join(shlex.quote(a) for a in sys.argv[1:]) if sys.argv[1:2] == ['eval'] \

@@ -103,17 +103,37 @@ class Study:
         t0 = time.perf_counter()
         enc = self.encoder(codec, setting)
         tail = self.ladon[setting][0].tail if codec == 'ladon' else None
-        nbytes, cls_pred, gt, det = [], [], [], []
-        iou = ConfusionIoU(len(self.classes.segmentation))
-        for i0 in range(0, len(self.scenes), self.batch):
-            chunk = self.scenes[i0:i0 + self.batch]
+        nbytes: list[int] = []
+
+        def features(chunk: list[Scene]) -> torch.Tensor:
             tensors = []
             for s in chunk:
                 frame = enc.encode(s.image)
                 nbytes.append(len(frame.payload))
                 tensors.append(self.edge.prepare(frame).tensor)
-            x = torch.cat(tensors)
-            out = tail.infer(x) if tail is not None else self.teacher.infer(x)
+            return torch.cat(tensors)
+
+        infer = tail.infer if tail is not None else self.teacher.infer
+        r = self.measure(features, infer, codec, setting)
+        r.bytes_per_frame, r.seconds = float(np.mean(nbytes)), time.perf_counter() - t0
+        return r
+
+    @torch.no_grad()
+    def measure(self, features, infer, codec: str, setting=None) -> ConfigResult:
+        """The metrics of ``infer(features(batch of scenes))`` over the held-out set.
+
+        Args:
+            features: ``list[Scene] -> tensor`` that ``infer`` takes (decoded frames, or
+                features made another way, e.g. for the diagnostics of ``eval.diagnose``).
+            infer: ``tensor -> TaskOutputs``.
+            codec: Name of the configuration (bytes are left 0 for the caller to fill).
+            setting: Its setting.
+        """
+        cls_pred, gt, det = [], [], []
+        iou = ConfusionIoU(len(self.classes.segmentation))
+        for i0 in range(0, len(self.scenes), self.batch):
+            chunk = self.scenes[i0:i0 + self.batch]
+            out = infer(features(chunk))
             cls_pred.append(out.classification.argmax(1).cpu().numpy())
             for j, s in enumerate(chunk):
                 d = out.detection[j]
@@ -126,8 +146,7 @@ class Study:
         acc = top1(np.concatenate(cls_pred), truth) if (truth >= 0).all() else float('nan')
         miou = iou.miou() if all(s.seg is not None for s in self.scenes) else float('nan')
         m = box_map(gt, det, len(self.classes.detection))
-        return ConfigResult(codec, setting, float(np.mean(nbytes)), acc, m['map'], m['map50'], miou,
-                            time.perf_counter() - t0)
+        return ConfigResult(codec, setting, 0.0, acc, m['map'], m['map50'], miou)
 
 
 def configurations(study: Study, grid: dict) -> list[tuple[str, object]]:
