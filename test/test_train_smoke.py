@@ -97,3 +97,18 @@ def test_eval_cli_writes_the_issue_json_plot_and_table(trained):
     assert all(30 < r['bytes_per_frame'] < 128 * 128 * 3 for r in ladon)
     assert (out / 'rate_accuracy.png').stat().st_size > 1000
     assert '| teacher |' in (out / 'table.md').read_text()
+    tgt = json.loads((out / 'targets.json').read_text())
+    assert set(tgt['bytes_vs_webp']) == set(tgt['bytes_vs_jpeg']) == {'1.0', '4.0'}
+    assert 'Ladon bytes / WebP bytes' in (out / 'table.md').read_text()
+
+
+def test_eval_diagnose_measures_each_path(trained, capsys):
+    from ladon_ros.cli import main
+    tmp_path = trained[0]
+    out = tmp_path / 'diag'
+    assert main(['eval', '--diagnose', '--scenes', '2', '--weights-dir', str(tmp_path / 'w'), '--out', str(out)]) == 0
+    table = (out / 'diagnose.md').read_text()
+    for beta in ('1', '4'):
+        for path in ('wire', 'unrounded', 'teacher_tail'):
+            assert f'| {path} | {beta} |' in table
+    assert '| teacher, raw frames | - |' in table and table in capsys.readouterr().out
