@@ -152,7 +152,12 @@ class RobotChannel:
         return self.pubs[key].get_subscription_count() > 0
 
     def publish_feedback(self, stamp, now_ns: int) -> None:
-        """LinkFeedback of the last window (edge clock)."""
+        """LinkFeedback of the last window (edge clock), only while someone (a rate adapter) listens.
+
+        Nothing crosses the link for a writer without readers anyway; skipping it also saves
+        the edge the message per robot and period (docs/FLEET.md "Thin links")."""
+        if not self._wanted('feedback'):
+            return
         f = self.link.feedback(now_ns)
         self.pubs['feedback'].publish(LinkFeedback(
             header=Header(stamp=stamp), frames_received=self.link.received, frames_lost=self.link.lost, **f))

@@ -1,4 +1,4 @@
-"""The UDP-only Fast DDS profile of the link benchmark (the fleet profile: ``ladon_ros.config_files``).
+"""The UDP-only Fast DDS profile of the link benchmark (fleet and thin-link profiles: ``ladon_ros.config_files``).
 
 Fast DDS may move data between processes of one host through shared memory, which would
 bypass the veth and fake a fast link. The profile below disables the builtin transports
@@ -9,6 +9,7 @@ veth byte counters against the bytes the edge received, so this is belt and brac
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 from ladon_ros.config_files import fleet_profile
@@ -18,16 +19,27 @@ from ladon_ros.config_files import fleet_profile
 SOCKET_BUFFER_BYTES = 4 << 20
 
 
-def announcement_period_xml() -> str:
-    """The ``<leaseAnnouncement>`` element of the fleet profile (reused by the UDP-only profile)."""
-    text = fleet_profile().read_text()
+def announcement_period_xml(profile: str | Path | None = None) -> str:
+    """The ``<leaseAnnouncement>`` element of a shipped profile (default: the fleet profile)."""
+    text = Path(profile or fleet_profile()).read_text()
     start, end = text.index('<leaseAnnouncement>'), text.index('</leaseAnnouncement>')
     return text[start:end + len('</leaseAnnouncement>')]
 
 
+def _builtin_xml(text: str) -> str:
+    """The inner XML of the participant's ``<builtin>`` element of a profile ('' if none)."""
+    m = re.search(r'<builtin>(.*?)</builtin>', text, re.S)
+    return m.group(1).strip() if m else ''
+
+
+def _writer_profiles_xml(text: str) -> str:
+    """Every ``<data_writer>`` profile of a profile file (the thin edge's default writer QoS)."""
+    return '\n'.join(m.group(0) for m in re.finditer(r'<data_writer\b.*?</data_writer>', text, re.S))
+
+
 _PROFILE = """<?xml version="1.0" encoding="UTF-8"?>
 <!-- Written by ladon_ros.bench.link.fastdds: UDPv4 only (no shared memory), for the link benchmark;
-     participant announcements as in the fleet profile (config/fastdds_fleet.xml). -->
+     discovery and writer settings copied from {source}. -->
 <dds xmlns="http://www.eprosima.com">
   <profiles>
     <transport_descriptors>
@@ -45,33 +57,39 @@ _PROFILE = """<?xml version="1.0" encoding="UTF-8"?>
         </userTransports>
         <useBuiltinTransports>false</useBuiltinTransports>
         <builtin>
-          <discovery_config>
-            {announce}
-          </discovery_config>
+          {builtin}
         </builtin>
       </rtps>
     </participant>
+    {writers}
   </profiles>
 </dds>
 """
 
 
-def write_udp_profile(path: str | Path, announce_s: float = 0.0) -> Path:
+def write_udp_profile(path: str | Path, announce_s: float = 0.0, base: str | Path | None = None) -> Path:
     """Writes the UDP-only Fast DDS profile to ``path`` and returns it.
 
     Args:
         path: Where.
-        announce_s: Participant announcement period [s]; 0 = the fleet profile's. Each
+        announce_s: Participant announcement period [s]; 0 = the base profile's. Each
             announcement goes to the multicast group and to every known participant, so on a
             shared link it is a per-robot cost (``bench-fleet --announce-s`` measures it).
+        base: The shipped profile whose discovery (``<builtin>``) and ``<data_writer>`` settings
+            are copied (default: the fleet profile; ``config_files.thin_profile(role)`` for the
+            thin-link profiles).
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    announce = announcement_period_xml()
+    base = Path(base or fleet_profile())
+    text = base.read_text()
+    builtin = _builtin_xml(text)
     if announce_s:
         sec, nsec = int(announce_s), int(round((announce_s - int(announce_s)) * 1e9))
-        announce = (f'<leaseAnnouncement><sec>{sec}</sec><nanosec>{nsec}</nanosec></leaseAnnouncement>')
-    path.write_text(_PROFILE.format(buf=SOCKET_BUFFER_BYTES, announce=announce))
+        builtin = builtin.replace(announcement_period_xml(base),
+                                  f'<leaseAnnouncement><sec>{sec}</sec><nanosec>{nsec}</nanosec></leaseAnnouncement>')
+    path.write_text(_PROFILE.format(buf=SOCKET_BUFFER_BYTES, builtin=builtin, writers=_writer_profiles_xml(text),
+                                    source=base.name))
     return path
 
 
