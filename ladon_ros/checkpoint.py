@@ -13,15 +13,20 @@ import math
 from dataclasses import dataclass
 from pathlib import Path
 
-import torch
-from compressai.models.utils import update_registered_buffers
-from safetensors import SafetensorError
-from safetensors.torch import load_file, save_file
-from torch import nn
+from typing import TYPE_CHECKING
 
-from ladon_ros.models.registry import build_model, model_kind, model_spec
-from ladon_ros.models.spec import IMAGENET_MEAN, IMAGENET_STD
+from safetensors import SafetensorError
+
 from ladon_ros.tasks import TaskClasses
+
+if TYPE_CHECKING:
+    import torch
+    from torch import nn
+
+# Imported where used (torch, compressai, the model registry): reading a checkpoint's
+# metadata must not import torch (a torch-free edge checks its ONNX bundle against it).
+IMAGENET_MEAN = (0.485, 0.456, 0.406)  # == ladon_ros.models.spec.IMAGENET_MEAN (test_core_checkpoint)
+IMAGENET_STD = (0.229, 0.224, 0.225)
 
 FORMAT = 'ladon_ros/1'
 _META_KEY = 'ladon_ros'
@@ -117,6 +122,7 @@ def _check_meta(meta: CheckpointMeta) -> None:
 
 def weights_hash(state: dict[str, torch.Tensor]) -> str:
     """SHA-256 over sorted tensor names, dtypes, shapes and raw bytes."""
+    import torch
     h = hashlib.sha256()
     for name in sorted(state):
         t = state[name].detach().contiguous().cpu()
@@ -139,6 +145,9 @@ def save_checkpoint(model: nn.Module, path: str | Path, *, rate_point: float = 0
     Returns:
         The metadata written.
     """
+    from safetensors.torch import save_file
+
+    from ladon_ros.models.registry import model_kind
     spec = model.spec
     if hasattr(model, 'update'):
         model.update(force=rebuild_tables)
@@ -156,7 +165,7 @@ def read_metadata(path: str | Path) -> CheckpointMeta:
     from safetensors import safe_open
     path = _existing(path)
     try:
-        with safe_open(str(path), framework='pt') as f:
+        with safe_open(str(path), framework='numpy') as f:
             raw = (f.metadata() or {}).get(_META_KEY)
     except (SafetensorError, OSError, ValueError) as err:
         raise CheckpointError(f'{path} is not a safetensors file: {err}') from None
@@ -180,6 +189,10 @@ def load_checkpoint(path: str | Path, *, expect_model: str | None = None,
     Raises:
         CheckpointError: Unreadable file, invalid metadata, hash mismatch, wrong model.
     """
+    from compressai.models.utils import update_registered_buffers
+    from safetensors.torch import load_file
+
+    from ladon_ros.models.registry import build_model, model_kind, model_spec
     meta = read_metadata(path)
     if expect_model is not None and meta.model_id != expect_model:
         raise CheckpointError(f'checkpoint {path} is for model {meta.model_id!r}, expected {expect_model!r}')

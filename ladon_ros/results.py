@@ -1,14 +1,39 @@
-"""Per-frame results in original-image pixels, ready for any transport (ROS or not)."""
+"""Per-frame results in original-image pixels, ready for any transport (ROS or not). No torch.
+
+``to_frame_results`` reads raw head outputs of a batch: ``HeadOutputs`` (numpy, what the
+edge back ends return) or the torch model's ``TaskOutputs`` (same fields, tensors).
+"""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import cv2
 import numpy as np
-import torch
 
-from ladon_ros.models.ladon import TaskOutputs
 from ladon_ros.tasks import TaskClasses
+
+
+@dataclass
+class HeadOutputs:
+    """Raw head outputs in input-image pixels for a batch, as numpy (None: head not run).
+
+    Attributes:
+        classification: Class probabilities, (B, K_cls) float32.
+        detection: Per image: ``boxes`` (N, 4) xyxy input pixels, ``labels`` (N,), ``scores`` (N,).
+        segmentation: Per-pixel label ids at input size, (B, H_in, W_in) integers.
+    """
+
+    classification: np.ndarray | None = None
+    detection: list[dict[str, np.ndarray]] | None = None
+    segmentation: np.ndarray | None = None
+
+
+def _np(x) -> np.ndarray:
+    """A numpy view of an array or a (CPU or CUDA) torch tensor."""
+    if hasattr(x, 'detach'):
+        x = x.detach().cpu().numpy()
+    return np.asarray(x)
 
 
 @dataclass(frozen=True)
@@ -69,13 +94,13 @@ class FrameResults:
         return cv2.resize(seg, size, interpolation=cv2.INTER_NEAREST)
 
 
-def to_frame_results(out: TaskOutputs, index: int, *, classes: TaskClasses, input_size: tuple[int, int],
+def to_frame_results(out: Any, index: int, *, classes: TaskClasses, input_size: tuple[int, int],
                      image_size: tuple[int, int], mask_size: tuple[int, int] | None = None, top_k: int = 5,
                      min_score: float = 0.0) -> FrameResults:
     """Converts batch item ``index`` of raw head outputs to original-image results.
 
     Args:
-        out: Head outputs for a batch (input-size pixels).
+        out: Head outputs for a batch (input-size pixels): ``HeadOutputs`` or ``TaskOutputs``.
         index: Batch index.
         classes: Class names per task.
         input_size: (height, width) the model ran at.
@@ -90,13 +115,13 @@ def to_frame_results(out: TaskOutputs, index: int, *, classes: TaskClasses, inpu
     sx, sy = ow / iw, oh / ih
     cls = []
     if out.classification is not None:
-        probs = out.classification[index]
-        scores, idx = probs.topk(min(top_k, probs.numel()))
-        cls = [Hypothesis(int(i), classes.classification[int(i)], float(s)) for s, i in zip(scores, idx)]
+        probs = _np(out.classification[index])
+        idx = np.argsort(-probs, kind='stable')[:min(top_k, probs.size)]
+        cls = [Hypothesis(int(i), classes.classification[int(i)], float(probs[i])) for i in idx]
     dets = []
     if out.detection is not None:
         d = out.detection[index]
-        for box, label, score in zip(d['boxes'].tolist(), d['labels'].tolist(), d['scores'].tolist()):
+        for box, label, score in zip(_np(d['boxes']).tolist(), _np(d['labels']).tolist(), _np(d['scores']).tolist()):
             if score < min_score:
                 continue
             x1, y1, x2, y2 = box[0] * sx, box[1] * sy, box[2] * sx, box[3] * sy
@@ -105,6 +130,6 @@ def to_frame_results(out: TaskOutputs, index: int, *, classes: TaskClasses, inpu
     mh, mw = mask_size or image_size
     seg = np.zeros((mh, mw), np.uint8)
     if out.segmentation is not None:
-        lab = out.segmentation[index].to(torch.uint8).cpu().numpy()
+        lab = _np(out.segmentation[index]).astype(np.uint8)
         seg = cv2.resize(lab, (mw, mh), interpolation=cv2.INTER_NEAREST) if lab.shape != (mh, mw) else lab
     return FrameResults(cls, dets, seg, input_size=tuple(input_size))

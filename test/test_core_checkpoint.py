@@ -217,10 +217,10 @@ def test_hash_digits_notes_and_unreadable_tensors(ckpt, monkeypatch):
     with pytest.raises(CheckpointError, match='^invalid metadata: notes must be text$'):
         CheckpointMeta.from_json(_meta_json(ckpt, notes=5))
     assert read_metadata(ckpt).notes == 'test'
-    import ladon_ros.checkpoint as checkpoint_module
+    import safetensors.torch  # imported by load_checkpoint when called (reading metadata needs no torch)
 
     def broken(*args, **kwargs):
         raise OSError('disk gone')
-    monkeypatch.setattr(checkpoint_module, 'load_file', broken)
+    monkeypatch.setattr(safetensors.torch, 'load_file', broken)
     with pytest.raises(CheckpointError, match=f'^cannot read tensors of {ckpt}: disk gone$'):
         load_checkpoint(ckpt)

@@ -49,7 +49,11 @@ def test_every_codec_is_served_in_original_pixels(edge, ckpts, codec, quality):
     everything = EdgePerception.from_checkpoints([ckpts / 'a.safetensors'], ckpts / 't.safetensors',
                                                  top_k=len(edge.classes.classification))
     assert sum(h.score for h in everything.process(frame).classification) == pytest.approx(1.0, abs=1e-5)
-    assert set(result.timings_ms) == {'decode', 'heads'}
+    # decode, heads (= network + every head run), and each of those stages
+    assert set(result.timings_ms) == {'decode', 'heads', 'network', 'classification', 'detection', 'segmentation'}
+    stages = result.timings_ms
+    assert stages['heads'] == pytest.approx(sum(stages[s] for s in ('network', 'classification', 'detection',
+                                                                    'segmentation')))
 
 
 SMOOTH = np.clip(np.add.outer(np.linspace(0, 200, 120), np.linspace(0, 55, 200))[..., None]

@@ -172,12 +172,12 @@ def test_garbage_with_a_valid_checksum_is_refused(world):
 
 
 def _with_decoded(edge, monkeypatch, y_hat=None, features=None):
-    """Makes the served model's entropy decoder (or its decoder) return the given tensor."""
-    side = edge._edges[next(iter(edge._edges))][0]
+    """Makes the served model's entropy decoder (or its decoder) return the given latent/features."""
+    key = next(k for k in edge.models if k != 'teacher')
     if y_hat is not None:
-        monkeypatch.setattr(side, 'entropy_decode', lambda strings, size: y_hat.clone())
+        monkeypatch.setattr(edge._latent.coders[key], 'dequantize', lambda symbols: y_hat.numpy().copy())
     if features is not None:
-        monkeypatch.setattr(side, 'decode', lambda y: features.clone())
+        monkeypatch.setattr(edge.models[key], 'decode', lambda y: features.clone())
 
 
 @pytest.mark.parametrize('bad', [math.nan, math.inf, 65536.5, -70000.0])
@@ -201,7 +201,7 @@ def test_decoded_symbols_at_the_limit_are_served(world, monkeypatch):
 
 def test_non_finite_decoded_features_are_refused(world, monkeypatch):
     edge = EdgePerception([world['ladon']])
-    feats = edge._edges[next(iter(edge._edges))][0].decode(torch.zeros(1, *world['good'].latent_shape))
+    feats = edge.models[world['good'].weights_hash].decode(np.zeros((1, *world['good'].latent_shape), np.float32))
     feats[0, 0, 0, 0] = math.nan
     _with_decoded(edge, monkeypatch, features=feats)
     assert _reason(edge, world['good']) == 'bad_symbols'
@@ -235,7 +235,7 @@ def test_image_frames_decode_to_the_teacher_input(world):
 def test_ladon_frames_decode_to_the_encoders_latent(world):
     good = world['good']
     prepared = world['edge'].prepare(good)
-    side = world['edge']._edges[good.weights_hash][0]
+    side = world['ladon'][0].edge_side()  # CompressAI's decode, the reference
     _, body = bitstream.parse(good.payload)
     c, h, w = good.latent_shape
     y = side.entropy_decode([[body + bytes(bitstream.rans_guard_padding(len(body), c * h * w))]], (h, w))
@@ -280,9 +280,8 @@ class _Clock:
 
 
 def test_decode_time_is_milliseconds_and_the_limit_itself_is_allowed(world, monkeypatch):
-    import ladon_ros.edge as edge_module
-    edge = EdgePerception([world['ladon']], decode_timeout_ms=1000.0)
-    monkeypatch.setattr(edge_module, 'time', _Clock(1.0))   # every prepare takes exactly 1 s
+    clock = _Clock(1.0).perf_counter  # every prepare takes exactly 1 s
+    edge = EdgePerception([world['ladon']], decode_timeout_ms=1000.0, clock=clock)
     assert edge.prepare(world['good']).decode_ms == 1000.0
-    strict = EdgePerception([world['ladon']], decode_timeout_ms=999.0)
+    strict = EdgePerception([world['ladon']], decode_timeout_ms=999.0, clock=clock)
     assert _reason(strict, world['good']) == 'decode_timeout'

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from ladon_ros.codec.latent.shape import latent_shape
 from ladon_ros.tasks import TaskClasses
 
 # ImageNet statistics: the paper normalises its 416x416 input with these.
@@ -21,6 +22,8 @@ class ModelSpec:
         bottleneck_channels: Channels C of the compressed latent (paper: 24).
         stem_channels: Channels of the decoder output = the backbone's ``layer1``
             output (ResNet-50: 256, stride 4).
+        decoder_widths: Hidden widths of a wide decoder (3x3 convolutions and a residual
+            block); empty: the paper's decoder (2x2 convolutions, widths 2C_out and C_out).
         body: ``'resnet50'`` (torchvision Bottleneck stages) or ``'basic'`` (BasicBlock
             stages with ``body_widths``).
         body_widths: Output channels of layer2, layer3, layer4 (``'basic'`` only).
@@ -42,6 +45,7 @@ class ModelSpec:
     bottleneck_channels: int
     stem_channels: int
     body: str
+    decoder_widths: tuple[int, ...] = ()
     body_widths: tuple[int, int, int] = (512, 1024, 2048)
     body_blocks: tuple[int, int, int] = (4, 6, 3)
     dilate_layer4: bool = False
@@ -59,11 +63,3 @@ class ModelSpec:
     def latent_shape(self) -> tuple[int, int, int]:
         """(C, H, W) of the latent this model makes."""
         return latent_shape(self.bottleneck_channels, self.input_size)
-
-
-def latent_shape(channels: int, input_size: tuple[int, int]) -> tuple[int, int, int]:
-    """(C, H, W) of the latent for ``input_size``: two stride-2 5x5 convs, then a 2x2 valid conv."""
-    h, w = input_size
-    for _ in range(2):
-        h, w = (h + 1) // 2, (w + 1) // 2
-    return (channels, h - 1, w - 1)
