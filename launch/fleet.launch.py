@@ -27,22 +27,15 @@ import os
 
 from launch import LaunchDescription
 from launch.actions import DeclareLaunchArgument, ExecuteProcess, OpaqueFunction
-from launch.substitutions import LaunchConfiguration, PathJoinSubstitution
-from launch_ros.actions import Node
-from launch_ros.substitutions import FindPackageShare
+from launch.substitutions import LaunchConfiguration
 
-PACKAGE = 'ladon_ros'
-CODECS = ['ladon', 'raw', 'jpeg', 'png', 'webp']
+from ladon_ros.ros import launch_builder as lb
+
 MAX_ROBOTS = 64
 MAX_EDGES = 16
 # Fast DDS matched no subscriber when its LARGE_DATA builtin transports met a UDP discovery
 # server (../shared/ENVIRONMENT.md "Fleet"), so the launch refuses that combination.
 LARGE_DATA = 'LARGE_DATA'
-
-
-def _config(name):
-    return PathJoinSubstitution([FindPackageShare(PACKAGE), 'config', name])
-
 
 ARGUMENTS = [
     DeclareLaunchArgument(
@@ -52,14 +45,14 @@ ARGUMENTS = [
     DeclareLaunchArgument(
         'edges', default_value='2',
         description=f'Number of serving edge_perception nodes (namespaces base1..baseM), 0..{MAX_EDGES}'),
-    DeclareLaunchArgument(
-        'standby', default_value='false', choices=['true', 'false'],
-        description="Also start one hot-standby edge (namespace 'standby', standby: true): loaded, "
-                    'serves nothing until a serving edge is lost'),
-    DeclareLaunchArgument(
-        'discovery_server', default_value='false', choices=['true', 'false'],
-        description='Start a Fast DDS Discovery Server (fastdds discovery -i 0) and point every node at it '
-                    'with ROS_DISCOVERY_SERVER (no multicast needed)'),
+    lb.switch_argument(
+        'standby', 'false',
+        "Also start one hot-standby edge (namespace 'standby', standby: true): loaded, "
+        'serves nothing until a serving edge is lost'),
+    lb.switch_argument(
+        'discovery_server', 'false',
+        'Start a Fast DDS Discovery Server (fastdds discovery -i 0) and point every node at it '
+        'with ROS_DISCOVERY_SERVER (no multicast needed)'),
     DeclareLaunchArgument(
         'discovery_address', default_value='127.0.0.1',
         description='IPv4 address the discovery server listens on and the nodes connect to (a LAN '
@@ -70,23 +63,18 @@ ARGUMENTS = [
     DeclareLaunchArgument(
         'rate_hz', default_value='5.0',
         description='Frame rate of every synthetic robot camera [Hz]'),
-    DeclareLaunchArgument(
-        'codec', default_value='ladon', choices=CODECS,
-        description="What crosses each robot's link: 'ladon' (learned latent) or an image-codec baseline"),
+    lb.codec_argument("What crosses each robot's link: 'ladon' (learned latent) or an image-codec baseline"),
     DeclareLaunchArgument(
         'checkpoint', default_value='',
         description="Ladon checkpoint (.safetensors) for encoders and edges ('' = shipped default)"),
     DeclareLaunchArgument(
         'device', default_value='cpu',
         description="Torch device of the encoders and the edge models ('cpu', 'cuda', 'cuda:0')"),
-    *[DeclareLaunchArgument(f'{node}_params', default_value=_config(f'{node}.yaml'),
-                            description=f'Parameters file of every {node} node')
-      for node in ('image_source', 'camera_encoder', 'edge_perception')],
-    DeclareLaunchArgument(
-        'dds_profile', default_value='fleet',
-        description="Fast DDS profile of the nodes: 'fleet' = config/fastdds_fleet.xml, a path to your "
-                    "own XML, or '' for Fast DDS defaults; ignored when FASTDDS_DEFAULT_PROFILES_FILE is "
-                    'already set in the environment'),
+    *lb.params_arguments(('image_source', 'camera_encoder', 'edge_perception'), every=True),
+    lb.dds_profile_argument(
+        "Fast DDS profile of the nodes: 'fleet' = config/fastdds_fleet.xml, a path to your "
+        "own XML, or '' for Fast DDS defaults; ignored when FASTDDS_DEFAULT_PROFILES_FILE is "
+        'already set in the environment'),
 ]
 
 
@@ -105,11 +93,10 @@ def _nodes(context):
     def arg(name):
         return LaunchConfiguration(name).perform(context)
 
-    from ladon_ros.config_files import dds_profile_env
-    from ladon_ros.fleet.discovery import SERVERS_VAR, SUPER_CLIENT_VAR, server_command, uses_server
+    from ladon_ros.fleet.discovery import SERVERS_VAR, server_command
     robots = _count(arg('robots'), 'robots', MAX_ROBOTS)
     edges = _count(arg('edges'), 'edges', MAX_EDGES)
-    env = dds_profile_env(arg('dds_profile'))
+    env = lb.node_dds_env(arg('dds_profile'))
     actions = []
     if arg('discovery_server') == 'true':
         if LARGE_DATA in os.environ.get('FASTDDS_BUILTIN_TRANSPORTS', ''):
@@ -120,33 +107,20 @@ def _nodes(context):
             name='discovery_server', output='screen',
             cmd=server_command(arg('discovery_address'), port)))
         env = {**env, SERVERS_VAR: f"{arg('discovery_address')}:{port}"}
-    # Robots only publish and subscribe their own topics; edges must see every robot's
-    # latent publisher in the graph, which a discovery-server client sees only as a super client.
-    edge_env = {**env, SUPER_CLIENT_VAR: 'TRUE'} if uses_server({**os.environ, **env}) else env
     checkpoint = arg('checkpoint')
     for k in range(1, robots + 1):
-        ns = f'robot{k}'
-        actions += [
-            Node(package=PACKAGE, executable='image_source', name='image_source', namespace=ns,
-                 output='screen', additional_env=env,
-                 parameters=[arg('image_source_params'),
-                             {'mode': 'synthetic', 'seed': k, 'rate_hz': float(arg('rate_hz'))}]),
-            Node(package=PACKAGE, executable='camera_encoder', name='camera_encoder', namespace=ns,
-                 output='screen', additional_env=env,
-                 parameters=[arg('camera_encoder_params'),
-                             {'codec': arg('codec'), 'checkpoint': checkpoint, 'device': arg('device')}]),
-        ]
+        actions += lb.robot_nodes(
+            arg, f'robot{k}', env,
+            source={'mode': 'synthetic', 'seed': k, 'rate_hz': float(arg('rate_hz'))},
+            encoder={'codec': arg('codec'), 'checkpoint': checkpoint, 'device': arg('device')})
     # Each edge in its own namespace: distinct node names, so distinct default edge ids.
     edge_spaces = [(f'base{j}', False) for j in range(1, edges + 1)]
     if arg('standby') == 'true':
         edge_spaces.append(('standby', True))
     for ns, standby in edge_spaces:
-        actions.append(Node(
-            package=PACKAGE, executable='edge_perception', name='edge_perception', namespace=ns,
-            output='screen', additional_env=edge_env,
-            parameters=[arg('edge_perception_params'),
-                        {'checkpoints': [checkpoint], 'device': arg('device'), 'standby': standby,
-                         'serve_image_codecs': arg('codec') != 'ladon'}]))
+        actions.append(lb.edge_node(arg, ns, env, {
+            'checkpoints': [checkpoint], 'device': arg('device'), 'standby': standby,
+            'serve_image_codecs': arg('codec') != 'ladon'}))
     return actions
 
 

@@ -1,7 +1,8 @@
 """launch/split_perception.launch.py, launch/fleet.launch.py and rviz/ladon.rviz name only things that exist.
 
-`launch` / `launch_ros` are not installable here, so the launch file is read with `ast` and
-also run against small stand-ins of the few launch classes it uses; the parameters it sets
+Both launch files build their nodes with ladon_ros/ros/launch_builder.py. `launch` / `launch_ros`
+need not be installed here, so the builder is read with `ast` and the launch files are also run
+against small stand-ins of the few launch classes they use; the parameters they set
 and the params files it loads are checked against the nodes' declared parameter tables
 (the config dataclasses of ladon_ros/ros/params.py), executables against the colcon install space, topics of the
 .rviz file against docs/CONTRACTS.md.
@@ -23,6 +24,8 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 LAUNCH = ROOT / 'launch' / 'split_perception.launch.py'
 FLEET = ROOT / 'launch' / 'fleet.launch.py'
+BUILDER = ROOT / 'ladon_ros' / 'ros' / 'launch_builder.py'
+BUILDER_MODULE = 'ladon_ros.ros.launch_builder'
 RVIZ = ROOT / 'rviz' / 'ladon.rviz'
 CONTRACTS = (ROOT / 'docs' / 'CONTRACTS.md').read_text()
 PACKAGE = 'ladon_ros'
@@ -75,8 +78,8 @@ def declared(cls: type) -> set[str]:
 
 # --- static: what the launch file's source names --------------------------------------
 
-def launch_nodes_ast(path: Path = LAUNCH) -> list[dict]:
-    """Every Node(...) call: its constant keyword arguments and its parameter-dict keys."""
+def launch_nodes_ast(path: Path = BUILDER) -> list[dict]:
+    """Every Node(...) call: its constant keyword arguments and the keys of its literal parameter dicts."""
     tree = ast.parse(path.read_text())
     constants = {t.id: a.value.value for a in tree.body if isinstance(a, ast.Assign)
                  and isinstance(a.value, ast.Constant) for t in a.targets if isinstance(t, ast.Name)}
@@ -111,18 +114,25 @@ def test_every_contract_executable_is_installed_and_wired(install_space):
         assert (ROOT / row['params']).is_file(), row['params']
 
 
-@pytest.mark.parametrize('path,executables', [
-    (LAUNCH, {'image_source', 'camera_encoder', 'edge_perception', 'rate_adapter'}),
-    (FLEET, {'image_source', 'camera_encoder', 'edge_perception'})], ids=lambda v: getattr(v, 'name', ''))
-def test_launch_nodes_are_contract_executables_with_declared_parameters(path, executables):
+def test_launch_nodes_are_contract_executables_with_declared_parameters():
+    """The builder's nodes; the parameters each launch file passes it are validated by the
+    dynamic tests below (every value through the node's config dataclass)."""
     contract, configs = contract_executables(), node_configs()
-    ours = [n for n in launch_nodes_ast(path) if n['package'] == PACKAGE]
-    assert {n['executable'] for n in ours} == executables <= set(contract)
+    ours = [n for n in launch_nodes_ast(BUILDER) if n['package'] == PACKAGE]
+    assert {n['executable'] for n in ours} == set(contract)
     for node in ours:
         assert node['name'] == contract[node['executable']]['node']
         names = declared(configs[node['executable']])
-        assert node['keys'] and set(node['keys']) <= names, \
-            f"{node['executable']}: {set(node['keys']) - names} not declared by the node"
+        assert set(node['keys']) <= names, f"{node['executable']}: {set(node['keys']) - names} not declared by the node"
+
+
+@pytest.mark.parametrize('path', [LAUNCH, FLEET], ids=lambda p: p.name)
+def test_launch_files_build_the_package_nodes_with_the_builder(path):
+    text = path.read_text()
+    assert 'from ladon_ros.ros import launch_builder' in text
+    assert not [n for n in launch_nodes_ast(path) if n['package'] not in ('rviz2',)], \
+        f'{path.name} writes its own Node(...) of the package: use ladon_ros/ros/launch_builder.py'
+    assert "['ladon', 'raw'" not in text and "['synthetic', 'video'" not in text, 'choices retyped'
 
 
 def test_shipped_params_files_are_declared_and_valid():
@@ -203,10 +213,17 @@ def _evaluate(value, share_root: Path) -> str:
 
 
 def _load(path: Path, install_space: Path):
-    """(arguments, opaque functions, evaluated defaults) of the launch file at ``path``."""
+    """(arguments, opaque functions, evaluated defaults) of the launch file at ``path``.
+
+    The builder module is imported afresh under the stand-ins (and forgotten after), so it
+    binds them whatever imported it before.
+    """
+    import ladon_ros.ros as ros_pkg
     share_root = install_space / 'share'
-    saved = {k: sys.modules.get(k) for k in _fake_launch_modules(share_root)}
+    saved = {k: sys.modules.get(k) for k in [*_fake_launch_modules(share_root), BUILDER_MODULE]}
+    saved_attr = ros_pkg.__dict__.pop('launch_builder', None)
     sys.modules.update(_fake_launch_modules(share_root))
+    sys.modules.pop(BUILDER_MODULE, None)
     try:
         spec = importlib.util.spec_from_file_location(path.name.replace('.', '_'), path)
         module = importlib.util.module_from_spec(spec)
@@ -218,6 +235,9 @@ def _load(path: Path, install_space: Path):
                 sys.modules.pop(k, None)
             else:
                 sys.modules[k] = v
+        ros_pkg.__dict__.pop('launch_builder', None)
+        if saved_attr is not None:
+            ros_pkg.launch_builder = saved_attr
     entities = description.args[0]
     args = {e.args[0]: e.kwargs for e in entities if type(e).__name__ == 'DeclareLaunchArgument'}
     functions = [e.kwargs['function'] for e in entities if type(e).__name__ == 'OpaqueFunction']
