@@ -20,7 +20,8 @@ from pathlib import Path
 
 PACKAGE = 'ladon_ros'
 FLEET_PROFILE_NAME = 'fastdds_fleet.xml'
-THIN_PROFILE_NAMES = {'robot': 'fastdds_thin_robot.xml', 'edge': 'fastdds_thin_edge.xml'}
+THIN_PROFILE_NAMES = {'robot': 'fastdds_thin_robot.xml', 'edge': 'fastdds_thin_edge.xml',
+                      'server': 'fastdds_thin_server.xml'}
 PROFILE_CHOICES = ('auto', 'fleet', 'thin', '')  # or a path
 PROFILE_VARS = ('FASTDDS_DEFAULT_PROFILES_FILE', 'FASTRTPS_DEFAULT_PROFILES_FILE')  # new, deprecated name
 
@@ -55,7 +56,7 @@ def fleet_profile() -> Path:
 
 
 def thin_profile(role: str) -> Path:
-    """The shipped thin-link profile of ``role`` (``'robot'`` or ``'edge'``)."""
+    """The shipped thin-link profile of ``role`` (``'robot'``, ``'edge'`` or ``'server'``: the discovery server's)."""
     if role not in THIN_PROFILE_NAMES:
         raise ValueError(f"role must be one of {sorted(THIN_PROFILE_NAMES)}, got {role!r}")
     return config_file(THIN_PROFILE_NAMES[role])

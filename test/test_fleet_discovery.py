@@ -24,3 +24,11 @@ def test_edges_become_super_clients_only_with_a_server():
     assert edge_env({'A': '1'}) == {'A': '1'}
     two = {SERVERS_VAR: '127.0.0.1:11811;127.0.0.1:11812'}
     assert uses_server(two) and edge_env(two) == {**two, SUPER_CLIENT_VAR: 'TRUE'}
+
+
+def test_server_command_passes_a_server_profile():
+    from ladon_ros.config_files import thin_profile
+    from ladon_ros.fleet.discovery import servers_value
+    cmd = server_command('10.0.0.5', 11812, server_id=1, profile=thin_profile('server'))
+    assert cmd[-9:] == ['discovery', '-i', '1', '-l', '10.0.0.5', '-p', '11812', '-x', str(thin_profile('server'))]
+    assert servers_value('10.0.0.5', (11811, 11812)) == '10.0.0.5:11811;10.0.0.5:11812'

@@ -49,6 +49,11 @@ def register(sub) -> None:
     p.add_argument('--takeover-subscriptions', default='', choices=['', 'backup', 'all', 'none'],
                    help="the edges' takeover_subscriptions; default: the node's (backup: with 2 edges every robot's "
                         "frames cross the link twice)")
+    p.add_argument('--dds-profiles', default='fleet',
+                   help="comma list of DDS profiles, each running every search side by side in one run: 'fleet' "
+                        "(SIMPLE discovery, config/fastdds_fleet.xml) and 'thin' (two discovery servers in the "
+                        "base namespace, robots clients and edges super clients with config/fastdds_thin_*.xml); "
+                        "thin settings are named '<setting>+thin'")
     p.add_argument('--nice', type=int, default=-10,
                    help='nice value of the edges and robots (default -10: on a shared machine other jobs take '
                         'less of their cores; 0 = as any process)')
@@ -59,7 +64,7 @@ def register(sub) -> None:
     p.add_argument('--from-json', default='',
                    help='no run: write table, headline and plots in --out from the rows of these fleet_bench.json '
                         'files (comma list; e.g. two partial runs)')
-    p.set_defaults(func=run)
+    p.set_defaults(func=run, needs_ros=True)  # starts ROS nodes: main() sets up their environment
 
 
 def _floats(text: str) -> tuple[float, ...]:
@@ -68,6 +73,15 @@ def _floats(text: str) -> tuple[float, ...]:
 
 def _ints(text: str) -> tuple[int, ...]:
     return tuple(int(t) for t in text.split(',') if t.strip())
+
+
+def _profiles(text: str) -> tuple[str, ...]:
+    from ladon_ros.bench.fleet.plan import DDS_PROFILES
+    profiles = tuple(dict.fromkeys(t.strip() for t in text.split(',') if t.strip()))
+    bad = [p for p in profiles if p not in DDS_PROFILES]
+    if bad or not profiles:
+        raise SystemExit(f'--dds-profiles: expected a comma list of {DDS_PROFILES}, got {text!r}')
+    return profiles
 
 
 def is_standard(args) -> bool:
@@ -98,6 +112,7 @@ def build_plan(args, points, pairs: dict) -> tuple[list, list]:
     # Case labels as the cases spell them ('webp' -> 'webp@<its default quality>').
     label = {t: parse_codecs(t, points)[0].label for t in dict.fromkeys(s.codec for s in searches)}
     searches = [dataclasses.replace(s, codec=label[s.codec]) for s in searches]
+    searches = planning.with_profiles(searches, _profiles(getattr(args, 'dds_profiles', 'fleet')))
     return parse_codecs(','.join(dict.fromkeys(label.values())), points), searches
 
 
@@ -112,7 +127,7 @@ def run(args) -> int:
             return code
     from ladon_ros.bench.fleet.accuracy import equal_accuracy, load_or_evaluate, weights_key
     from ladon_ros.bench.fleet.harness import FleetBench, FleetConfig
-    from ladon_ros.bench.fleet.report import headline_table, markdown_table, write_json
+    from ladon_ros.bench.fleet.report import headline_table, markdown_table, overhead_table, write_json
     from ladon_ros.bench.link.cases import ladon_points
     from ladon_ros.config import from_mapping
     t_start = time.time()
@@ -139,9 +154,9 @@ def run(args) -> int:
     if args.plan_only:
         return 0
     cfg = from_mapping(FleetConfig, dict(
-        cases=tuple(cases), rates_mbps=tuple(sorted({s.link_mbps for s in searches if s.setting == 'clean'})),
+        cases=tuple(cases), rates_mbps=tuple(sorted({s.link_mbps for s in searches if s.setting.startswith('clean')})),
         searches=tuple(searches), out_dir=out, robots=_ints(args.robots), fps=tuple(sorted({s.fps for s in searches})),
-        edges=tuple(sorted({s.edges for s in searches})), lossy=any(s.setting == 'lossy' for s in searches),
+        edges=tuple(sorted({s.edges for s in searches})), lossy=any(s.setting.startswith('lossy') for s in searches),
         robot_cpu=args.robot_cpu, budget_ms=args.budget_ms, seconds=args.seconds,
         resolution=args.resolution, max_bisect=args.max_bisect,
         domain_id=args.domain_id, nice=args.nice, announce_s=args.announce_s, join_mbps=args.join_mbps,
@@ -152,12 +167,14 @@ def run(args) -> int:
     meta = {'started_utc': time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime(t_start)), 'standard': is_standard(args),
             'weights_key': weights_key(), 'accuracy_file': str(acc) if acc else None,
             'loadavg_start': os.getloadavg(), 'nice': args.nice, 'announce_s': args.announce_s,
-            'join_mbps': args.join_mbps, 'takeover_subscriptions': args.takeover_subscriptions, 'argv': sys.argv[1:]}
+            'join_mbps': args.join_mbps, 'takeover_subscriptions': args.takeover_subscriptions,
+            'dds_profiles': args.dds_profiles, 'argv': sys.argv[1:]}
 
     def save(rows):
         meta['duration_s'] = time.time() - t_start
         (out / 'fleet_table.md').write_text(markdown_table(rows))
         (out / 'fleet_headline.md').write_text(headline_table(rows, pairs, bench.skipped))
+        (out / 'fleet_overhead.md').write_text(overhead_table(rows))
         write_json(rows, json_path, pairs, bench.skipped, meta)
 
     try:
@@ -169,6 +186,7 @@ def run(args) -> int:
             write_plots(bench.rows, out, cfg.budget_ms, bench.skipped)
     print(markdown_table(rows))
     print(headline_table(rows, pairs, bench.skipped))
+    print(overhead_table(rows))
     print(f'duration {meta["duration_s"] / 60:.1f} min; wrote {json_path}, {out / "fleet_table.md"}, '
           f'{out / "fleet_headline.md"}, plots in {out}')
     return _veth_verdict(rows)

@@ -6,7 +6,8 @@ being the server id). A plain client learns only the endpoints of topics it uses
 an edge, which must see every robot's ``<ns>/latent`` publisher in the graph before it
 subscribes, runs as a super client (``ROS_SUPER_CLIENT=TRUE``).
 Measured: a plain-client edge got 0 results in 60 s, a super-client edge served the robot.
-No ROS here (the launch file and the demo use it). See docs/FLEET.md.
+With servers, the thin-link profiles (``config/fastdds_thin_{robot,edge,server}.xml``) are the
+default of the launch file and the demo (``role_env``). No ROS here. See docs/FLEET.md.
 """
 from __future__ import annotations
 
@@ -17,10 +18,17 @@ from typing import Mapping
 
 SERVERS_VAR = 'ROS_DISCOVERY_SERVER'
 SUPER_CLIENT_VAR = 'ROS_SUPER_CLIENT'
+PROFILE_VAR = 'FASTDDS_DEFAULT_PROFILES_FILE'
 
 
-def server_command(address: str, port: int | str, server_id: int = 0) -> list[str]:
-    """``fastdds discovery -i <id> -l <address> -p <port>`` as a command that SIGINT or SIGTERM stops.
+def server_command(address: str, port: int | str, server_id: int = 0, profile: str | Path | None = None
+                   ) -> list[str]:
+    """``fastdds discovery -i <id> -l <address> -p <port> [-x <profile>]`` as a command that SIGINT or
+    SIGTERM stops.
+
+    ``profile``: a Fast DDS XML file whose default participant profile is the server's (it must say
+    ``<discoveryProtocol>SERVER``); ``config/fastdds_thin_server.xml`` announces the server to its
+    clients every 60 s instead of every 3 s (``config_files.thin_profile('server')``).
 
     The pip wheel's ``bin/fastdds`` is a ``sh`` script that runs ``fastdds.py`` without
     ``exec``, so a SIGINT sent to it (by ``ros2 launch`` or ``NodeProcesses.stop``) never
@@ -29,6 +37,8 @@ def server_command(address: str, port: int | str, server_id: int = 0) -> list[st
     install's ``fastdds`` is that script already).
     """
     args = ['discovery', '-i', str(server_id), '-l', address, '-p', str(port)]
+    if profile:
+        args += ['-x', str(profile)]
     exe = shutil.which('fastdds')
     script = Path(exe).resolve().parent.parent / 'tools' / 'fastdds' / 'fastdds.py' if exe else None
     if script is not None and script.is_file():
@@ -58,3 +68,29 @@ def uses_server(env: Mapping[str, str]) -> bool:
 def edge_env(env: Mapping[str, str]) -> dict[str, str]:
     """``env`` for an edge: a super client when discovery goes through a server."""
     return {**env, SUPER_CLIENT_VAR: 'TRUE'} if uses_server(env) else dict(env)
+
+
+def servers_value(address: str, ports) -> str:
+    """``ROS_DISCOVERY_SERVER`` for servers at ``address`` on ``ports`` (the position is the server id)."""
+    return ';'.join(f'{address}:{int(p)}' for p in ports)
+
+
+def role_vars(env: Mapping[str, str], role: str, profile: str = 'auto') -> dict[str, str]:
+    """The variables to add to ``env`` for a fleet process of ``role`` (``'robot'`` or ``'edge'``).
+
+    ``profile``: ``'auto'`` (thin with a discovery server in ``env``, else fleet), ``'fleet'``,
+    ``'thin'``, a path, or ``''`` (Fast DDS defaults). A profile already named in ``env``
+    always wins (nothing is added for it). Edges become super clients when a server is in use.
+    """
+    from ladon_ros.config_files import dds_profile_env, resolve_profile_choice
+    if role not in ('robot', 'edge'):
+        raise ValueError(f"role must be 'robot' or 'edge', got {role!r}")
+    out = dds_profile_env(resolve_profile_choice(profile, uses_server(env)), dict(env), role=role)
+    if role == 'edge' and uses_server(env):
+        out[SUPER_CLIENT_VAR] = 'TRUE'
+    return out
+
+
+def role_env(env: Mapping[str, str], role: str, profile: str = 'auto') -> dict[str, str]:
+    """``env`` plus ``role_vars(env, role, profile)``."""
+    return {**env, **role_vars(env, role, profile)}

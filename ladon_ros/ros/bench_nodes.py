@@ -144,7 +144,7 @@ class LatentPlayer(Node):
     """Publishes pre-encoded ``LatentFrame``s in a loop at ``rate_hz`` (a robot, minus its camera)."""
 
     def __init__(self, frames_file: str, rate_hz: float, count: int, results_out: str | None,
-                 node_name: str = 'latent_player'):
+                 node_name: str = 'latent_player', results_qos: str = 'reliable'):
         super().__init__(node_name)
         from ladon_ros.codec.wire import load_frames
         from ladon_ros.msg import LatentFrame
@@ -159,10 +159,12 @@ class LatentPlayer(Node):
             from sensor_msgs.msg import CompressedImage
 
             from ladon_ros.msg import Classification, Detection2DArray, FrameStats
+            # results_qos 'best_effort': the thin-link robot (qos.RESULTS_LIVE; docs/FLEET.md).
+            profile = {'reliable': qos.RESULTS, 'best_effort': qos.RESULTS_LIVE}[results_qos]
             for name, typ in (('classification', Classification), ('detections', Detection2DArray),
                               ('segmentation/compressed', CompressedImage), ('frame_stats', FrameStats)):
                 self.create_subscription(typ, f'perception/{name}', lambda m, n=name: self._on_result(n, m),
-                                         qos.RESULTS, raw=True)
+                                         profile, raw=True)
 
     def _tick(self) -> None:
         if self.count and self.sent >= self.count:
@@ -281,6 +283,8 @@ def main(argv: list[str] | None = None) -> int:
     lp.add_argument('--rate-hz', type=float, default=10.0)
     lp.add_argument('--count', type=int, default=0, help='0 = until stopped')
     lp.add_argument('--results', default=None, help='JSON lines of the compact results received back')
+    lp.add_argument('--results-qos', choices=('reliable', 'best_effort'), default='reliable',
+                    help="reliability of the results subscriptions (best_effort: the thin-link robot's choice)")
     hp = sub.add_parser('hostile-player')
     hp.add_argument('--frames', required=True, help='genuine frames (save_frames) the crafted ones start from')
     hp.add_argument('--rate-hz', type=float, default=200.0)
@@ -304,7 +308,7 @@ def main(argv: list[str] | None = None) -> int:
         elif args.role == 'probe-listener':
             node = ProbeListener(args.out)
         elif args.role == 'latent-player':
-            node = LatentPlayer(args.frames, args.rate_hz, args.count, args.results)
+            node = LatentPlayer(args.frames, args.rate_hz, args.count, args.results, results_qos=args.results_qos)
         elif args.role == 'hostile-player':
             node = HostilePlayer(args.frames, args.rate_hz, args.count, args.kinds.split(','), args.max_side,
                                  args.seed, args.order)

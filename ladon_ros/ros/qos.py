@@ -20,6 +20,14 @@ RESULTS = QoSProfile(
     reliability=ReliabilityPolicy.RELIABLE, history=HistoryPolicy.KEEP_LAST, depth=10,
     durability=DurabilityPolicy.VOLATILE)
 
+# What a robot on a thin link subscribes its own live results with (docs/FLEET.md "Thin
+# links"): the edge's writers stay RELIABLE (so reliable readers match too), and a best-effort
+# reader costs no heartbeats, no acknacks and no head-of-line wait for a repair: a lost
+# result is simply missing, and the next frame's result follows one camera period later.
+RESULTS_LIVE = QoSProfile(
+    reliability=ReliabilityPolicy.BEST_EFFORT, history=HistoryPolicy.KEEP_LAST, depth=10,
+    durability=DurabilityPolicy.VOLATILE)
+
 # Label maps change only when weights are (re)loaded: latched (transient local, depth 1)
 # so a subscriber that starts later still gets the class names.
 LATCHED = QoSProfile(

@@ -34,14 +34,17 @@ from pathlib import Path
 from typing import Callable
 
 from ladon_ros.bench.fleet import plan as planning
-from ladon_ros.bench.fleet.metrics import CellInput, FleetRow, cell_row
+from ladon_ros.bench.fleet.metrics import CellInput, FleetRow, cell_row, census_per_robot_bps, join_seconds, \
+    protocol_overhead_bps
 from ladon_ros.bench.link.floor import percentile
 from ladon_ros.bench.link.cases import LOSSY, LOSSY_RATE_MBPS, CodecCase
 from ladon_ros.bench.link.cgroup import CpuQuota
 from ladon_ros.bench.link.fastdds import write_udp_profile
 from ladon_ros.bench.link.harness import RecordReader, ros_env
-from ladon_ros.bench.link.netns import NetnsLink, _link_stats, _run, stop_processes
+from ladon_ros.bench.link.netns import EDGE_ADDR, NetnsLink, _link_stats, _run, stop_processes
 from ladon_ros.config import param, positive
+from ladon_ros.config_files import thin_profile
+from ladon_ros.fleet.discovery import SERVERS_VAR, SUPER_CLIENT_VAR, server_command
 from ladon_ros.ros.processes import node_command
 
 _CLK_TCK = os.sysconf('SC_CLK_TCK')
@@ -52,6 +55,8 @@ SEARCH_S = 4.0
 EDGES_START_S = 30.0
 # Edges forget a robot that sent nothing for this long [s].
 EDGE_ROBOT_TIMEOUT_S = 2.0
+# The thin profile's two redundant discovery servers, in the base namespace (UDP ports).
+DISCOVERY_PORTS = (11811, 11812)
 
 
 def _not_empty(values: tuple) -> None:
@@ -132,6 +137,10 @@ class FleetBench:
             d.mkdir(parents=True, exist_ok=True)
         self.env = ros_env(cfg.domain_id, write_udp_profile(self.out / 'fastdds_udp_only.xml', cfg.announce_s))
         self.env['OMP_NUM_THREADS'] = '1'
+        for var in (SERVERS_VAR, SUPER_CLIENT_VAR):  # the fleet profile's cells use SIMPLE discovery
+            self.env.pop(var, None)
+        self.envs = {'robot': self.env, 'edge': self.env, 'diag': self.env}  # per DDS profile: _profile_envs
+        self.results_qos = 'reliable'  # the robots' results subscriptions, per DDS profile
         self.rows: list[FleetRow] = []
         self.frames: dict[str, tuple[Path, dict]] = {}
         self._spawned = 0
@@ -159,7 +168,7 @@ class FleetBench:
             self.log(self.estimate_text(searches))
             for tag in dict.fromkeys(s.setting for s in searches):
                 mine = [s for s in searches if s.setting == tag]
-                impairment = LOSSY if tag == 'lossy' else None
+                impairment = LOSSY if planning.split_setting(tag)[0] == 'lossy' else None
                 with NetnsLink(impairment=impairment) as link:
                     self._down_shaped = False
                     self.log(f'[{tag}] robots in {link.camera_ns}, edges in {link.edge_ns}'
@@ -172,10 +181,13 @@ class FleetBench:
         return self.rows
 
     # --- estimates ------------------------------------------------------------------
-    def _overhead_bps(self) -> tuple[float, float]:
-        """Per-robot protocol overhead each way: median of this run's cells with >= 2 robots, else the prior."""
+    def _overhead_bps(self, setting: str | None = None) -> tuple[float, float]:
+        """Per-robot protocol overhead each way: median of this run's cells with >= 2 robots (of
+        ``setting``'s DDS profile when given), else the prior."""
+        profile = planning.split_setting(setting)[1] if setting else None
         def med(key):
-            v = [r.extra.get(key) for r in self.rows if r.robots >= 2]
+            v = [r.extra.get(key) for r in self.rows if r.robots >= 2
+                 and (profile is None or planning.split_setting(r.setting)[1] == profile)]
             v = [x for x in v if x is not None and x == x]
             return percentile(v, 50) if v else planning.OVERHEAD_PRIOR_BPS
         return med('overhead_up_bps_per_robot'), med('overhead_down_bps_per_robot')
@@ -192,7 +204,7 @@ class FleetBench:
 
     def predict(self, s: planning.Search) -> tuple[float, float, int, int]:
         """(link floor, edge floor, cap, start) of search ``s`` from what is known now."""
-        up, down = self._overhead_bps()
+        up, down = self._overhead_bps(s.setting)
         fb = self.frames[s.codec][1]['bytes_mean'] if s.codec in self.frames else planning.DOWN_BYTES_PRIOR
         link = min(planning.link_floor(s.link_mbps, s.fps, fb, up),
                    planning.link_floor(s.link_mbps, s.fps, self._down_bytes(), down))
@@ -220,9 +232,9 @@ class FleetBench:
                 f'estimated {total / 60:.0f} min (+ frames encoded above)\n' + '\n'.join(lines))
 
     def _static_skip(self, s: planning.Search) -> str | None:
-        loss = LOSSY.loss if s.setting == 'lossy' else 0.0
+        loss = LOSSY.loss if planning.split_setting(s.setting)[0] == 'lossy' else 0.0
         return planning.static_skip(s, frame_bytes=self.frames[s.codec][1]['bytes_mean'],
-                                    budget_ms=self.cfg.budget_ms, overhead_bps=self._overhead_bps()[0], loss=loss)
+                                    budget_ms=self.cfg.budget_ms, overhead_bps=self._overhead_bps(s.setting)[0], loss=loss)
 
     # --- frames ---------------------------------------------------------------------
     def _encode(self, case: CodecCase) -> tuple[Path, dict]:
@@ -284,6 +296,7 @@ class FleetBench:
         cores = ['1'] if n_edges == 1 else [str(i % ncpu) for i in range(n_edges)]
         ladon = sorted({c.checkpoint for c in cfg.cases if c.codec == 'ladon'}) or ['']
         images = any(c.codec != 'ladon' for c in cfg.cases)
+        servers = self._profile_envs(link, tag, n_edges)
         edges = []
         for i in range(n_edges):
             argv = node_command('edge_perception', namespace=f'/base{i + 1}', params={
@@ -293,15 +306,13 @@ class FleetBench:
             if shutil.which('taskset') and ncpu > 1:
                 argv = ['taskset', '-c', cores[i], *argv]
             argv = self._niced(argv)
-            edges.append(self._autogroup(link.spawn('edge', argv, env=self.env,
+            edges.append(self._autogroup(link.spawn('edge', argv, env=self.envs['edge'],
                                                     log=self.logs / f'edge{i + 1}_{tag}_{n_edges}e.log')))
         # The edges' own counters (realised batches), recorded beside them: /diagnostics never crosses the veth.
         diag_path = self.records / f'diagnostics_{tag}_{n_edges}e_{self._spawned}.jsonl'
         diag_path.unlink(missing_ok=True)
-        # Its participant stays on the base namespace's loopback (LOCALHOST discovery range): the
-        # robots never learn of it, so it adds no per-robot announcements to the link.
         diag = link.spawn('edge', [sys.executable, '-m', 'ladon_ros.ros.bench_nodes', 'diagnostics', '--out',
-                                   str(diag_path)], env={**self.env, 'ROS_AUTOMATIC_DISCOVERY_RANGE': 'LOCALHOST'},
+                                   str(diag_path)], env=self.envs['diag'],
                           log=self.logs / f'diagnostics_{tag}_{n_edges}e.log')
         self._diag = RecordReader(diag_path)
         self.log(f'[{tag}] {n_edges} edge(s) on core(s) {",".join(cores)}')
@@ -322,9 +333,45 @@ class FleetBench:
                 finally:
                     self._leave_all(link, pool)
         finally:
-            stop_processes(edges + [diag])
-            for e in edges + [diag]:
+            stop_processes(edges + [diag] + servers)
+            for e in edges + [diag] + servers:
                 link.stop(e)
+
+    def _profile_envs(self, link: NetnsLink, tag: str, n_edges: int) -> list[subprocess.Popen]:
+        """Sets ``self.envs`` (robot, edge, diag) for the DDS profile of setting ``tag``; starts
+        and returns the thin profile's two discovery servers (base namespace).
+
+        fleet: every process SIMPLE discovery (multicast + unicast to every participant) with
+        the fleet profile's announcements; the diagnostics recorder stays on the base
+        namespace's loopback (LOCALHOST range), so the robots never learn of it.
+        thin: robots Discovery Server clients with the thin robot profile, subscribing their
+        results best effort (``qos.RESULTS_LIVE``), edges (and the recorder, which must see
+        their /diagnostics) super clients with the thin edge profile; both servers in the base
+        namespace with the thin server profile, as a base station would run them.
+        """
+        profile = planning.split_setting(tag)[1]
+        if profile == 'fleet':
+            self.envs = {'robot': self.env, 'edge': self.env,
+                         'diag': {**self.env, 'ROS_AUTOMATIC_DISCOVERY_RANGE': 'LOCALHOST'}}
+            self.results_qos = 'reliable'
+            return []
+        self.results_qos = 'best_effort'  # the thin robot subscribes its live results best effort
+        servers_var = ';'.join(f'{EDGE_ADDR}:{port}' for port in DISCOVERY_PORTS)
+        robot = {**self._profile_env('robot'), SERVERS_VAR: servers_var}
+        robot.pop(SUPER_CLIENT_VAR, None)
+        edge = {**self._profile_env('edge'), SERVERS_VAR: servers_var, SUPER_CLIENT_VAR: 'TRUE'}
+        self.envs = {'robot': robot, 'edge': edge, 'diag': edge}
+        servers = [link.spawn('edge', server_command(EDGE_ADDR, port, server_id=i, profile=thin_profile('server')),
+                              env=self.env,
+                              log=self.logs / f'discovery_server{i}_{tag}_{n_edges}e.log')
+                   for i, port in enumerate(DISCOVERY_PORTS)]
+        self.log(f'[{tag}] discovery servers {servers_var} (base namespace); robots clients, edges super clients')
+        return servers
+
+    def _profile_env(self, role: str) -> dict[str, str]:
+        """``self.env`` with the UDP-only variant of the thin profile of ``role``."""
+        path = write_udp_profile(self.out / f'fastdds_udp_only_thin_{role}.xml', base=thin_profile(role))
+        return {**self.env, 'FASTDDS_DEFAULT_PROFILES_FILE': str(path)}
 
     def _leave_all(self, link: NetnsLink, pool: '_Players') -> None:
         """Stops a pool's robots on the fast link and waits out the edges' teardown of their
@@ -391,6 +438,7 @@ class FleetBench:
             pool.grow(n)
             timeout = cfg.start_timeout_s if first else cfg.join_timeout_s + 0.5 * n
             served = pool.wait_served(t_add if not first else 0.0, timeout, edges)
+            joins = [join_seconds(recs, s.fps) for recs in pool.records()[before:n]] if n > before and not first else []
             first = False
             if joining:
                 if n < before:
@@ -413,6 +461,8 @@ class FleetBench:
                 row.extra.update(first_try_fps_min=first_try.fps_delivered_min,
                                  first_try_p95_ms=first_try.latency_p95_ms, first_try_link_util=first_try.link_util)
             row.extra['search_why'] = s.why
+            # Robots that joined for this cell (over the join-rate link): first frame -> first result [s].
+            row.extra['join_first_result_s'] = [round(j, 3) for j in joins if j == j]
             self.rows.append(row)
             self.on_row(row)
             results[n] = row.within_budget
@@ -425,8 +475,31 @@ class FleetBench:
             n = planning.next_count(results, **step)
         return first
 
+    def _census_start(self, link: NetnsLink) -> list[subprocess.Popen]:
+        """Starts ``rtps_census`` on both veths for the window (what each side sends, by RTPS class)."""
+        return [subprocess.Popen(['ip', 'netns', 'exec', ns, sys.executable, '-m', 'ladon_ros.bench.link.rtps_census',
+                                  dev, f'{self.cfg.seconds:g}'], env=self.env, stdout=subprocess.PIPE,
+                                 stderr=subprocess.DEVNULL, text=True)
+                for ns, dev in ((link.camera_ns, link.camera_dev), (link.edge_ns, link.edge_dev))]
+
+    @staticmethod
+    def _census_end(procs: list[subprocess.Popen]) -> list[dict | None]:
+        """The censuses' results (up, down); None for one that failed."""
+        out = []
+        for proc in procs:
+            try:
+                text, _ = proc.communicate(timeout=30)
+                out.append(json.loads(text.strip().splitlines()[-1]))
+            except (subprocess.TimeoutExpired, ValueError, IndexError):
+                proc.kill()
+                proc.wait()
+                out.append(None)
+        return out
+
     def _window(self, link, pool: '_Players', edges, case, setting, rate, fps, n_edges, n) -> FleetRow:
         cfg = self.cfg
+        census = self._census_start(link)
+        time.sleep(0.3)  # the census sockets open (python start-up) before the window's first counters
         c0 = self._counters(link)
         e0 = [_proc_cpu_s(e.pid) for e in edges]
         p0 = pool.cpu_s()
@@ -442,7 +515,7 @@ class FleetBench:
         t_check = time.time()
         c2 = self._counters(link)
         batches, batched = self._diag_delta(t0, t1, len(edges))
-        ovh_up, ovh_down = self._overhead_bps()
+        ovh_up, ovh_down = self._overhead_bps(setting)
         info = self.frames[case.label][1]
         cell = CellInput(codec=case.label, setting=setting, link_mbps=rate, robots=n, fps=fps, edges=n_edges,
                          t0=t0, t1=t1, t_check=t_check, budget_ms=cfg.budget_ms,
@@ -455,6 +528,10 @@ class FleetBench:
                          diag_batches=batches, diag_frames_batched=batched,
                          overhead_prior_up_bps=ovh_up, overhead_prior_down_bps=ovh_down)
         row = cell_row(cell, pool.records())
+        up, down = self._census_end(census)
+        row.extra.update(census_per_robot_bps(up, down, n), dds_profile=planning.split_setting(setting)[1])
+        row.extra.update({f'overhead_{side}_protocol_bps_per_robot': protocol_overhead_bps(row, side)
+                          for side in ('up', 'down')})
         row.extra['robot_cpu_quota'] = cfg.robot_cpu or None
         row.extra['rate_point'] = case.rate_point
         return row
@@ -502,11 +579,13 @@ class _Players:
         rec.unlink(missing_ok=True)
         argv = [sys.executable, '-m', 'ladon_ros.ros.bench_nodes', 'latent-player', '--frames',
                 str(self.b.frames[self.case.label][0]), '--rate-hz', f'{self.fps:g}', '--results', str(rec),
+                '--results-qos', self.b.results_qos,
                 '--ros-args', '-r', f'__ns:=/robot{k}']
         if self.pin is not None and shutil.which('taskset'):
             argv = ['taskset', '-c', self.pin, *argv]
         argv = self.b._niced(argv)
-        proc = self.b._autogroup(self.link.spawn('camera', argv, env=self.b.env, log=self.b.logs / f'{name}.log'))
+        proc = self.b._autogroup(self.link.spawn('camera', argv, env=self.b.envs['robot'],
+                                                 log=self.b.logs / f'{name}.log'))
         quota = None
         if self.b.cfg.robot_cpu:
             quota = CpuQuota(self.b.cfg.robot_cpu, f'robot{k}')

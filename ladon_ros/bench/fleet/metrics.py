@@ -393,3 +393,82 @@ def _limit(r: FleetRow) -> str:
             'edge': e.get('floor_edge_cpu_robots', e.get('floor_edge_robots', math.nan))}
     caps = {k: v for k, v in caps.items() if v is not None and v == v}
     return min(caps, key=caps.get) if caps else '-'
+
+
+# RTPS classes of ``rtps_census`` that are protocol overhead by themselves (user_data and
+# ip_fragment carry the frames and results; the overhead in them is what the model leaves).
+CENSUS_OVERHEAD_CLASSES = ('spdp', 'sedp', 'wlp', 'type_lookup', 'builtin_other', 'builtin_hb', 'builtin_ack',
+                           'builtin_gap', 'user_hb', 'user_ack', 'user_gap', 'rtps_empty', 'other')
+
+
+def census_per_robot_bps(up: dict | None, down: dict | None, robots: int) -> dict:
+    """Per-robot bit/s by RTPS class of one window's censuses (robot veth = up, base veth = down).
+
+    Returns ``census_up_bps`` and ``census_down_bps`` ({class: bit/s per robot}),
+    ``census_up_seconds``/``census_down_seconds`` and the raw censuses ``census_up``/``census_down``
+    (packets, flows); a missing census gives an empty dict.
+    """
+    out = {}
+    for side, c in (('up', up), ('down', down)):
+        if not c or not robots:
+            out[f'census_{side}_bps'] = {}
+            continue
+        secs = float(c['seconds'])
+        out[f'census_{side}_bps'] = {k: v * 8 / secs / robots for k, v in sorted(c['bytes'].items())}
+        out[f'census_{side}_seconds'] = secs
+        out[f'census_{side}'] = c  # raw: packets and flows (destination port, frame size) per class
+    return out
+
+
+# Per-datagram framing that the wire model (floor.RTPS_OVERHEAD: RTPS header, INFO_TS, DATA
+# header) leaves out: INFO_DST (16 B, every unicast datagram) and the statistics submessage
+# (60 B) of the Fast DDS build the ROS wheels ship. Part of each frame's and result's own
+# bytes, not protocol traffic beside them; reported apart so both readings stay visible.
+FRAMING_RIDERS = ('statistics', 'info_dst')
+
+
+def census_overhead_split(row: FleetRow, side: str) -> dict:
+    """{part: bit/s per robot} of the overhead of ``side`` ('up'/'down').
+
+    The measured overhead (veth minus the modelled frames or results,
+    ``overhead_<side>_bps_per_robot``) split into: the pure-protocol classes of the census
+    (spdp, wlp, acknacks, heartbeats, ...); ``framing:statistics`` and ``framing:info_dst``
+    riding in the frame/result datagrams (``FRAMING_RIDERS``); ``piggyback_hb`` riding there
+    too; ``user_data_residual``: the rest (ros_discovery_info samples, the model's error).
+    """
+    census = row.extra.get(f'census_{side}_bps') or {}
+    split = {k: census.get(k, 0.0) for k in CENSUS_OVERHEAD_CLASSES if census.get(k)}
+    raw = row.extra.get(f'census_{side}') or {}
+    secs = raw.get('seconds') or 0
+    if secs and row.robots:
+        ride = raw.get('user_data_riders') or {}
+        for k in (*FRAMING_RIDERS, 'piggyback_hb'):
+            if ride.get(k):
+                split[f'framing:{k}' if k in FRAMING_RIDERS else k] = ride[k] * 8 / secs / row.robots
+    total = row.extra.get(f'overhead_{side}_bps_per_robot', math.nan)
+    if total is not None and total == total:
+        split['user_data_residual'] = total - sum(split.values())
+    return split
+
+
+def protocol_overhead_bps(row: FleetRow, side: str) -> float:
+    """The overhead of ``side`` per robot [bit/s] without the per-datagram framing of the frames
+    and results themselves (``FRAMING_RIDERS``): traffic that is not a frame or a result."""
+    split = census_overhead_split(row, side)
+    total = row.extra.get(f'overhead_{side}_bps_per_robot', math.nan)
+    if total is None or total != total or not (row.extra.get(f'census_{side}') or {}):
+        return math.nan
+    return total - sum(v for k, v in split.items() if k.startswith('framing:'))
+
+
+def join_seconds(records: list[dict], fps: float) -> float:
+    """Seconds from a robot's first frame to its first complete-enough result (its first frame_stats).
+
+    The first frame's publish time is read back from the first result: its capture stamp minus
+    its sequence number over ``fps`` (the player numbers its frames from 0 at start).
+    """
+    for r in records:
+        if r.get('topic') == 'frame_stats' and r.get('seq') is not None:
+            return r['t'] - (r['stamp'] - r['seq'] / fps)
+    return math.nan
+

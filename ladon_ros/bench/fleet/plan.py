@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import math
 import random
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from ladon_ros.bench.link.floor import DDS_MAX_DATAGRAM, IP_MTU_PAYLOAD, MSG_OVERHEAD, RTPS_OVERHEAD, UDP_HEADER, \
     percentile, wire_bytes
@@ -46,7 +46,7 @@ class Search:
     """One robot-count search. ``why``: which question it answers (shown in the output)."""
 
     codec: str          # case label: 'ladon@1', 'jpeg@75', 'raw'
-    setting: str        # 'clean' or 'lossy'
+    setting: str        # 'clean' or 'lossy', '+thin' with the thin-link DDS profile (with_profile)
     link_mbps: float
     fps: float
     edges: int
@@ -56,6 +56,33 @@ class Search:
     def key(self) -> tuple:
         """(codec, setting, link, fps, edges), as ``metrics.group_key``."""
         return (self.codec, self.setting, self.link_mbps, self.fps, self.edges)
+
+
+# DDS profiles a run can compare side by side: 'fleet' (SIMPLE discovery, config/fastdds_fleet.xml)
+# and 'thin' (two discovery servers in the base namespace, config/fastdds_thin_{robot,edge}.xml).
+DDS_PROFILES = ('fleet', 'thin')
+
+
+def with_profile(setting: str, profile: str) -> str:
+    """The setting name of ``setting`` ('clean'/'lossy') run with DDS profile ``profile``.
+
+    The profile is part of the setting so that rows, searches and headlines of two profiles
+    in one run stay apart: 'clean' (fleet profile, as before) and 'clean+thin'.
+    """
+    if profile not in DDS_PROFILES:
+        raise ValueError(f'DDS profile must be one of {DDS_PROFILES}, got {profile!r}')
+    return setting if profile == 'fleet' else f'{setting}+{profile}'
+
+
+def split_setting(setting: str) -> tuple[str, str]:
+    """('clean' or 'lossy', DDS profile) of a setting name (``with_profile``'s inverse)."""
+    link, _, profile = setting.partition('+')
+    return link, profile or 'fleet'
+
+
+def with_profiles(searches: list[Search], profiles) -> list[Search]:
+    """``searches`` once per DDS profile, profile by profile (each profile's searches together)."""
+    return [replace(s, setting=with_profile(s.setting, p)) for p in profiles for s in searches]
 
 
 def grid_plan(codecs, rates, fps, edges, lossy_rate: float | None) -> list[Search]:

@@ -5,7 +5,7 @@ import json
 import math
 from pathlib import Path
 
-from ladon_ros.bench.fleet.metrics import FleetRow, headline
+from ladon_ros.bench.fleet.metrics import FleetRow, census_overhead_split, headline
 
 
 def _f(x, fmt: str = '.0f') -> str:
@@ -53,6 +53,35 @@ def markdown_table(rows: list[FleetRow]) -> str:
             'yes' if r.within_budget else 'no',
         ]) + ' |')
     return '\n'.join(lines) + '\n'
+
+
+def overhead_table(rows: list[FleetRow]) -> str:
+    """Per-robot non-frame overhead [kbit/s] by RTPS class, up and down, for every cell with a census.
+
+    ``total`` is the veth bytes beyond the modelled frames (up) or results (down); ``protocol``
+    the total without the per-datagram framing the model leaves out (``framing:*``); the parts
+    are ``metrics.census_overhead_split``'s.
+    """
+    cells = [r for r in rows if r.extra.get('census_up_bps') or r.extra.get('census_down_bps')]
+    if not cells:
+        return ''
+    split = {(id(r), side): census_overhead_split(r, side) for r in cells for side in ('up', 'down')}
+    lines = []
+    for side in ('up', 'down'):
+        classes = sorted({k for (i, sd), v in split.items() if sd == side for k in v},
+                         key=lambda k: (k == 'user_data_residual', k.startswith('framing:'), k))
+        head = (f'| {side} | link | Mbit/s | fps | edges | robots | codec | total kbit/s per robot | '
+                'protocol (total - framing) | ' + ' | '.join(classes) + ' |')
+        lines += [head, '|' + '---|' * (head.count('|') - 1)]
+        for r in cells:
+            sp = split[(id(r), side)]
+            lines.append('| ' + ' | '.join([
+                r.extra.get('dds_profile', 'fleet'), r.setting, _f(r.link_mbps, 'g'), _f(r.fps, 'g'), str(r.edges),
+                str(r.robots), r.codec, _kbit(r.extra.get(f'overhead_{side}_bps_per_robot')),
+                _kbit(r.extra.get(f'overhead_{side}_protocol_bps_per_robot')),
+                *[_f(sp[k] / 1e3, '.2f') if k in sp else '-' for k in classes]]) + ' |')
+        lines.append('')
+    return '\n'.join(lines)
 
 
 def headline_table(rows: list[FleetRow], pairs: dict | None = None, skipped: list[dict] = ()) -> str:

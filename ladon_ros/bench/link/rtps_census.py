@@ -10,7 +10,11 @@ UDP datagram into a class by its RTPS submessages and writer entity:
 - ``ip_fragment`` (the non-first fragments of a large datagram: counted with their class when
   the first fragment is seen, here they are kept apart), ``other``.
 
-It prints one JSON object: ``{"seconds", "bytes": {class: n}, "packets": {class: n}}``. Used to
+It prints one JSON object: ``{"seconds", "bytes": {class: n}, "packets": {class: n},
+"user_data_riders": {submessage: bytes riding in user-data datagrams (riders())}, "flows":
+{class: {"<dst port> <frame bytes> <submessages:writer entity>": packets}}}`` (the destination port
+tells a discovery server,
+11811/11812 in the fleet benchmark, from a participant's metatraffic/user ports). Used to
 account for the per-robot protocol overhead of the fleet benchmark (docs/FLEET_BENCH.md).
 No ROS needed.
 """
@@ -63,12 +67,63 @@ def classify(udp_payload: bytes) -> str:
     return kinds[0] if kinds else 'rtps_empty'
 
 
+# Submessages that ride along in a datagram carrying user data, by what they are for (bytes
+# counted with their 4-byte header). STATISTICS: the 60-byte network-statistics submessage
+# (id 0x80) that a Fast DDS built with FASTDDS_STATISTICS (the ROS wheels, as shipped)
+# appends to every datagram it sends (RTPSMessageGroup::send).
+STATISTICS_SUBMESSAGE = 0x80
+_RIDERS = {0x0e: 'info_dst', 0x09: 'info_ts', STATISTICS_SUBMESSAGE: 'statistics', HEARTBEAT: 'piggyback_hb',
+           GAP: 'gap', 0x01: 'pad'}
+
+
+def riders(udp_payload: bytes) -> dict[str, int]:
+    """Bytes of the submessages of one datagram other than DATA/DATA_FRAG, by ``_RIDERS`` name
+    (``'rtps_header'``: the 20-byte RTPS header)."""
+    out = {'rtps_header': 20}
+    pos = 20
+    while pos + 4 <= len(udp_payload):
+        sid, flags = udp_payload[pos], udp_payload[pos + 1]
+        (length,) = struct.unpack('<H' if flags & 1 else '>H', udp_payload[pos + 2:pos + 4])
+        size = 4 + (length or len(udp_payload) - pos - 4)
+        if sid not in (DATA, DATA_FRAG):
+            key = _RIDERS.get(sid, f'submessage_{sid:#04x}')
+            out[key] = out.get(key, 0) + size
+        if length == 0:
+            break
+        pos += 4 + length
+    return out
+
+
+def entities(udp_payload: bytes) -> str:
+    """The submessages of one RTPS datagram with their writer entity ids, e.g. ``'HB:00001203'``
+    (the census's flow key: which writer's heartbeats, acknacks or data reach whom)."""
+    names = {0x09: 'TS', 0x0e: 'DST', 0x01: 'PAD', DATA: 'DATA', DATA_FRAG: 'FRAG', HEARTBEAT: 'HB', ACKNACK: 'ACK', GAP: 'GAP', HEARTBEAT_FRAG: 'HBF',
+             NACK_FRAG: 'NACKF'}
+    pos, out = 20, []
+    while pos + 4 <= len(udp_payload):
+        sid, flags = udp_payload[pos], udp_payload[pos + 1]
+        (length,) = struct.unpack('<H' if flags & 1 else '>H', udp_payload[pos + 2:pos + 4])
+        body = udp_payload[pos + 4:pos + 4 + (length or len(udp_payload))]
+        if sid in (DATA, DATA_FRAG) and len(body) >= 12:
+            out.append(f'{names[sid]}:{body[8:12].hex()}')
+        elif sid in (HEARTBEAT, ACKNACK, GAP, HEARTBEAT_FRAG, NACK_FRAG) and len(body) >= 8:
+            out.append(f'{names[sid]}:{body[4:8].hex()}')
+        else:
+            out.append(f'{names.get(sid, hex(sid))}{length}')
+        if length == 0:
+            break
+        pos += 4 + length
+    return ','.join(out)
+
+
 def census(dev: str, seconds: float) -> dict:
     """Bytes and packets ``dev`` sent in ``seconds``, by class."""
     s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(ETH_P_ALL))
     s.bind((dev, 0))
     s.settimeout(0.2)
     nbytes, npackets = Counter(), Counter()
+    flows: dict[str, Counter] = {}
+    riding = Counter()  # submessage bytes riding in user-data datagrams (riders)
     end = time.monotonic() + seconds
     while time.monotonic() < end:
         try:
@@ -80,15 +135,22 @@ def census(dev: str, seconds: float) -> dict:
         ihl = (frame[14] & 0x0f) * 4
         frag = struct.unpack('>H', frame[20:22])[0]
         proto = frame[23]
+        dport = None
         if frag & 0x1fff:  # a later fragment of a large datagram
             kind = 'ip_fragment'
         elif proto != 17:
             kind = 'other'
         else:
             kind = classify(frame[14 + ihl + 8:])
+            dport = struct.unpack('>H', frame[14 + ihl + 2:14 + ihl + 4])[0]
+            if kind == 'user_data':
+                riding.update(riders(frame[14 + ihl + 8:]))
         nbytes[kind] += len(frame)
         npackets[kind] += 1
-    return {'seconds': seconds, 'bytes': dict(nbytes), 'packets': dict(npackets)}
+        if kind != 'ip_fragment':  # who gets what, in packets of which size, made of which submessages
+            flows.setdefault(kind, Counter())[f'{dport} {len(frame)} {entities(frame[14 + ihl + 8:])}'] += 1
+    return {'seconds': seconds, 'bytes': dict(nbytes), 'packets': dict(npackets), 'user_data_riders': dict(riding),
+            'flows': {k: dict(v.most_common(12)) for k, v in flows.items()}}
 
 
 if __name__ == '__main__':
