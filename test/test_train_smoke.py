@@ -82,6 +82,45 @@ def test_joint_from_fine_tunes_the_edge_side_and_keeps_the_bitstream(trained):
         train(cfg2, stages=('teacher', 'ladon'), betas=(4.0,))
 
 
+def test_wide_decoder_trains_on_the_frozen_robot_side(trained):
+    tmp_path, cfg, _ = trained
+    cfg2 = dataclasses.replace(cfg, joint_from=str(tmp_path / 'w'), joint_from_model='ladon_small',
+                               ladon_model='ladon_small_wide', decoder_warmup=cfg.joint,
+                               run_dir=str(tmp_path / 'run_wide'), weights_dir=str(tmp_path / 'w_wide'))
+    summary = train(cfg2, stages=('ladon',), betas=(1.0,))
+    assert summary['b1_decoder_warmup']['steps_done'] == 2 and summary['b1_joint']['steps_done'] == 2
+    old, _ = load_checkpoint(tmp_path / 'w' / 'ladon_small_b1.safetensors')
+    new, meta = load_checkpoint(tmp_path / 'w_wide' / 'ladon_small_wide_b1.safetensors')
+    assert meta.model_id == 'ladon_small_wide'
+    n_old, n_new = (sum(p.numel() for p in m.bottleneck.decoder.parameters()) for m in (old, new))
+    assert n_new > 2.5 * n_old
+    image = SceneGenerator(image_size=(128, 128), seed=6).sample(0).image
+    a, b = (make_camera_encoder(codec='ladon', checkpoint=p).encode(image)
+            for p in (tmp_path / 'w' / 'ladon_small_b1.safetensors',
+                      tmp_path / 'w_wide' / 'ladon_small_wide_b1.safetensors'))
+    assert a.payload[HEADER_SIZE:] == b.payload[HEADER_SIZE:]  # the same bitstream
+    teacher = tmp_path / 'w' / 'teacher_small.safetensors'
+    result = EdgePerception.from_checkpoints([tmp_path / 'w_wide' / 'ladon_small_wide_b1.safetensors'],
+                                             teacher).process(b)
+    assert result.segmentation.shape == (128, 128)
+    # Without a decoder_warmup stage a fresh decoder is refused, not trained from noise.
+    with pytest.raises(ValueError, match='decoder_warmup'):
+        train(dataclasses.replace(cfg2, decoder_warmup=None, run_dir=str(tmp_path / 'run_wide2')),
+              stages=('ladon',), betas=(1.0,))
+
+
+def test_config_extends_a_base(tmp_path):
+    from ladon_ros.config import ConfigError
+    (tmp_path / 'base.yaml').write_text(open('configs/train/tiny.yaml').read())
+    (tmp_path / 'top.yaml').write_text('extends: base.yaml\nbatch_size: 3\njoint: {steps: 5, lr: 0.001}\n')
+    cfg = load_config(tmp_path / 'top.yaml')
+    assert cfg.batch_size == 3 and cfg.joint.steps == 5 and cfg.betas == (1.0, 4.0, 16.0)
+    (tmp_path / 'loop.yaml').write_text('extends: loop.yaml\n')
+    with pytest.raises(ConfigError, match='loop'):
+        load_config(tmp_path / 'loop.yaml')
+    assert load_config('configs/train/small_wide.yaml').ladon_model == 'ladon_small_wide'
+
+
 def test_eval_cli_writes_the_issue_json_plot_and_table(trained):
     from ladon_ros.cli import main
     tmp_path = trained[0]

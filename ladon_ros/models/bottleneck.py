@@ -10,6 +10,7 @@ from compressai.entropy_models import EntropyBottleneck
 from compressai.layers import GDN1
 from compressai.models import CompressionModel
 from torch import nn
+from torchvision.models.resnet import BasicBlock
 
 
 def build_encoder(*, in_channels: int, bottleneck_channels: int) -> nn.Sequential:
@@ -32,17 +33,20 @@ def build_encoder(*, in_channels: int, bottleneck_channels: int) -> nn.Sequentia
     )
 
 
-def build_decoder(*, bottleneck_channels: int, target_channels: int) -> nn.Sequential:
+def build_decoder(*, bottleneck_channels: int, target_channels: int, widths: tuple[int, ...] = ()) -> nn.Sequential:
     """Edge-side synthesis transform to the shape of the backbone's ``layer1`` output.
 
     Args:
         bottleneck_channels: Latent channels C.
         target_channels: Channels of the backbone's ``layer1`` output (ResNet-50: 256).
+        widths: Hidden widths of the wide decoder (``ladon_small_wide``); empty: the paper's.
 
     Returns:
         The decoder; it maps an (H, W) latent to (H + 1, W + 1) features.
     """
     t = target_channels
+    if widths:
+        return _wide_decoder(bottleneck_channels, t, widths)
     return nn.Sequential(
         nn.Conv2d(bottleneck_channels, 2 * t, kernel_size=2, stride=1, padding=1, bias=False),
         GDN1(2 * t, inverse=True),
@@ -50,6 +54,23 @@ def build_decoder(*, bottleneck_channels: int, target_channels: int) -> nn.Seque
         GDN1(t, inverse=True),
         nn.Conv2d(t, t, kernel_size=2, stride=1, padding=1, bias=False),
     )
+
+
+def _wide_decoder(c: int, t: int, widths: tuple[int, ...]) -> nn.Sequential:
+    """3x3 convolutions with inverse GDN at each hidden width, the paper's final 2x2 convolution
+    (H -> H + 1), then one residual block at ``layer1``'s width.
+
+    The paper's decoder sees a 3x3 neighbourhood of latent symbols through 2x2 kernels and is
+    smaller than the stem it replaces; detection reads ``layer1`` (the finest FPN level), so
+    the edge side spends its compute here. The robot side is unchanged.
+    """
+    layers: list[nn.Module] = []
+    prev = c
+    for w in widths:
+        layers += [nn.Conv2d(prev, w, kernel_size=3, stride=1, padding=1, bias=False), GDN1(w, inverse=True)]
+        prev = w
+    layers += [nn.Conv2d(prev, t, kernel_size=2, stride=1, padding=1, bias=False), BasicBlock(t, t)]
+    return nn.Sequential(*layers)
 
 
 class LadonBottleneck(CompressionModel):
@@ -60,11 +81,13 @@ class LadonBottleneck(CompressionModel):
     once after loading weights and before ``compress()``/``decompress()``.
     """
 
-    def __init__(self, *, bottleneck_channels: int, target_channels: int, in_channels: int = 3):
+    def __init__(self, *, bottleneck_channels: int, target_channels: int, in_channels: int = 3,
+                 decoder_widths: tuple[int, ...] = ()):
         super().__init__()
         self.entropy_bottleneck = EntropyBottleneck(bottleneck_channels)
         self.encoder = build_encoder(in_channels=in_channels, bottleneck_channels=bottleneck_channels)
-        self.decoder = build_decoder(bottleneck_channels=bottleneck_channels, target_channels=target_channels)
+        self.decoder = build_decoder(bottleneck_channels=bottleneck_channels, target_channels=target_channels,
+                                     widths=decoder_widths)
         self.bottleneck_channels = bottleneck_channels
 
     def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:

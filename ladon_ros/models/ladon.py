@@ -80,7 +80,8 @@ class Ladon(nn.Module):
         super().__init__()
         self.spec = spec
         self.bottleneck = LadonBottleneck(
-            bottleneck_channels=spec.bottleneck_channels, target_channels=spec.stem_channels)
+            bottleneck_channels=spec.bottleneck_channels, target_channels=spec.stem_channels,
+            decoder_widths=spec.decoder_widths)
         self.tail = PerceptionTail(spec=spec)
 
     def forward(self, x: torch.Tensor, det_targets: list[dict] | None = None,

@@ -93,3 +93,6 @@ _SMALL = ModelSpec(
     rpn_post_nms_test=300, classes=SYNTHETIC_CLASSES)
 register_model(_SMALL, kind='ladon')
 register_model(dataclasses.replace(_SMALL, name='teacher_small'), kind='teacher')
+# The same robot side (encoder, entropy model: the same bitstream) with a wider edge-side
+# decoder (3x3 convolutions 96/64 wide + a residual block: 133 k parameters, 3x the paper decoder).
+register_model(dataclasses.replace(_SMALL, name='ladon_small_wide', decoder_widths=(96, 64)), kind='ladon')

@@ -116,17 +116,26 @@ class TrainConfig:
         None, 'A folder of finished Ladon checkpoints (<ladon_model>_b<beta>.safetensors, and the teacher '
         '<teacher_model>.safetensors for KD): each rate point starts from its checkpoint there and runs only '
         'the joint stage (needs joint). E.g. ladon_ros/weights to fine-tune the shipped rate points')
+    joint_from_model: str | None = param(
+        None, "Model id of joint_from's Ladon checkpoints when it is not ladon_model, e.g. ladon_small to train "
+        'ladon_small_wide on its frozen encoder and entropy model: everything whose shape matches is taken, the '
+        'decoder of another architecture starts fresh and is first fitted by decoder_warmup',
+        check=_model_of_kind('ladon'))
+    decoder_warmup: StageConfig | None = param(
+        None, 'With joint_from_model: the stage that fits a fresh decoder to the teacher\'s features through the '
+        "frozen body (feature term only, the bitstream unchanged) before the joint stage; needed when the "
+        'decoders differ')
     val_seed: int = param(2_000_000, 'World seed of the teacher validation set (training uses train_seed, '
                           'the evaluation 1000000 + N)', range=(0, _MAX))
     source: str = field(default='', compare=False)  # where the config was read from, not a key
 
     def __post_init__(self):
-        for name in ('teacher', 'stage2', 'heads', 'joint'):
+        for name in ('teacher', 'stage2', 'heads', 'joint', 'decoder_warmup'):
             if getattr(self, name) is not None and getattr(self, name).aux_lr is not None:
                 raise ConfigError(f'{name}.aux_lr: only the stages that train the entropy model '
                                   f'({list(_AUX_STAGES)}) use it')
         defaults = StageConfig(steps=0, lr=1.0)
-        for name in ('stage1', 'stage2', 'heads', 'stage1_finetune', 'joint'):
+        for name in ('stage1', 'stage2', 'heads', 'stage1_finetune', 'joint', 'decoder_warmup'):
             stage = getattr(self, name)
             for key in _VAL_KEYS:
                 if stage is not None and getattr(stage, key) != getattr(defaults, key):
@@ -136,6 +145,8 @@ class TrainConfig:
                               'set val_every to 0')
         if self.joint_from and self.joint is None:
             raise ConfigError('joint_from: needs a joint stage')
+        if self.joint_from_model and not self.joint_from:
+            raise ConfigError('joint_from_model: needs joint_from')
         if self.teacher_init_partial and not self.teacher_init:
             raise ConfigError('teacher_init_partial: needs teacher_init')
 
@@ -150,10 +161,28 @@ def parse_config(raw: dict, source: str = '') -> TrainConfig:
 
 
 def load_config(path: str | Path) -> TrainConfig:
-    """Reads a YAML training config (``yaml.safe_load``, no custom tags)."""
+    """Reads a YAML training config (``yaml.safe_load``, no custom tags).
+
+    A top-level ``extends: <file>`` (relative to this file) starts from that config's keys;
+    the keys given here replace the base's whole (a stage is replaced, not merged).
+    """
+    return parse_config(_read_raw(Path(path), ()), source=str(path))
+
+
+def _read_raw(path: Path, seen: tuple[Path, ...]) -> dict:
     with open(path, encoding='utf-8') as f:
         raw = yaml.safe_load(f)
-    return parse_config(raw, source=str(path))
+    if not isinstance(raw, dict):
+        raise ConfigError(f'{path}: a training config is a mapping of keys')
+    base = raw.pop('extends', None)
+    if base is None:
+        return raw
+    base_path = (path.parent / str(base)).resolve()
+    if base_path in seen or base_path == path.resolve():
+        raise ConfigError(f'{path}: extends {base} in a loop')
+    if not base_path.is_file():
+        raise ConfigError(f'{path}: extends {base}, which does not exist')
+    return {**_read_raw(base_path, (*seen, path.resolve())), **raw}
 
 
 def beta_tag(beta: float) -> str:

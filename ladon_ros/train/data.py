@@ -24,11 +24,12 @@ from ladon_ros.tasks import TASKS, TaskClasses
 
 # Per-stage offsets into the endless synthetic world, so no two stages see the same scenes.
 _OFFSETS = {'teacher': 0, 'stage1': 10_000_000, 'stage2': 20_000_000, 'heads': 30_000_000,
-            'stage1_finetune': 40_000_000, 'joint': 50_000_000}
+            'stage1_finetune': 40_000_000, 'joint': 50_000_000, 'decoder_warmup': 60_000_000}
 # The labels each stage trains on; stage 1 distils features and stage 2 distils the
 # teacher's logits, so they need images only (stage 2 adds a label term where there is one).
 STAGE_NEEDS = {'teacher': TASKS, 'stage1': (), 'stage1_finetune': (), 'stage2': (),
-               'heads': ('detection', 'segmentation'), 'joint': ('detection', 'segmentation')}
+               'heads': ('detection', 'segmentation'), 'joint': ('detection', 'segmentation'),
+               'decoder_warmup': ()}
 
 
 @dataclass
@@ -89,7 +90,7 @@ def _endless(src: DataSource) -> bool:
 
 def _stages(cfg) -> list[str]:
     return (['teacher', 'stage1'] + (['stage1_finetune'] if cfg.stage1_finetune else []) + ['stage2', 'heads']
-            + (['joint'] if cfg.joint else []))
+            + (['joint'] if cfg.joint else []) + (['decoder_warmup'] if cfg.decoder_warmup else []))
 
 
 def _fmt(classes: dict[str, tuple[str, ...]]) -> str:

@@ -207,14 +207,15 @@ def train_ladon(cfg: TrainConfig, teacher: nn.Module, beta: float, device: torch
     tag = beta_tag(beta)
     torch.manual_seed(cfg.seed)
     if cfg.joint_from:
-        src = Path(cfg.joint_from) / f'{cfg.ladon_model}_{tag}.safetensors'
-        model, meta = load_checkpoint(src, expect_model=cfg.ladon_model)
-        if meta.classes != teacher.spec.classes:
-            raise ValueError(f'{src} predicts other classes than the teacher it is fine-tuned with')
-        model = model.float().to(device)
-        print(f'[{tag}_joint] starting from {src}', flush=True)
+        model, fresh = _joint_start(cfg, teacher, tag)
+        model = model.to(device)
         lighten_detection_sampling(model)
-        results = [_joint(cfg, teacher, model, tag, data, device, common)]
+        results = []
+        if fresh:
+            if cfg.decoder_warmup is None:
+                raise ValueError(f'{", ".join(fresh)} start fresh: the config needs a decoder_warmup stage')
+            results.append(_decoder_warmup(cfg, teacher, model, tag, data, device, common))
+        results.append(_joint(cfg, teacher, model, tag, data, device, common))
     else:
         model = build_model(cfg.ladon_model, classes=teacher.spec.classes).to(device)
         lighten_detection_sampling(model)
@@ -295,6 +296,46 @@ def _heads(cfg: TrainConfig, model: nn.Module, tag: str, data: RunData, device: 
     step = partial(_heads_terms, model=model, batches=batches)
     return run_stage(name=f'{tag}_heads', cfg=cfg.heads, model=model, params=params, step_fn=step,
                      **common)
+
+
+def _joint_start(cfg: TrainConfig, teacher: nn.Module, tag: str) -> tuple[nn.Module, list[str]]:
+    """The rate point's model built from ``joint_from``'s checkpoint (of ``joint_from_model``).
+
+    Returns:
+        The model (fp32) and the names of the parts that start fresh (a decoder of another
+        architecture); everything else, the robot side included, is the checkpoint's.
+    """
+    src_model = cfg.joint_from_model or cfg.ladon_model
+    src = Path(cfg.joint_from) / f'{src_model}_{tag}.safetensors'
+    init, meta = load_checkpoint(src, expect_model=src_model)
+    if meta.classes != teacher.spec.classes:
+        raise ValueError(f'{src} predicts other classes than the teacher it is fine-tuned with')
+    model = build_model(cfg.ladon_model, classes=meta.classes)
+    # CompressAI's CDF buffers have data-dependent sizes: the entropy model is taken whole.
+    model.bottleneck.entropy_bottleneck = init.bottleneck.entropy_bottleneck
+    dst, state = model.state_dict(), init.float().state_dict()
+    taken = {k: v for k, v in state.items() if k in dst and dst[k].shape == v.shape}
+    fresh = sorted({k.rsplit('.', 1)[0] for k in dst if k not in taken})
+    if any(not k.startswith('bottleneck.decoder.') for k in fresh):
+        raise ValueError(f'{src}: {cfg.ladon_model} differs from {src_model} outside the decoder: {fresh[:4]}')
+    model.load_state_dict({**dst, **taken}, strict=True)
+    model.update()  # keeps the loaded tables
+    print(f'[{tag}] {cfg.ladon_model} starts from {src}' + (' (a fresh decoder)' if fresh else ''), flush=True)
+    return model, ['bottleneck.decoder'] if fresh else []
+
+
+def _decoder_warmup(cfg: TrainConfig, teacher: nn.Module, model: nn.Module, tag: str, data: RunData,
+                    device: torch.device, common: dict) -> StageResult:
+    """A fresh decoder fitted to the teacher's four stage outputs through the frozen body, from the
+    rounded latent of the frozen encoder (stage 1's feature term without the rate)."""
+    bn = model.bottleneck
+    batches = data.batches('decoder_warmup', device)
+    model.eval()
+    bn.decoder.train()
+    params = _set_trainable(model, [bn.decoder])
+    step = partial(_decoder_terms, teacher=teacher, model=model, batches=batches)
+    return run_stage(name=f'{tag}_decoder_warmup', cfg=cfg.decoder_warmup, model=model, params=params,
+                     step_fn=step, **common)
 
 
 def _joint(cfg: TrainConfig, teacher: nn.Module, model: nn.Module, tag: str, data: RunData,
@@ -416,3 +457,14 @@ def _joint_terms(step: int, *, teacher: nn.Module, model: nn.Module, batches: St
                      'fd': feature_distillation(out['features'], t_feats), **supervised})
     terms['loss'] = sum(v for k, v in terms.items() if k != 'fd') + fd_weight * terms['fd']
     return terms
+
+
+def _decoder_terms(step: int, *, teacher: nn.Module, model: nn.Module, batches: StageBatches) -> dict:
+    """The feature term of a fresh decoder on the rounded latent (body frozen)."""
+    x = batches.images(step)
+    bn = model.bottleneck
+    with torch.no_grad():
+        t_feats = teacher.tail.body(teacher.stem(x))
+        y_hat = bn.quantize_latent(bn.encoder(x))
+    fd = feature_distillation(model.tail.body(bn.decoder(y_hat)), t_feats)
+    return {'loss': fd, 'fd': fd}
