@@ -71,10 +71,7 @@ ARGUMENTS = [
         'device', default_value='cpu',
         description="Torch device of the encoders and the edge models ('cpu', 'cuda', 'cuda:0')"),
     *lb.params_arguments(('image_source', 'camera_encoder', 'edge_perception'), every=True),
-    lb.dds_profile_argument(
-        "Fast DDS profile of the nodes: 'fleet' = config/fastdds_fleet.xml, a path to your "
-        "own XML, or '' for Fast DDS defaults; ignored when FASTDDS_DEFAULT_PROFILES_FILE is "
-        'already set in the environment'),
+    lb.dds_profile_argument(lb.DDS_PROFILE_HELP),
 ]
 
 
@@ -93,24 +90,30 @@ def _nodes(context):
     def arg(name):
         return LaunchConfiguration(name).perform(context)
 
+    from ladon_ros.config_files import resolve_profile_choice, thin_profile
     from ladon_ros.fleet.discovery import SERVERS_VAR, server_command
     robots = _count(arg('robots'), 'robots', MAX_ROBOTS)
     edges = _count(arg('edges'), 'edges', MAX_EDGES)
-    env = lb.node_dds_env(arg('dds_profile'))
+    env = {}
     actions = []
     if arg('discovery_server') == 'true':
         if LARGE_DATA in os.environ.get('FASTDDS_BUILTIN_TRANSPORTS', ''):
             raise ValueError('discovery_server:=true does not work with FASTDDS_BUILTIN_TRANSPORTS=LARGE_DATA '
                              '(no subscriber is matched); unset it')
         port = str(_count(arg('discovery_port'), 'discovery_port', 65535))
+        # With the thin profiles the server announces itself to its clients once a minute, not every 3 s.
+        thin = resolve_profile_choice(arg('dds_profile'), True) == 'thin'
         actions.append(ExecuteProcess(
             name='discovery_server', output='screen',
-            cmd=server_command(arg('discovery_address'), port)))
-        env = {**env, SERVERS_VAR: f"{arg('discovery_address')}:{port}"}
+            cmd=server_command(arg('discovery_address'), port, profile=thin_profile('server') if thin else None)))
+        env = {SERVERS_VAR: f"{arg('discovery_address')}:{port}"}
+    # Per role: with a discovery server (this one or exported) robots and edges get the thin profiles.
+    robot_env = {**env, **lb.node_dds_env(arg('dds_profile'), 'robot', env)}
+    edge_env = {**env, **lb.node_dds_env(arg('dds_profile'), 'edge', env)}
     checkpoint = arg('checkpoint')
     for k in range(1, robots + 1):
         actions += lb.robot_nodes(
-            arg, f'robot{k}', env,
+            arg, f'robot{k}', robot_env,
             source={'mode': 'synthetic', 'seed': k, 'rate_hz': float(arg('rate_hz'))},
             encoder={'codec': arg('codec'), 'checkpoint': checkpoint, 'device': arg('device')})
     # Each edge in its own namespace: distinct node names, so distinct default edge ids.
@@ -118,7 +121,7 @@ def _nodes(context):
     if arg('standby') == 'true':
         edge_spaces.append(('standby', True))
     for ns, standby in edge_spaces:
-        actions.append(lb.edge_node(arg, ns, env, {
+        actions.append(lb.edge_node(arg, ns, edge_env, {
             'checkpoints': [checkpoint], 'device': arg('device'), 'standby': standby,
             'serve_image_codecs': arg('codec') != 'ladon'}))
     return actions

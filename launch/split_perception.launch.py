@@ -56,11 +56,7 @@ ARGUMENTS = [
         'rate_adapter', 'false',
         'Also start rate_adapter: the camera encoder follows the link (frame skipping and '
         'rate-point switches from the edge\'s link_feedback; see docs/LINK.md)'),
-    lb.dds_profile_argument(
-        "Fast DDS profile of the nodes: 'fleet' = config/fastdds_fleet.xml "
-        "(participants announced every 0.5 s, so a restarted node is matched within "
-        "about 1 s), a path to your own XML, or '' for Fast DDS defaults. Ignored when "
-        "FASTDDS_DEFAULT_PROFILES_FILE is already set in the environment"),
+    lb.dds_profile_argument(lb.DDS_PROFILE_HELP),
     lb.switch_argument(
         'edge', 'true',
         "Start an edge_perception node here; 'false' launches the robot side only, "
@@ -85,7 +81,7 @@ def _nodes(context):
 
     namespace = arg('namespace').strip('/')
     checkpoint = arg('checkpoint')
-    env = lb.node_dds_env(arg('dds_profile'))
+    env = lb.node_dds_env(arg('dds_profile'), 'robot')
     adapt = arg('rate_adapter') == 'true'
     served = [checkpoint]
     if adapt:
@@ -100,7 +96,8 @@ def _nodes(context):
     if arg('edge') == 'true':
         # At the root: the edge serves every robot it finds in the graph (this one and any
         # other launched on the domain), sharing them with other edges (docs/FLEET.md).
-        nodes.append(lb.edge_node(arg, None, env, {'checkpoints': served, 'device': arg('device')}))
+        nodes.append(lb.edge_node(arg, None, lb.node_dds_env(arg('dds_profile'), 'edge'),
+                                  {'checkpoints': served, 'device': arg('device')}))
     if adapt:
         nodes.append(lb.rate_adapter_node(arg, namespace, env))
     if arg('rviz') == 'true':

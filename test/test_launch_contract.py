@@ -433,8 +433,11 @@ def test_fleet_launch_starts_n_robots_m_edges_with_valid_parameters(fleet_launch
     servers = [a.kwargs for a in actions if type(a).__name__ == 'ExecuteProcess']
     if arg['discovery_server'] == 'true':
         address = f"{arg['discovery_address']}:{arg['discovery_port']}"
-        assert len(servers) == 1 and servers[0]['cmd'][-7:] == [
-            'discovery', '-i', '0', '-l', arg['discovery_address'], '-p', arg['discovery_port']]
+        from ladon_ros.config_files import thin_profile
+        # dds_profile auto + a discovery server = the thin profiles, the server's included.
+        assert len(servers) == 1 and servers[0]['cmd'][-9:] == [
+            'discovery', '-i', '0', '-l', arg['discovery_address'], '-p', arg['discovery_port'],
+            '-x', str(thin_profile('server'))]
         assert shutil.which('fastdds'), 'fastdds (ros-fastdds wheel) is not on PATH'
         assert all(n['additional_env']['ROS_DISCOVERY_SERVER'] == address for n in nodes)
     else:
@@ -444,6 +447,32 @@ def test_fleet_launch_starts_n_robots_m_edges_with_valid_parameters(fleet_launch
     for n in nodes:
         want = 'TRUE' if arg['discovery_server'] == 'true' and n['executable'] == 'edge_perception' else None
         assert n['additional_env'].get('ROS_SUPER_CLIENT') == want, n['namespace']
+
+
+@pytest.mark.parametrize('servers', ['own', 'exported'])
+def test_fleet_nodes_get_the_thin_profile_of_their_role_behind_a_discovery_server(fleet_launch, monkeypatch,
+                                                                                  servers):
+    from ladon_ros.config_files import fleet_profile, thin_profile
+    for var in ('FASTDDS_DEFAULT_PROFILES_FILE', 'FASTRTPS_DEFAULT_PROFILES_FILE', 'FASTDDS_BUILTIN_TRANSPORTS'):
+        monkeypatch.delenv(var, raising=False)
+    if servers == 'exported':
+        monkeypatch.setenv('ROS_DISCOVERY_SERVER', '10.0.0.5:11811;10.0.0.6:11812')
+        over = {}
+    else:
+        monkeypatch.delenv('ROS_DISCOVERY_SERVER', raising=False)
+        over = {'discovery_server': 'true'}
+    nodes = [a.kwargs for a in _run(fleet_launch, robots='1', edges='1', **over) if type(a).__name__ == 'Node']
+    want = {'image_source': thin_profile('robot'), 'camera_encoder': thin_profile('robot'),
+            'edge_perception': thin_profile('edge')}
+    assert {n['executable']: n['additional_env']['FASTDDS_DEFAULT_PROFILES_FILE'] for n in nodes} == {
+        k: str(v) for k, v in want.items()}
+    # dds_profile:=fleet keeps the fleet profile behind a server; no server: auto = fleet.
+    fleet = [a.kwargs for a in _run(fleet_launch, robots='1', edges='1', dds_profile='fleet', **over)
+             if type(a).__name__ == 'Node']
+    assert {n['additional_env']['FASTDDS_DEFAULT_PROFILES_FILE'] for n in fleet} == {str(fleet_profile())}
+    monkeypatch.delenv('ROS_DISCOVERY_SERVER', raising=False)
+    plain = [a.kwargs for a in _run(fleet_launch, robots='1', edges='1') if type(a).__name__ == 'Node']
+    assert {n['additional_env']['FASTDDS_DEFAULT_PROFILES_FILE'] for n in plain} == {str(fleet_profile())}
 
 
 def test_fleet_edges_are_super_clients_of_an_external_discovery_server(fleet_launch, monkeypatch):

@@ -8,7 +8,8 @@ heartbeats on ``/ladon/edges``. Once every robot is served it measures a window,
 the edge serving the most robots halfway through, and prints per robot the served rate,
 which edge served it, and after the kill how long its results paused and who took it over.
 With ``discovery_server`` every process finds the others through a Fast DDS Discovery
-Server on 127.0.0.1 (no multicast), the edges as super clients (``ladon_ros.fleet.discovery``).
+Server on 127.0.0.1 (no multicast), the edges as super clients (``ladon_ros.fleet.discovery``),
+every process with the thin-link profile of its role (docs/FLEET.md "Thin links").
 """
 from __future__ import annotations
 
@@ -23,7 +24,8 @@ from pathlib import Path
 import rclpy
 from rclpy.qos import QoSProfile, ReliabilityPolicy
 
-from ladon_ros.fleet.discovery import SERVERS_VAR, edge_env, server_command
+from ladon_ros.config_files import thin_profile
+from ladon_ros.fleet.discovery import SERVERS_VAR, role_vars, server_command
 from ladon_ros.msg import EdgeHeartbeat, FrameStats, LatentFrame
 from ladon_ros.ros import qos
 from ladon_ros.ros.fleet_view import HEARTBEAT_TOPIC
@@ -110,7 +112,8 @@ def run_fleet_demo(*, robots: int = 4, edges: int = 2, frames: int = 100, rate_h
         domain_id: ``ROS_DOMAIN_ID`` of every process.
         codec: Camera codec of the robots.
         discovery_server: Discover through a Fast DDS Discovery Server on 127.0.0.1, UDP port
-            11700 + ``domain_id``, instead of multicast.
+            11700 + ``domain_id``, instead of multicast; robots, edges and the server then run the
+            thin-link profiles (``config/fastdds_thin_*.xml``) unless a profile is exported.
     """
     from ladon_ros.weights import default_checkpoint
     out = Path(out)
@@ -125,11 +128,11 @@ def run_fleet_demo(*, robots: int = 4, edges: int = 2, frames: int = 100, rate_h
         address = f'127.0.0.1:{11700 + domain_id}'
         (out / 'logs').mkdir(parents=True, exist_ok=True)
         with open(out / 'logs' / 'discovery_server.log', 'w') as log:
-            server = subprocess.Popen(server_command('127.0.0.1', 11700 + domain_id), stdout=log,
-                                      stderr=subprocess.STDOUT, start_new_session=True)
+            server = subprocess.Popen(server_command('127.0.0.1', 11700 + domain_id, profile=thin_profile('server')),
+                                      stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
         env[SERVERS_VAR] = address
         print(f'discovery: Fast DDS Discovery Server {address} (no multicast); robots are plain clients, edges '
-              'super clients (they must see every robot\'s latent publisher)', flush=True)
+              'super clients (they must see every robot\'s latent publisher); thin-link profiles', flush=True)
     saved = os.environ.get(SERVERS_VAR)
     code = 1
     try:
@@ -151,17 +154,22 @@ def run_fleet_demo(*, robots: int = 4, edges: int = 2, frames: int = 100, rate_h
 
 def _demo(robots, edges, names, rate_hz, window, out, domain_id, codec, env) -> int:
     code = 1
+    # Per role: the thin profiles behind a discovery server, else the fleet profile (a profile
+    # exported by the user wins: then nothing is added and NodeProcesses keeps it).
+    inherited = {**os.environ, **env}
+    robot_vars, edge_vars = role_vars(inherited, 'robot'), role_vars(inherited, 'edge')
     with NodeProcesses(domain_id, out / 'logs', env) as procs:
         for j in range(1, edges + 1):
             # Site-unique edge ids (the default adds the host name): the same robots hash to the
             # same edges on every machine, so the printed split is reproducible.
-            procs.start('edge_perception', label=f'edge_base{j}', namespace=f'/base{j}', env=edge_env(procs.env),
+            procs.start('edge_perception', label=f'edge_base{j}', namespace=f'/base{j}', env=edge_vars,
                         params={'edge_id': f'base{j}', 'serve_image_codecs': codec != 'ladon',
                                 'publish_debug_image': False})
         for k, ns in enumerate(names, 1):
-            procs.start('image_source', label=f'source_robot{k}', namespace=ns,
+            procs.start('image_source', label=f'source_robot{k}', namespace=ns, env=robot_vars,
                         params={'rate_hz': rate_hz, 'seed': k})
-            procs.start('camera_encoder', label=f'encoder_robot{k}', namespace=ns, params={'codec': codec})
+            procs.start('camera_encoder', label=f'encoder_robot{k}', namespace=ns, params={'codec': codec},
+                        env=robot_vars)
         if SERVERS_VAR in env:
             os.environ[SERVERS_VAR] = env[SERVERS_VAR]  # this watcher is a client of the server too
         rclpy.init(args=[], domain_id=domain_id)

@@ -20,8 +20,8 @@ from launch_ros.actions import Node
 from launch_ros.substitutions import FindPackageShare
 
 from ladon_ros.codec.bitstream import CODEC_IDS
-from ladon_ros.config_files import dds_profile_env
-from ladon_ros.fleet.discovery import edge_env
+from ladon_ros.config_files import dds_profile_env, resolve_profile_choice
+from ladon_ros.fleet.discovery import edge_env, uses_server
 from ladon_ros.ros.params import SOURCE_MODES
 
 PACKAGE = 'ladon_ros'
@@ -67,17 +67,28 @@ def params_arguments(nodes: tuple[str, ...], every: bool = False) -> list[Declar
 
 def dds_profile_argument(description: str) -> DeclareLaunchArgument:
     """``dds_profile``: the Fast DDS profile choice of the nodes (``node_dds_env``)."""
-    return DeclareLaunchArgument('dds_profile', default_value='fleet', description=description)
+    return DeclareLaunchArgument('dds_profile', default_value='auto', description=description)
 
 
-def node_dds_env(choice: str) -> dict[str, str]:
-    """The environment that gives every launched node the Fast DDS profile ``dds_profile:=choice``.
+DDS_PROFILE_HELP = ("Fast DDS profile of the nodes: 'auto' = 'thin' when a discovery server is in use "
+                    "(this launch's or an exported ROS_DISCOVERY_SERVER), else 'fleet'; 'thin' = "
+                    'config/fastdds_thin_robot.xml for robot nodes and fastdds_thin_edge.xml for edges '
+                    "(docs/FLEET.md \"Thin links\"); 'fleet' = config/fastdds_fleet.xml (participants "
+                    "announced every 0.5 s); a path to your own XML; or '' for Fast DDS defaults. Ignored "
+                    'when FASTDDS_DEFAULT_PROFILES_FILE is already set in the environment')
 
-    The one place where the launch files pick a profile: 'fleet' = config/fastdds_fleet.xml, a
-    path to an XML file, or '' for Fast DDS defaults; a profile already exported in the
-    environment wins (``config_files.dds_profile_env``).
+
+def node_dds_env(choice: str, role: str = 'robot', env: dict[str, str] | None = None) -> dict[str, str]:
+    """The environment that gives a launched node of ``role`` the Fast DDS profile ``dds_profile:=choice``.
+
+    The one place where the launch files pick a profile: 'auto' = 'thin' when the node discovers
+    through a server (named in ``env`` or exported), else 'fleet'; 'thin' = the thin-link
+    profile of ``role`` ('robot' or 'edge'); 'fleet' = config/fastdds_fleet.xml; a path to an
+    XML file; or '' for Fast DDS defaults. A profile already exported in the environment wins
+    (``config_files.dds_profile_env``).
     """
-    return dds_profile_env(choice)
+    server = uses_server({**os.environ, **(env or {})})
+    return dds_profile_env(resolve_profile_choice(choice, server), role=role)
 
 
 def edge_additional_env(env: dict[str, str]) -> dict[str, str]:

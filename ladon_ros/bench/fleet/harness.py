@@ -435,10 +435,13 @@ class FleetBench:
             if joining:
                 self._shape(link, cfg.join_mbps)
             pool.trim(n)
+            j0 = self._counters(link)
             pool.grow(n)
             timeout = cfg.start_timeout_s if first else cfg.join_timeout_s + 0.5 * n
             served = pool.wait_served(t_add if not first else 0.0, timeout, edges)
+            j1 = self._counters(link)
             joins = [join_seconds(recs, s.fps) for recs in pool.records()[before:n]] if n > before and not first else []
+            edges_starting = first
             first = False
             if joining:
                 if n < before:
@@ -461,8 +464,14 @@ class FleetBench:
                 row.extra.update(first_try_fps_min=first_try.fps_delivered_min,
                                  first_try_p95_ms=first_try.latency_p95_ms, first_try_link_util=first_try.link_util)
             row.extra['search_why'] = s.why
+            row.extra['edges_starting'] = edges_starting  # this cell's robots met edges still starting
             # Robots that joined for this cell (over the join-rate link): first frame -> first result [s].
             row.extra['join_first_result_s'] = [round(j, 3) for j in joins if j == j]
+            if n > before and not row.extra.get('edges_starting'):
+                # What the joins cost the link, per robot that joined (until every robot was
+                # served: discovery, graph updates, the first frames and results included).
+                row.extra.update(joined=n - before, join_bytes_up_per_robot=(j1['up'] - j0['up']) / (n - before),
+                                 join_bytes_down_per_robot=(j1['down'] - j0['down']) / (n - before))
             self.rows.append(row)
             self.on_row(row)
             results[n] = row.within_budget

@@ -60,7 +60,9 @@ def overhead_table(rows: list[FleetRow]) -> str:
 
     ``total`` is the veth bytes beyond the modelled frames (up) or results (down); ``protocol``
     the total without the per-datagram framing the model leaves out (``framing:*``); the parts
-    are ``metrics.census_overhead_split``'s.
+    are ``metrics.census_overhead_split``'s. Then the joins: link bytes per robot that joined for
+    a cell, from its start until every robot was served (its first frames and results included),
+    and each joining robot's first frame -> first result.
     """
     cells = [r for r in rows if r.extra.get('census_up_bps') or r.extra.get('census_down_bps')]
     if not cells:
@@ -80,6 +82,18 @@ def overhead_table(rows: list[FleetRow]) -> str:
                 str(r.robots), r.codec, _kbit(r.extra.get(f'overhead_{side}_bps_per_robot')),
                 _kbit(r.extra.get(f'overhead_{side}_protocol_bps_per_robot')),
                 *[_f(sp[k] / 1e3, '.2f') if k in sp else '-' for k in classes]]) + ' |')
+        lines.append('')
+    joins = [r for r in rows if r.extra.get('joined')]
+    if joins:
+        head = ('| joins | link | edges | robots after | joined | kB up per joining robot | kB down per joining robot '
+                '| first frame -> first result s (median / max) |')
+        lines += [head, '|' + '---|' * (head.count('|') - 1)]
+        for r in joins:
+            js = sorted(r.extra.get('join_first_result_s') or [])
+            lines.append('| ' + ' | '.join([
+                r.extra.get('dds_profile', 'fleet'), r.setting, str(r.edges), str(r.robots), str(r.extra['joined']),
+                _f(r.extra['join_bytes_up_per_robot'] / 1e3, '.1f'), _f(r.extra['join_bytes_down_per_robot'] / 1e3, '.1f'),
+                f'{_f(js[len(js) // 2], ".2f")} / {_f(js[-1], ".2f")}' if js else '-']) + ' |')
         lines.append('')
     return '\n'.join(lines)
 
