@@ -10,7 +10,7 @@ import yaml
 from ladon_ros.config import defaults, from_mapping
 from ladon_ros.ros import params as P
 from ladon_ros.weights import resolve_ladon_checkpoint
-from ros_domains import ros_domain
+from ros_harness import ros_domain
 
 ROOT = Path(__file__).resolve().parents[1]
 CONFIGS = {node: cls for node, (cls, _) in P.NODE_CONFIGS.items()}
@@ -27,6 +27,15 @@ def test_shipped_yaml_is_the_defaults(node):
     assert values == defaults(cls)
     cfg = from_mapping(cls, values)
     assert cfg == from_mapping(cls, {}) == cls()
+
+
+def test_parameter_docs_are_generated_from_the_configs():
+    text = (ROOT / 'docs' / 'parameters.md').read_text()
+    assert text == P.render_markdown(), 'docs/parameters.md is stale: regenerate with params.render_markdown'
+    for node, cls in CONFIGS.items():
+        assert f'## {node}' in text
+        for p in P.params_of(cls):
+            assert f'| `{p.name}` |' in text
 
 
 @pytest.mark.parametrize('node, values, match', [

@@ -312,3 +312,25 @@ def render_yaml(node: str) -> str:
         rng = f' [{p.range[0]}..{p.range[1]}]' if p.range else ''
         lines += [f'    # {p.description}{rng}', f'    {p.name}: {text}']
     return '\n'.join(lines) + '\n'
+
+
+def render_markdown() -> str:
+    """``docs/parameters.md``: one table per node, every parameter with its type, default,
+    range and description, generated from the config dataclasses (as ``render_yaml``)."""
+    import json
+    lines = ['# Node parameters', '',
+             'Generated from the config dataclasses in `ladon_ros/ros/params.py` (`render_markdown`); '
+             '`test/test_ros_params.py` fails when this file is stale. The shipped `config/<node>.yaml` '
+             'files hold the same defaults. Topics and QoS: [ros_nodes.md](ros_nodes.md).', '']
+    for node, (cls, title) in NODE_CONFIGS.items():
+        lines += [f'## {node}', '', title, '', '| parameter | type | default | range | description |',
+                  '|---|---|---|---|---|']
+        for p in params_of(cls):
+            v = list(p.default) if isinstance(p.default, tuple) else p.default
+            default = '(required)' if p.required else f'`{json.dumps(v)}`'
+            rng = f'{p.range[0]}..{p.range[1]}' if p.range else ''
+            typ = getattr(p.type, '__name__', str(p.type)).replace('|', '\\|')
+            desc = p.description.replace('|', '\\|').replace('\n', ' ')
+            lines.append(f'| `{p.name}` | {typ} | {default} | {rng} | {desc} |')
+        lines.append('')
+    return '\n'.join(lines)
