@@ -22,7 +22,8 @@ setup(
     packages=find_packages(include=['ladon_ros', 'ladon_ros.*']),
     # Shipped checkpoints (safetensors + JSON metadata), their ONNX camera bundles and YAML
     # configs travel with the code.
-    package_data={'ladon_ros': ['weights/*.safetensors', 'weights/*.json', 'weights/onnx/*/*', '**/*.yaml',
+    package_data={'ladon_ros': ['weights/*.safetensors', 'weights/*.json', 'weights/onnx/*/*', 'weights/edge/*/*',
+                                '**/*.yaml',
                                 'reference/classes/*.txt']},
     include_package_data=False,
     # Into the install prefix like a ROS package: ament index marker, package.xml, params

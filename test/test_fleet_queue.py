@@ -234,3 +234,50 @@ def test_a_robot_alone_or_among_idle_ones_is_never_held_back():
     clock.tick(5.0)  # 'idle' stopped sending: it no longer holds anyone back
     served = _serve_rounds(q, clock, rounds=20, max_batch=4, feed=lambda q: q.put('busy', 0), cost=lambda r: 1.0)
     assert served == ['busy'] * 20
+
+
+def test_take_wakes_when_a_held_back_robot_becomes_eligible_without_a_put():
+    # Work conservation: 'busy' is held back by 'paused' (active, far behind in edge time);
+    # when 'paused' stops being active, 'busy' may be served: a blocked take must hand it out
+    # then, not sleep until its timeout (before: the full timeout, here 5 s).
+    clock = FakeClock()
+    q = FairFrameQueue(clock, max_lag_s=0.1, active_s=0.05)
+    q.put('paused', 0)
+    q.take(1, timeout=0)
+    q.put('busy', 0)
+    q.take(1, timeout=0)
+    q.charge('busy', 1.0)
+    q.put('busy', 1)
+    assert q.take(4, timeout=0) == []  # held back: 'paused' is active and 1 s behind
+    got = []
+    worker = threading.Thread(target=lambda: got.append(q.take(4, timeout=5.0)))
+    t0 = time.monotonic()
+    worker.start()
+    time.sleep(0.02)
+    clock.tick(1.0)  # 'paused' sent nothing for 1 s: no longer active
+    worker.join(timeout=6.0)
+    assert [w.robot for w in got[0]] == ['busy']
+    assert time.monotonic() - t0 < 1.0
+
+
+def test_the_queue_never_idles_while_an_eligible_frame_waits():
+    # Random puts, charges and clock steps: whenever a take with timeout 0 returns nothing,
+    # no waiting frame was eligible (the same rule as _eligible, recomputed here).
+    import random
+    rng = random.Random(3)
+    clock = FakeClock()
+    q = FairFrameQueue(clock, max_lag_s=0.2, active_s=0.5)
+    robots = [f'r{i}' for i in range(6)]
+    for _ in range(3000):
+        for r in robots:
+            if rng.random() < 0.3:
+                q.put(r, 0)
+        clock.tick(rng.choice([0.0, 0.01, 0.3]))
+        got = q.take(rng.randint(1, 4), timeout=0)
+        for w in got:
+            q.charge(w.robot, rng.choice([0.01, 0.05, 0.6]))
+        if not got and q.waiting():
+            accs = {r: q.account(r) for r in robots}
+            active = [a.virtual_s for a in accs.values() if clock.t - a.last_put <= 0.5]
+            waiting = [r for r in robots if r in q._waiting]
+            assert active and all(accs[r].virtual_s > min(active) + 0.2 for r in waiting)

@@ -95,7 +95,7 @@ def test_edge_deactivate_frees_the_model_and_activate_reloads_it(ros, capsys):
         gc.collect()
         rss_active = _rss_mb()
         edge_ref = weakref.ref(node.edge)
-        model = next(iter(node.edge._edges.values()))[0]  # the EdgeSide module
+        model = next(iter(node.edge.models.values())).side  # the EdgeSide module (no bundle: torch)
         weights_mb = sum(t.numel() * t.element_size() for t in model.state_dict().values()) / 2**20
         model_ref = weakref.ref(model)
         del model

@@ -225,7 +225,7 @@ class EdgePerception:
                                      top_k=self.top_k, min_score=self.min_score)
                 ran = [h for h in HEADS if h in wants[i]]
                 stages = {s: times.per_frame(s) for s in (['network'] if ran else []) + ran}
-                r.timings_ms = {'decode': frames[i].decode_ms, 'heads': sum(stages.values()), **stages}
+                r.timings_ms = {'decode': float(frames[i].decode_ms), 'heads': float(sum(stages.values())), **stages}
                 results[i] = r
         return results
 

@@ -39,3 +39,26 @@ def quantize_encoder_int8(fp32_path: str | Path, out_path: str | Path, input_siz
                     activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8, per_channel=True,
                     op_types_to_quantize=['Conv'])
     return out_path
+
+
+def quantize_onnx_int8(fp32_path: str | Path, out_path: str | Path, feeds: list[dict[str, np.ndarray]]) -> Path:
+    """Writes an int8 (QDQ) copy of any graph: convolutions and matmuls, weights per channel.
+
+    Args:
+        fp32_path: The float graph.
+        out_path: Where to write the quantised one.
+        feeds: Calibration inputs (MinMax), one dict of input name -> array per run.
+    """
+    from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_static
+
+    class _Reader(CalibrationDataReader):
+        def __init__(self):
+            self._it = iter(feeds)
+
+        def get_next(self):
+            return next(self._it, None)
+
+    quantize_static(str(fp32_path), str(out_path), _Reader(), quant_format=QuantFormat.QDQ,
+                    activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8, per_channel=True,
+                    op_types_to_quantize=['Conv', 'MatMul', 'Gemm'])
+    return Path(out_path)

@@ -19,6 +19,11 @@ ahead of the slowest ACTIVE robot (one that put a frame within ``active_s``) is 
 even if the edge would idle, until the others have caught up: every active robot gets an
 equal share of edge time, and the expensive one gets its share, not more.
 
+Work-conserving within that rule: ``take`` never sleeps while a frame it may hand out waits.
+A held-back robot becomes eligible without any ``put`` or ``charge`` when the robot holding
+it back stops being active (``active_s`` after its last frame); ``take`` wakes at that moment
+instead of sleeping until its timeout (which idled a saturated edge for up to 0.5 s).
+
 Thread-safe (one condition variable): subscription callbacks ``put``, one worker ``take``s.
 No rclpy; times come from an injectable clock, so the policy is unit-tested with a fake one.
 """
@@ -105,15 +110,26 @@ class FairFrameQueue(Generic[R, F]):
     def take(self, max_batch: int, timeout: float | None = None) -> list[Waiting[R, F]] | None:
         """The next batch: at most ``max_batch`` frames, one per robot, in fair order.
 
-        Blocks until a frame waits, ``timeout`` seconds pass ([]), or ``close`` (None).
+        Blocks until a frame may be handed out, ``timeout`` seconds pass ([]), or ``close`` (None).
         """
         if max_batch < 1:
             raise ValueError(f'max_batch must be >= 1, got {max_batch}')
+        end = None if timeout is None else time.monotonic() + timeout
         with self._cv:
-            self._cv.wait_for(lambda: self._eligible() or self._closed, timeout=timeout)
-            if self._closed:
-                return None
-            order = sorted(self._eligible(), key=self._priority)[:max_batch]
+            while True:
+                if self._closed:
+                    return None
+                eligible = self._eligible()
+                if eligible:
+                    break
+                wait = self._until_eligible()
+                if end is not None:
+                    left = end - time.monotonic()
+                    if left <= 0:
+                        return []
+                    wait = left if wait is None else min(wait, left)
+                self._cv.wait(wait)
+            order = sorted(eligible, key=self._priority)[:max_batch]
             if order:
                 self._virtual_now = max(self._virtual_now, self._accounts[order[0].robot].virtual_s)
             now = self._clock()
@@ -132,6 +148,7 @@ class FairFrameQueue(Generic[R, F]):
             acc = self._accounts.setdefault(robot, RobotAccount())
             acc.edge_time_s += seconds
             acc.virtual_s += seconds
+            self._cv.notify_all()  # charging the slowest robot may let a held-back one go
 
     def _eligible(self) -> list[Waiting[R, F]]:
         """Waiting frames of robots not too far ahead of the slowest active robot."""
@@ -141,6 +158,17 @@ class FairFrameQueue(Generic[R, F]):
             return list(self._waiting.values())
         limit = min(active) + self.max_lag_s
         return [w for w in self._waiting.values() if self._accounts[w.robot].virtual_s <= limit]
+
+    def _until_eligible(self) -> float | None:
+        """Clock seconds until a waiting, held-back robot may become eligible by time alone
+        (the robots holding it back stop being active); None when nothing waits."""
+        if not self._waiting:
+            return None
+        now = self._clock()
+        lowest = min(self._accounts[r].virtual_s for r in self._waiting) - self.max_lag_s
+        blockers = [a.last_put + self.active_s - now for a in self._accounts.values()
+                    if now - a.last_put <= self.active_s and a.virtual_s < lowest]
+        return max(1e-3, min(blockers)) if blockers else None
 
     def _priority(self, w: Waiting[R, F]) -> tuple[float, float, float]:
         acc = self._accounts[w.robot]

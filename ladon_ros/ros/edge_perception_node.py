@@ -1,26 +1,28 @@
 """``edge_perception`` (base station): latent frames from one or many robots -> three tasks.
 
-Subscription callbacks only put the frame in ``ladon_ros.fleet.queue.FairFrameQueue``
-(keep-latest per robot: a newer frame of the same robot replaces one not yet served, and is
-counted as ``frames_dropped_stale``). One worker thread takes a batch (at most one frame per
-robot, robots in fair order of the edge time they cost), validates and decodes each frame
-(``EdgePerception.prepare``), runs them through the body and heads as ONE batch, publishes
-per robot, and charges each robot its edge time. A rejected frame is counted under its
-reason and logged rate-limited; the next valid frame is served as usual.
+Subscription callbacks convert the message to a ``WireFrame`` and put it in
+``ladon_ros.fleet.queue.FairFrameQueue`` (keep-latest per robot: a newer frame of the same
+robot replaces one not yet served, and is counted as ``frames_dropped_stale``). One worker
+thread runs ``ladon_ros.edge.serving.BatchServer``: a batch (at most one frame per robot,
+robots in fair order of the edge time they cost) is validated and decoded frame by frame,
+run through the body and the heads its robots' subscribers want as ONE batch, published per
+robot, and each robot is charged its edge time. A rejected frame is counted under its reason
+and logged rate-limited; the next valid frame is served as usual. The quarantine rules are
+``ladon_ros.edge.serving.RobotHealth``'s; this node converts, calls and publishes.
 """
 from __future__ import annotations
 
 import os
 import threading
 import time
-import traceback
 
 from std_msgs.msg import Header
 
-from ladon_ros.edge import EdgePerception, PreparedFrame
+from ladon_ros.edge import EdgePerception
+from ladon_ros.edge.serving import Arrival, BatchServer
 from ladon_ros.errors import FrameRejected
 from ladon_ros.fleet.discovery import SUPER_CLIENT_VAR, edge_env
-from ladon_ros.fleet.queue import FairFrameQueue, Waiting
+from ladon_ros.fleet.queue import FairFrameQueue
 from ladon_ros.msg import LabelInfo, LatentFrame
 from ladon_ros.ros import qos
 from ladon_ros.ros.common import run_node
@@ -36,14 +38,6 @@ from ladon_ros.weights import default_checkpoint, resolve_ladon_checkpoint
 
 FEEDBACK_PERIOD_S = 0.5
 QUARANTINE_CHECK_S = 0.1  # a flooding robot is cut off within this of its n-th frame
-# Quarantine counts the frames a robot SENT since its last served one (a saturated edge
-# checks only a few of a flood's frames per second; the rest are keep-latest drops), once
-# at least this many checked frames in a row were refused.
-QUARANTINE_MIN_REFUSED = 3
-# A robot on probation (back from a quarantine, nothing served since) is quarantined again
-# by its first refused frame, however few it sent: a flood is deserialised only in part by a
-# saturated edge (~40 of 190 frames/s here), so waiting for quarantine_after frames made each
-# lapse of a flooder's quarantine cost the other robots ~0.5 s of the edge (issue 14).
 
 
 class EdgePerceptionNode(ManagedModelNode):
@@ -63,12 +57,11 @@ class EdgePerceptionNode(ManagedModelNode):
         self._robots_lock = threading.Lock()
         self.label_pubs = {}
         self._feedback_timer = self._quarantine_timer = None
-        # frames waiting per robot: (message, arrival on the node's clock [ns])
-        self.queue: FairFrameQueue[RobotChannel, tuple[LatentFrame, int]] = FairFrameQueue()
+        # frames waiting per robot (converted on arrival)
+        self.queue: FairFrameQueue[RobotChannel, Arrival] = FairFrameQueue()
+        self.server: BatchServer | None = None
         self._worker: threading.Thread | None = None
         self.diagnostics = Diagnostics(self, self._diagnostic_statuses)
-        # Realised batching (worker thread writes, diagnostics read): batches run, frames in them.
-        self.batches_run = self.frames_batched = 0
         self.autostart()
 
     # -- lifecycle ----------------------------------------------------------------------
@@ -94,21 +87,24 @@ class EdgePerceptionNode(ManagedModelNode):
         teacher = None
         if cfg.serve_image_codecs:
             teacher = cfg.teacher_checkpoint or default_checkpoint('teacher')
-        self.edge = EdgePerception.from_checkpoints(ladon, teacher, device=cfg.device, top_k=cfg.top_k,
-                                                    min_score=cfg.min_score, max_image_side=cfg.max_image_side,
-                                                    max_mask_side=cfg.max_mask_side,
-                                                    verify_encoding=cfg.verify_encoding)
+        self.edge = EdgePerception.from_checkpoints(
+            ladon, teacher, backend=cfg.backend, device=cfg.device, threads=cfg.threads, int8=cfg.int8,
+            warn=self.get_logger().warning, top_k=cfg.top_k, min_score=cfg.min_score,
+            max_image_side=cfg.max_image_side, max_mask_side=cfg.max_mask_side, verify_encoding=cfg.verify_encoding)
         self.metas = list(self.edge.served_models.values())
+        self.server = BatchServer(self.edge, self.queue, self._wants, self._publish_one, self._reject)
+        self.get_logger().info(f'engines: {self.edge.engines}')
 
     def model_loaded(self) -> bool:
         return self.edge is not None
 
     def free_model(self) -> None:
-        self.edge = None  # stop() has joined the worker: nothing else holds it
+        self.edge = self.server = None  # stop() has joined the worker: nothing else holds it
 
     def start(self) -> None:
         self.queue.open()
-        self._worker = threading.Thread(target=self._work, name='edge_worker', daemon=True)
+        self._worker = threading.Thread(target=self.server.run, args=(self.cfg.max_batch,), name='edge_worker',
+                                        daemon=True)
         self._worker.start()
         if self.fleet is not None:
             self.fleet.set_enabled(True)  # announce 'serving': robots hash to this edge again
@@ -133,7 +129,7 @@ class EdgePerceptionNode(ManagedModelNode):
             if timer is not None:
                 self.destroy_timer(timer)
         self._feedback_timer = self._quarantine_timer = None
-        self.label_pubs, self.edge = {}, None
+        self.label_pubs, self.edge, self.server = {}, None, None
 
     # -- fleet --------------------------------------------------------------------------
     def _set_robots(self, namespaces: tuple[str, ...], ahead: tuple[str, ...] = (),
@@ -169,8 +165,8 @@ class EdgePerceptionNode(ManagedModelNode):
                         self.queue.forget(robot)  # its frame waiting here is the new owner's now
                 if (robot.serving and self.active and held is not None and fresh_after_ns is not None
                         and held[1] > fresh_after_ns):
-                    robot.received_since_served += 1
-                    self.queue.put(robot, held)
+                    robot.health.received_since_served += 1
+                    self._enqueue(robot, *held)
         self.robots = [r for ns, r in sorted(self.channels.items()) if r.serving]
         after = [r.ns for r in self.robots]
         if after != before:
@@ -190,85 +186,56 @@ class EdgePerceptionNode(ManagedModelNode):
         if not robot.serving:
             robot.held = (msg, now)  # subscribed ahead: another edge serves it; kept for a takeover
             return
-        robot.received_since_served += 1
-        if not self.active:
+        robot.health.received_since_served += 1
+        if self.active:
+            self._enqueue(robot, msg, now)
+
+    def _enqueue(self, robot: RobotChannel, msg: LatentFrame, arrival_ns: int) -> None:
+        try:
+            frame = latent_to_wire(msg)
+        except FrameRejected as err:  # a shape that is no (C, H, W): refused as the worker would
+            self._reject(robot, err.reason, err.detail)
             return
-        if self.queue.put(robot, (msg, now)):
+        if self.queue.put(robot, Arrival(frame, arrival_ns, _stamp_ns(msg.header), msg.sequence, msg.header)):
             self.stats.dropped_stale += 1
 
-    # -- serve (worker thread) ----------------------------------------------------------
-    def _work(self) -> None:
-        while (batch := self.queue.take(self.cfg.max_batch, timeout=0.5)) is not None:
-            ready = self._prepare(batch)
-            results = self._infer(ready) if ready else None
-            if results is not None:
-                self.batches_run, self.frames_batched = self.batches_run + 1, self.frames_batched + len(ready)
-                self._publish(ready, results)
+    # -- serve (worker thread: BatchServer calls these) -----------------------------------
+    def _wants(self, robot: RobotChannel) -> tuple[str, ...]:
+        wants = robot.wanted_tasks(self.cfg.publish_debug_image)
+        for task in TASKS:
+            if task not in wants:
+                robot.skipped[task] += 1
+        return wants
 
-    def _prepare(self, batch: list[Waiting]) -> list[tuple[Waiting, PreparedFrame]]:
-        """Validates and decodes each frame; a rejected one is counted, the others go on."""
-        ready = []
-        for w in batch:
-            t0 = time.perf_counter()
-            try:
-                ready.append((w, self.edge.prepare(latent_to_wire(w.frame[0]))))
-            except FrameRejected as err:
-                self._reject(w.robot, err.reason, err.detail)
-            except Exception:  # noqa: BLE001 - a frame must never take the node down
-                self._reject(w.robot, 'decode_error', traceback.format_exc(limit=3))
-            self.queue.charge(w.robot, time.perf_counter() - t0)  # garbage costs edge time too
-        return ready
-
-    def _infer(self, ready: list[tuple[Waiting, PreparedFrame]]) -> list | None:
-        """Body and heads on the whole batch; each robot is charged an equal share of it."""
-        t0 = time.perf_counter()
+    def _publish_one(self, robot: RobotChannel, arrival: Arrival, res, wants: tuple[str, ...]) -> bool:
+        stages = {'transit': (arrival.arrival_ns - arrival.stamp_ns) / 1e6, 'decode': res.timings_ms['decode'],
+                  'heads': res.timings_ms['heads']}
+        stages['total'] = (self.get_clock().now().nanoseconds - arrival.stamp_ns) / 1e6
         try:
-            results = self.edge.infer([p for _, p in ready])
+            with self._robots_lock:
+                if robot.closed or not robot.serving:
+                    return False  # moved to another edge while this batch ran
+                robot.publish(arrival, res, stages, wants=wants,
+                              debug_image=self.cfg.publish_debug_image, alpha=self.cfg.overlay_alpha)
+                took_over = robot.first_served_since(arrival.arrival_ns)
         except Exception:  # noqa: BLE001
-            for w, _ in ready:
-                self._reject(w.robot, 'inference_error', traceback.format_exc(limit=3))
-            results = None
-        share = (time.perf_counter() - t0) / len(ready)
-        for w, _ in ready:
-            self.queue.charge(w.robot, share)
-        return results
-
-    def _publish(self, ready: list[tuple[Waiting, PreparedFrame]], results: list) -> None:
-        for (w, _), res in zip(ready, results):
-            robot, (msg, arrival_ns) = w.robot, w.frame
-            t0 = time.perf_counter()
-            stamp_ns = _stamp_ns(msg.header)
-            stages = {'transit': (arrival_ns - stamp_ns) / 1e6, 'decode': res.timings_ms['decode'],
-                      'heads': res.timings_ms['heads']}
-            stages['total'] = (self.get_clock().now().nanoseconds - stamp_ns) / 1e6
-            try:
-                with self._robots_lock:
-                    if robot.closed or not robot.serving:
-                        continue  # moved to another edge while this batch ran
-                    robot.publish(msg, res, stages, debug_image=self.cfg.publish_debug_image,
-                                  alpha=self.cfg.overlay_alpha)
-                    took_over = robot.first_served_since(arrival_ns)
-            except Exception:  # noqa: BLE001 - keep the worker alive
-                if not self.context.ok():
-                    return  # SIGINT/SIGTERM shut rclpy down before close() stopped this worker
-                self._reject(robot, 'publish_error', traceback.format_exc(limit=3))
-                continue
-            finally:
-                self.queue.charge(robot, time.perf_counter() - t0)  # rendering its images is its cost
-            robot.consecutive_rejected = robot.received_since_served = 0
-            robot.on_probation = False
-            # announced in the heartbeat from now on, once its results reach their readers
-            robot.served_here = robot.served_here or robot.results_reach_readers()
-            if took_over:
-                self.get_logger().info(f'{robot.name}: first result since serving it: frame arrived '
-                                       f'{took_over[0] * 1e3:.0f} ms, result published {took_over[1] * 1e3:.0f} ms '
-                                       'after it became this edge\'s')
-            self.stats.on_served(len(msg.data), stages, self.get_clock().now().nanoseconds)
+            if not self.context.ok():
+                return False  # SIGINT/SIGTERM shut rclpy down before close() stopped this worker
+            raise  # BatchServer counts it as 'publish_error'
+        robot.health.served()
+        # announced in the heartbeat from now on, once its results reach their readers
+        robot.served_here = robot.served_here or robot.results_reach_readers()
+        if took_over:
+            self.get_logger().info(f'{robot.name}: first result since serving it: frame arrived '
+                                   f'{took_over[0] * 1e3:.0f} ms, result published {took_over[1] * 1e3:.0f} ms '
+                                   'after it became this edge\'s')
+        self.stats.on_served(len(arrival.frame.payload), stages, self.get_clock().now().nanoseconds)
+        return True
 
     def _reject(self, robot: RobotChannel, reason: str, detail: str) -> None:
         self.stats.on_rejected(reason)
         robot.rejected[reason] += 1
-        robot.consecutive_rejected += 1  # reset when one of its frames is served
+        robot.health.consecutive_rejected += 1  # reset when one of its frames is served
         self.log.warning(reason, f'rejected a frame from {robot.name}: {reason}: {detail} '
                          f'({self.stats.rejected[reason]} {reason} so far)')
 
@@ -281,18 +248,17 @@ class EdgePerceptionNode(ManagedModelNode):
         n = self.cfg.quarantine_after if self.cfg else 0
         now = time.monotonic()
         for r in list(self.channels.values()):
-            if r.quarantined_until is not None:
-                if now >= r.quarantined_until:
+            h = r.health
+            if h.quarantined_until is not None:
+                if now >= h.quarantined_until:
                     r.resume()
                     self.get_logger().info(f'{r.name}: quarantine over, receiving its frames again')
-            elif r.serving and n and ((r.on_probation and r.consecutive_rejected) or (
-                    r.consecutive_rejected >= QUARANTINE_MIN_REFUSED and r.received_since_served >= n)):
-                pause = self.cfg.quarantine_s * 2 ** min(r.quarantines, 4)
+            elif r.serving and h.due(n):
                 with self._robots_lock:
-                    r.pause(now + pause)
+                    pause = r.pause(now, self.cfg.quarantine_s)
                     self.queue.forget(r)
-                self.get_logger().error(f'{r.name}: {r.received_since_served} frames since its last served one, '
-                                        f'the last {r.consecutive_rejected} checked all refused '
+                self.get_logger().error(f'{r.name}: {h.received_since_served} frames since its last served one, '
+                                        f'the last {h.consecutive_rejected} checked all refused '
                                         f'({dict(r.rejected)}): not receiving it for {pause:.0f} s')
 
     def _publish_feedback(self) -> None:
@@ -305,7 +271,13 @@ class EdgePerceptionNode(ManagedModelNode):
     def _diagnostic_statuses(self) -> list:
         values = self.stats.summary(self.get_clock().now().nanoseconds)
         values['frames_lost_on_link'] = str(sum(r.link.lost for r in self.robots))  # sequence gaps
-        values['batches_run'], values['frames_batched'] = str(self.batches_run), str(self.frames_batched)
+        server = self.server
+        values['batches_run'] = str(server.batches if server else 0)
+        values['frames_batched'] = str(server.frames if server else 0)
+        for task in TASKS:  # frames whose head was not run: none of its topics had a subscriber
+            values[f'heads_skipped_{task}'] = str(server.skipped.get(task, 0) if server else 0)
+        if self.edge is not None:
+            values['engines'] = ', '.join(sorted(set(self.edge.engines.values())))
         hw = self.get_fully_qualified_name()
         level, text = self.health(serving=f'serving {len(self.robots)} robot(s)', rejected=self.stats.rejected,
                                   rejected_what='rejected frames')

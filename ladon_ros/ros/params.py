@@ -194,8 +194,13 @@ class EdgeConfig:
     teacher_checkpoint: str = param('', "Teacher checkpoint for image-codec frames; '' = shipped default",
                                     check=check_checkpoint_file)
     serve_image_codecs: bool = param(True, 'Load the teacher so raw/jpeg/png/webp frames are served too')
-    device: str = param('cpu', "Torch device of decoder, body and heads ('cpu', 'cuda', 'cuda:0')",
-                        check=check_device)
+    device: str = param('cpu', "Device of decoder, body and heads ('cpu', 'cuda', 'cuda:0'; onnx: the CUDA "
+                        "execution provider)", check=check_device)
+    backend: str = param('onnx', "Engine of decoder, body and heads: 'onnx' (the checkpoint's edge bundle on ONNX "
+                         "Runtime, no torch; a checkpoint without one falls back to torch with a warning) or "
+                         "'torch'", check=one_of('onnx', 'torch'))
+    int8: bool = param(False, 'onnx: run the int8 body (static QDQ, per-channel; accuracy in docs/BENCHMARKS.md)')
+    threads: int = param(1, 'onnx: intra-op threads per graph (torch: its default)', range=(1, 64))
     top_k: int = param(5, 'Classification hypotheses per frame', range=(1, 100))
     min_score: float = param(0.3, 'Detections scoring below this are not published', range=(0.0, 1.0))
     max_batch: int = param(8, 'Most frames (from several robots) run through the heads at once', range=(1, 64))

@@ -13,6 +13,7 @@ from diagnostic_msgs.msg import DiagnosticStatus
 from sensor_msgs.msg import CompressedImage, Image
 from std_msgs.msg import Header
 
+from ladon_ros.edge.serving import Arrival, RobotHealth
 from ladon_ros.fleet.queue import RobotAccount
 from ladon_ros.msg import (Classification, Detection2DArray, FrameStats, LatentFrame, LinkFeedback)
 from ladon_ros.results import FrameResults
@@ -44,7 +45,7 @@ class RobotChannel:
         self.closed = False  # set (under the node's lock) before destroy()
         self.serving = False  # set (under the node's lock) by set_serving()
         self._serving_since_ns: int | None = None  # until its first result after set_serving(True)
-        self.held = None  # while not serving: its newest (frame, arrival [ns, node clock])
+        self.held = None  # while not serving: its newest (message, arrival [ns, node clock])
         self.served_here = False  # a result published since set_serving(True)
         pub = node.create_lifecycle_publisher
         self.pubs = {
@@ -66,14 +67,12 @@ class RobotChannel:
         self.sub = None
         self._subscribe()
         self.name = self.sub.topic_name.rsplit('/latent', 1)[0] or '/'
-        # Quarantine of a robot whose frames are all refused (see EdgePerceptionNode): its
-        # subscription is dropped for a while, so DDS stops delivering (and the edge stops
+        # Quarantine of a robot whose frames are all refused (rules: ladon_ros.edge.serving):
+        # its subscription is dropped for a while, so DDS stops delivering (and the edge stops
         # deserialising) its frames; every other robot keeps the edge's CPU.
-        self.consecutive_rejected = 0  # checked frames refused since the last served one
-        self.received_since_served = 0  # frames received since the last served one
-        self.quarantines = 0
-        self.on_probation = False  # back from a quarantine and nothing served since
-        self.quarantined_until: float | None = None  # monotonic [s] while paused
+        self.health = RobotHealth()
+        # Heads not run for this robot because none of their topics had a subscriber.
+        self.skipped: collections.Counter = collections.Counter()
 
     def _subscribe(self) -> None:
         self.sub = self.node.create_subscription(LatentFrame, topic(self.ns, 'latent'),
@@ -83,7 +82,7 @@ class RobotChannel:
         """Serve this robot from now on (``now_ns``: the node's clock), or only listen."""
         self.serving, self.held, self.served_here = serving, None, False
         self._serving_since_ns = now_ns if serving else None
-        self.consecutive_rejected = self.received_since_served = 0
+        self.health.consecutive_rejected = self.health.received_since_served = 0
 
     def results_reach_readers(self) -> bool:
         """Whether every reader of this robot's compact results that the graph knows is matched
@@ -105,41 +104,62 @@ class RobotChannel:
         t0, self._serving_since_ns = self._serving_since_ns, None
         return (arrival_ns - t0) / 1e9, (self.node.get_clock().now().nanoseconds - t0) / 1e9
 
-    def pause(self, until: float) -> None:
-        """Stops receiving this robot's frames until ``until`` (monotonic seconds)."""
+    def pause(self, now: float, base_s: float) -> float:
+        """Stops receiving this robot's frames for a quarantine; returns its length [s]."""
         if self.sub is not None:
             self.node.destroy_subscription(self.sub)
             self.sub = None
-        self.quarantined_until = until
-        self.quarantines += 1
+        return self.health.pause(now, base_s)
 
     def resume(self) -> None:
         """Receives this robot's frames again (after a pause)."""
         if self.sub is None:
             self._subscribe()
-        self.quarantined_until = None
-        self.consecutive_rejected = self.received_since_served = 0
-        self.on_probation = True
+        self.health.resume()
 
-    def publish(self, msg: LatentFrame, results: FrameResults, stages_ms: dict[str, float], *,
-                debug_image: bool, alpha: float) -> None:
-        """Publishes every result topic for one served frame (header = the camera frame's)."""
-        h = msg.header
-        self.pubs['classification'].publish(to_classification(results, h))
-        self.pubs['detections'].publish(to_detections(results, h, msg.sequence))
-        self.pubs['segmentation_png'].publish(labels_to_compressed(results.compact_segmentation(), h))
-        # The big images are rendered only while somebody listens: with nobody subscribed
-        # they would cost edge CPU (fleet capacity) for nothing.
-        if self._wanted('segmentation'):
-            self.pubs['segmentation'].publish(labels_to_image(results.segmentation, h))
-        if self._wanted('overlay'):
-            self.pubs['overlay'].publish(rgb_to_image(colorize_labels(results.segmentation), h))
-        if debug_image and self._wanted('debug'):
+    def wanted_tasks(self, debug_image: bool) -> tuple[str, ...]:
+        """The heads whose results somebody subscribes to (the others are not run for this robot).
+
+        classification: ``perception/classification``; detection: ``perception/detections``;
+        segmentation: the label map (compressed or raw) or the overlay; the debug image (when
+        published) draws all three.
+        """
+        debug = debug_image and self._wanted('debug')
+        wants = []
+        if debug or self._wanted('classification'):
+            wants.append('classification')
+        if debug or self._wanted('detections'):
+            wants.append('detection')
+        if debug or any(self._wanted(k) for k in ('segmentation_png', 'segmentation', 'overlay')):
+            wants.append('segmentation')
+        return tuple(wants)
+
+    def publish(self, arrival: Arrival, results: FrameResults, stages_ms: dict[str, float], *,
+                wants: tuple[str, ...], debug_image: bool, alpha: float) -> None:
+        """Publishes the result topics of the heads run (``wants``) for one served frame, and its stats.
+
+        Header = the camera frame's. A topic whose head was not run had no subscriber when the
+        frame was served: nothing is published on it.
+        """
+        h, frame = arrival.header, arrival.frame
+        if 'classification' in wants:
+            self.pubs['classification'].publish(to_classification(results, h))
+        if 'detection' in wants:
+            self.pubs['detections'].publish(to_detections(results, h, arrival.sequence))
+        if 'segmentation' in wants:
+            self.pubs['segmentation_png'].publish(labels_to_compressed(results.compact_segmentation(), h))
+            # The big images are rendered only while somebody listens: with nobody subscribed
+            # they would cost edge CPU (fleet capacity) for nothing.
+            if self._wanted('segmentation'):
+                self.pubs['segmentation'].publish(labels_to_image(results.segmentation, h))
+            if self._wanted('overlay'):
+                self.pubs['overlay'].publish(rgb_to_image(colorize_labels(results.segmentation), h))
+        if debug_image and set(wants) == {'classification', 'detection', 'segmentation'} and self._wanted('debug'):
             canvas = np.full((*results.segmentation.shape, 3), _CANVAS_GREY, np.uint8)
             self.pubs['debug'].publish(rgb_to_image(annotate(canvas, results, alpha), h))
         self.pubs['stats'].publish(FrameStats(
-            header=h, sequence=msg.sequence, codec=msg.codec, rate_point=msg.rate_point,
-            payload_bytes=len(msg.data), encode_ms=msg.encode_ms, transit_ms=stages_ms['transit'],
+            header=h, sequence=arrival.sequence, codec=frame.codec, rate_point=float(frame.rate_point),
+            payload_bytes=len(frame.payload), encode_ms=float(frame.encode_ms), transit_ms=stages_ms['transit'],
             decode_ms=stages_ms['decode'], heads_ms=stages_ms['heads'], total_ms=stages_ms['total'],
             served_by=self.served_by))
 
@@ -168,12 +188,13 @@ class RobotChannel:
         values = {'frames_received': self.link.received, 'frames_lost': self.link.lost,
                   'camera_restarts': self.link.restarts, **{k: f'{v:.1f}' for k, v in f.items()},
                   'frames_dropped_stale': queue.dropped_stale, 'edge_time_s': f'{queue.edge_time_s:.3f}',
-                  'frames_rejected': sum(self.rejected.values()), 'quarantines': self.quarantines,
-                  **{f'rejected_{reason}': n for reason, n in sorted(self.rejected.items())}}
+                  'frames_rejected': sum(self.rejected.values()), 'quarantines': self.health.quarantines,
+                  **{f'rejected_{reason}': n for reason, n in sorted(self.rejected.items())},
+                  **{f'heads_skipped_{task}': n for task, n in sorted(self.skipped.items())}}
         level, text = DiagnosticStatus.OK, 'receiving'
         if not self.link.received:
             level, text = DiagnosticStatus.WARN, 'no frames yet'
-        elif self.quarantined_until is not None:
+        elif self.health.quarantined_until is not None:
             level, text = DiagnosticStatus.ERROR, (f'quarantined (every recent frame refused: '
                                                    f'{dict(self.rejected)}); not receiving for now')
         elif self.rejected:
