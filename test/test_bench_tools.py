@@ -39,12 +39,18 @@ def test_bench_encoder_rows(small_ckpt, tmp_path):
 def test_bench_edge_cli_json(small_ckpt, tmp_path, capsys):
     out = tmp_path / 'edge.json'
     assert main(['bench-edge', '--models', 'ladon_small', '--batches', '1', '2', '--iters', '1',
-                 '--threads', '1', '--json', str(out)]) == 0
+                 '--threads', '1', '--heads', '1', '3', '--json', str(out)]) == 0
     rows = json.loads(out.read_text())
-    assert [(r['name'], r['batch']) for r in rows] == [('ladon_small_cpu', 1), ('ladon_small_cpu', 2)]
+    assert [(r['name'], r['heads'], r['batch']) for r in rows] == [
+        (f'ladon_small_{e}_cpu', h, b) for e in ('torch', 'onnx', 'onnx-int8') for h in (1, 3) for b in (1, 2)]
+    stages = ('decode_ms', 'network_ms', 'classification_ms', 'detection_ms', 'segmentation_ms', 'publish_ms')
     for r in rows:
         assert r['fps'] == pytest.approx(1000.0 / r['ms_per_frame'])
-    assert 'ladon_small_cpu' in capsys.readouterr().out
+        assert r['engine'] in r['name'] and r['decode_ms'] > 0 and r['network_ms'] > 0
+        assert r['ms_per_frame'] >= sum(r[s] for s in stages) * 0.99  # the stages are parts of the whole
+        # one head: classification only, nothing else runs
+        assert (r['detection_ms'] > 0) == (r['segmentation_ms'] > 0) == (r['heads'] == 3)
+    assert 'ladon_small_onnx-int8_cpu' in capsys.readouterr().out
 
 
 def test_int8_encoder_agrees_with_fp32_on_trained_weights(tmp_path):

@@ -1,33 +1,85 @@
-"""``ladon-ros bench-edge``: edge throughput with frames from several robots batched together.
+"""``ladon-ros bench-edge``: edge cost per frame, stage by stage, with frames of several robots batched.
 
-For each model (paper and small configuration) and batch size, ``batch`` frames are
-entropy-decoded and decoded (``EdgePerception.prepare``), then run through the shared body
-and the three heads in ONE forward pass (``EdgePerception.infer``). Rows: ``name``
-(``<model>_<device>``), ``batch``, ``ms_per_frame`` and ``fps``.
+For each model, engine (torch, ONNX Runtime fp32, ONNX Runtime int8 body), head set (one,
+two, three heads subscribed) and batch size, ``batch`` frames are validated and decoded
+(``EdgePerception.prepare``: bitstream, rANS decode + re-encode check, decoder), run through
+the body and the wanted heads as ONE batch (``EdgePerception.infer``), and their results
+converted to the ROS messages the edge publishes and serialised (``publish``; needs the
+generated ``ladon_ros.msg``, else 0 and a note). Columns are milliseconds per frame:
+``decode``, ``network`` (body), one per head (per frame that ran it), ``publish``, and
+``ms_per_frame`` (everything) / ``fps``.
+
+With ``clock='thread'`` and one thread every column is the CPU time of the one thread that
+does all the work, so the figures are per edge core and robust on a shared machine.
 """
 from __future__ import annotations
 
+import statistics
+import tempfile
+import time
 from pathlib import Path
 
-from ladon_ros.bench import timing
+ENGINES = ('torch', 'onnx', 'onnx-int8')
+HEAD_SETS = {1: ('classification',), 2: ('classification', 'segmentation'),
+             3: ('classification', 'detection', 'segmentation')}
+STAGES = ('decode', 'network', 'classification', 'detection', 'segmentation', 'publish')
 
 
-def run_edge_bench(*, models: tuple[str, ...] = ('ladon_resnet50', 'ladon_small'), batches=(1, 4, 8),
-                   iters: int = 2, threads: int | None = None, devices: tuple[str, ...] | None = None,
-                   checkpoints: dict[str, str | Path] | None = None,
+def _publisher():
+    """``publish(results, wants) -> None``: the messages the edge publishes, serialised; None without ROS."""
+    try:
+        from rclpy.serialization import serialize_message
+        from std_msgs.msg import Header
+
+        from ladon_ros.msg import FrameStats
+        from ladon_ros.ros.conversions import labels_to_compressed, to_classification, to_detections
+    except ImportError:
+        return None
+
+    def publish(r, wants):
+        h = Header()
+        msgs = []
+        if 'classification' in wants:
+            msgs.append(to_classification(r, h))
+        if 'detection' in wants:
+            msgs.append(to_detections(r, h, 0))
+        if 'segmentation' in wants:
+            msgs.append(labels_to_compressed(r.compact_segmentation(), h))
+        msgs.append(FrameStats(header=h, decode_ms=r.timings_ms['decode'], heads_ms=r.timings_ms['heads']))
+        for m in msgs:
+            serialize_message(m)
+    return publish
+
+
+def _ort_cuda() -> bool:
+    import onnxruntime as ort
+    return 'CUDAExecutionProvider' in ort.get_available_providers()
+
+
+def _clock(name: str):
+    return time.thread_time if name == 'thread' else time.perf_counter
+
+
+def run_edge_bench(*, models: tuple[str, ...] = ('ladon_small',), batches=(1, 8), engines=ENGINES,
+                   heads=(1, 2, 3), iters: int = 3, threads: int | None = None,
+                   devices: tuple[str, ...] | None = None, checkpoints: dict[str, str | Path] | None = None,
                    clock: str = 'wall') -> tuple[list[dict], list[str]]:
-    """Measures frames/s per (model, device, batch).
+    """Measures milliseconds per frame and stage per (model, engine, device, heads, batch).
 
     Args:
-        models: Registry names (random weights unless ``checkpoints`` names a file).
+        models: Registry names (the shipped checkpoint when there is one, else random weights,
+            unless ``checkpoints`` names a file).
         batches: Frames per forward pass.
-        iters: Timed repetitions (median).
-        threads: torch intra-op threads (default: torch's default, all cores).
+        engines: Of ``ENGINES``.
+        heads: Head sets (``HEAD_SETS``: 1 = classification, 2 = + segmentation, 3 = all).
+        iters: Timed repetitions (median per stage).
+        threads: torch intra-op threads and ONNX Runtime intra-op threads (default: torch's
+            default, ONNX Runtime 1).
         devices: ``('cpu',)`` plus ``'cuda'`` when available, by default.
         checkpoints: model name -> checkpoint path.
         clock: ``'wall'``, or ``'thread'`` (CPU time of the calling thread: only meaningful
-            with ``threads=1`` on the CPU, where it gives frames/s per core unaffected by
-            other processes).
+            with ``threads=1`` on the CPU, where it gives milliseconds per edge core
+            unaffected by other processes).
 
     Returns:
         ``(rows, notes)``.
@@ -38,34 +90,86 @@ def run_edge_bench(*, models: tuple[str, ...] = ('ladon_resnet50', 'ladon_small'
     from ladon_ros.camera import make_camera_encoder
     from ladon_ros.data.synthetic import SceneGenerator
     from ladon_ros.edge import EdgePerception
-    from ladon_ros.weights import random_checkpoint
+    from ladon_ros.edge.bundle import edge_bundle_for
+    from ladon_ros.checkpoint import read_metadata
+    from ladon_ros.weights import default_checkpoint
 
     if clock == 'thread' and (threads != 1 or (devices and 'cuda' in devices)):
         raise ValueError("clock='thread' measures one CPU thread: use threads=1 and CPU only")
+    for e in engines:
+        if e not in ENGINES:
+            raise ValueError(f'engine must be one of {ENGINES}, got {e!r}')
     if threads:
         torch.set_num_threads(int(threads))
-    notes = [f'torch {torch.__version__}, {torch.get_num_threads()} CPU threads, {clock} clock']
+    notes = [f'torch {torch.__version__}, {torch.get_num_threads()} torch threads, ONNX Runtime {threads or 1} '
+             f'intra-op thread(s), {clock} clock; ms per frame, median of {iters}']
     if devices is None:
         devices = ('cpu', 'cuda') if torch.cuda.is_available() and clock == 'wall' else ('cpu',)
         if not torch.cuda.is_available():
             notes.append('no CUDA device on this machine: GPU rows skipped')
+    publish = _publisher()
+    if publish is None:
+        notes.append('ladon_ros.msg/rclpy not importable: publish column is 0 (source scripts/env.sh)')
+    tick = _clock(clock)
     rows = []
-    for name in models:
-        ckpt = (checkpoints or {}).get(name) or random_checkpoint(name)
-        cam = make_camera_encoder(codec='ladon', checkpoint=ckpt)
-        gen = SceneGenerator(image_size=cam.input_size, seed=3)
-        frames = [cam.encode(gen.sample(i).image) for i in range(max(batches))]
-        for device in devices:
-            # No decode deadline here: the benchmark measures, a live edge refuses late frames.
-            edge = EdgePerception.from_checkpoints([ckpt], device=device, decode_timeout_ms=1e9)
-            for b in batches:
-                batch = frames[:b]
-
-                def step():
-                    out = edge.infer([edge.prepare(f) for f in batch])
-                    if device == 'cuda':
-                        torch.cuda.synchronize()
-                    return out
-                ms = timing.time_ms(step, iters=iters, warmup=1, clock=clock) / b
-                rows.append({'name': f'{name}_{device}', 'batch': b, 'ms_per_frame': ms, 'fps': 1000.0 / ms})
+    with tempfile.TemporaryDirectory(prefix='bench_edge_') as tmp:
+        for name in models:
+            ckpt = (checkpoints or {}).get(name) or default_checkpoint('ladon', name)
+            bundles = None
+            if any(e != 'torch' for e in engines) and edge_bundle_for(ckpt, read_metadata(ckpt)) is None:
+                from ladon_ros.export.edge_bundle import export_edge_bundle
+                bundles = Path(tmp)
+                export_edge_bundle(ckpt, bundles / Path(ckpt).stem, int8='onnx-int8' in engines)
+                notes.append(f'{name}: no shipped edge bundle for {Path(ckpt).name}: exported one for this run')
+            cam = make_camera_encoder(codec='ladon', checkpoint=ckpt)
+            gen = SceneGenerator(image_size=cam.input_size, seed=3)
+            frames = [cam.encode(gen.sample(i).image) for i in range(max(batches))]
+            for device in devices:
+                for engine in engines:
+                    if device != 'cpu' and engine != 'torch' and not _ort_cuda():
+                        notes.append(f'{engine} on {device}: onnxruntime has no CUDA execution provider here')
+                        continue
+                    # No decode deadline here: the benchmark measures, a live edge refuses late frames.
+                    edge = EdgePerception.from_checkpoints(
+                        [ckpt], backend='torch' if engine == 'torch' else 'onnx', int8=engine == 'onnx-int8',
+                        device=device, threads=threads or 1, bundles=bundles, decode_timeout_ms=1e9, clock=tick,
+                        warn=notes.append)
+                    for n_heads in heads:
+                        wants = HEAD_SETS[n_heads]
+                        for b in batches:
+                            rows.append(_measure(edge, frames[:b], wants, publish, tick, iters, device) | {
+                                'name': f'{name}_{engine}_{device}', 'engine': engine, 'heads': n_heads,
+                                'batch': b})
     return rows, notes
+
+
+def _measure(edge, frames, wants, publish, tick, iters: int, device: str) -> dict:
+    """Median per stage over ``iters`` runs (after one warm-up) of prepare + infer + publish."""
+    import torch
+    runs = []
+    for i in range(iters + 1):
+        stage = dict.fromkeys(STAGES, 0.0)
+        t0 = tick()
+        prepared = [edge.prepare(f) for f in frames]
+        results = edge.infer(prepared, [wants] * len(frames))
+        if device == 'cuda':
+            torch.cuda.synchronize()
+        t1 = tick()
+        for r in results:
+            for s in ('decode', 'network', *wants):
+                stage[s] += r.timings_ms.get(s, 0.0) / len(frames)
+        if publish is not None:
+            for r in results:
+                publish(r, wants)
+        t2 = tick()
+        stage['publish'] = (t2 - t1) * 1e3 / len(frames)
+        stage['total'] = (t2 - t0) * 1e3 / len(frames)
+        if i:
+            runs.append(stage)
+    row = {f'{s}_ms': statistics.median(r[s] for r in runs) for s in STAGES}
+    row['ms_per_frame'] = statistics.median(r['total'] for r in runs)
+    row['fps'] = 1000.0 / row['ms_per_frame']
+    return row
+
+
+COLUMNS = ['name', 'heads', 'batch', *(f'{s}_ms' for s in STAGES), 'ms_per_frame', 'fps']
