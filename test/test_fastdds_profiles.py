@@ -53,13 +53,14 @@ def test_thin_profiles_set_announcements_and_leases_per_role():
     # Robots announce rarely (to the servers only), re-ping servers slowly while one is missing.
     assert _duration_s(robot.find('d:leaseAnnouncement', NS)) == 30
     assert _duration_s(robot.find('d:leaseDuration', NS)) == 90
-    assert _duration_s(robot.find('d:clientAnnouncementPeriod', NS)) == 5
+    assert _duration_s(robot.find('d:clientAnnouncementPeriod', NS)) == 1
     # Edges announce often (base LAN only) with a short lease: a dead edge leaves the graph in 3 s.
     assert _duration_s(edge.find('d:leaseAnnouncement', NS)) == 0.5
     assert _duration_s(edge.find('d:leaseDuration', NS)) == 3
-    # Servers announce themselves to their clients once a minute instead of every 3 s.
+    # Servers announce themselves to their clients every 30 s instead of every 3 s.
     assert server.find('d:discoveryProtocol', NS).text == 'SERVER'
-    assert _duration_s(server.find('d:leaseAnnouncement', NS)) == 60
+    assert _duration_s(server.find('d:leaseAnnouncement', NS)) == 30
+    assert _duration_s(server.find('d:leaseDuration', NS)) == 60
     # The discovery role of robots and edges comes from the environment, not the file.
     assert robot.find('d:discoveryProtocol', NS) is None and edge.find('d:discoveryProtocol', NS) is None
 

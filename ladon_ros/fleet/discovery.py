@@ -21,22 +21,21 @@ SUPER_CLIENT_VAR = 'ROS_SUPER_CLIENT'
 PROFILE_VAR = 'FASTDDS_DEFAULT_PROFILES_FILE'
 
 
-def server_command(address: str, port: int | str, server_id: int = 0, profile: str | Path | None = None
-                   ) -> list[str]:
+def server_command(address: str, port: int | str, server_id: int | None = 0,
+                   profile: str | Path | None = None) -> list[str]:
     """``fastdds discovery -i <id> -l <address> -p <port> [-x <profile>]`` as a command that SIGINT or
     SIGTERM stops.
 
     ``profile``: a Fast DDS XML file whose default participant profile is the server's (it must say
     ``<discoveryProtocol>SERVER``); ``config/fastdds_thin_server.xml`` announces the server to its
-    clients every 60 s instead of every 3 s (``config_files.thin_profile('server')``).
-
-    The pip wheel's ``bin/fastdds`` is a ``sh`` script that runs ``fastdds.py`` without
-    ``exec``, so a SIGINT sent to it (by ``ros2 launch`` or ``NodeProcesses.stop``) never
-    reaches the server, which outlives its parent. ``fastdds.py`` run directly stops its
-    server on SIGINT, so it is called directly when found beside ``bin/fastdds`` (a ROS
-    install's ``fastdds`` is that script already).
+    clients every 30 s instead of every 3 s (``config_files.thin_profile('server')``).
+    ``server_id`` None: no ``-i`` (Fast DDS v3 then gives the server a random GUID at every
+    start). Either way, clients hold a dead server's lease (60 s with the thin server profile)
+    and do not match a server that comes back at its address before they dropped the dead one
+    (docs/FLEET.md "Thin links"). A BACKUP server (``-b``), which would restore its database,
+    crashed on restart in this Fast DDS (3.2.2: ``free(): invalid pointer``), so none is used.
     """
-    args = ['discovery', '-i', str(server_id), '-l', address, '-p', str(port)]
+    args = ['discovery', *(['-i', str(server_id)] if server_id is not None else []), '-l', address, '-p', str(port)]
     if profile:
         args += ['-x', str(profile)]
     exe = shutil.which('fastdds')
