@@ -189,7 +189,7 @@ def load_checkpoint(path: str | Path, *, expect_model: str | None = None,
     Raises:
         CheckpointError: Unreadable file, invalid metadata, hash mismatch, wrong model.
     """
-    from compressai.models.utils import update_registered_buffers
+    from ladon_ros.models.compressai_import import update_registered_buffers
     from safetensors.torch import load_file
 
     from ladon_ros.models.registry import build_model, model_kind, model_spec

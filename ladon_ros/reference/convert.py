@@ -9,7 +9,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from compressai.models.utils import update_registered_buffers
+from ladon_ros.models.compressai_import import update_registered_buffers
 
 from ladon_ros.checkpoint import CheckpointMeta, save_checkpoint
 from ladon_ros.models.registry import build_model, model_kind

@@ -94,7 +94,7 @@ def load_state(path_prefix: Path, model: nn.Module, opt: torch.optim.Optimizer |
     msd = {k[len('model.'):]: v for k, v in tensors.items() if k.startswith('model.')}
     eb = getattr(getattr(model, 'bottleneck', None), 'entropy_bottleneck', None)
     if eb is not None:
-        from compressai.models.utils import update_registered_buffers
+        from ladon_ros.models.compressai_import import update_registered_buffers
         update_registered_buffers(eb, 'bottleneck.entropy_bottleneck', list(_CDF_BUFFERS), msd)
     model.load_state_dict(msd, strict=True)
     for o, (prefix, key) in ((opt, _OPT_MAIN), (aux_opt, _OPT_AUX)):
