@@ -39,3 +39,11 @@ def test_row_json_has_the_contract_fields_first_and_no_nan():
     assert list(d)[:10] == ['codec', 'setting', 'link_mbps', 'bytes_per_frame', 'fps_offered', 'fps_delivered',
                             'drop_rate', 'latency_p50_ms', 'latency_p95_ms', 'floor_ms']
     assert d['latency_p50_ms'] is None and d['encode_ms_p50'] == 2.0
+
+
+def test_a_case_that_delivered_no_frame_has_a_nan_floor():
+    # Every cell of the case empty (its encoder died): no frame size, no compute times. The
+    # report says so (nan) instead of ending the benchmark with a traceback.
+    nan = float('nan')
+    assert math.isnan(wire_bytes(nan))
+    assert math.isnan(link_floor_ms(camera_ms=nan, payload_bytes=nan, link_mbps=5.0, edge_ms=nan))

@@ -26,8 +26,21 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Entry point of the ``ladon-ros`` console script."""
+    """Entry point of the ``ladon-ros`` console script.
+
+    A subcommand that starts ROS nodes says so (``set_defaults(needs_ros=True)``, or a function
+    of the parsed args): its environment is set up first, as ``source scripts/env.sh`` would
+    (``ladon_ros.workspace``), or the command stops at once with the one line that fixes it.
+    """
     args = build_parser().parse_args(argv)
+    needs_ros = getattr(args, 'needs_ros', False)
+    if needs_ros is True or (callable(needs_ros) and needs_ros(args)):
+        from ladon_ros.workspace import RosEnvironmentError, ensure_ros_environment
+        try:
+            ensure_ros_environment(f'ladon-ros {args.command}')
+        except RosEnvironmentError as err:
+            print(f'[ERROR] {err}', file=sys.stderr)
+            return 2
     return int(args.func(args) or 0)
 
 

@@ -33,7 +33,7 @@ def register(sub) -> None:
     p.add_argument('--robot-cpu', type=float, default=0.0,
                    help='CPU quota of the robot side (encoder, local baseline) [cores], cgroup v1; 0 = none')
     p.add_argument('--cleanup', action='store_true', help='only remove namespaces and cgroups left by killed runs')
-    p.set_defaults(func=run)
+    p.set_defaults(func=run, needs_ros=True)  # starts ROS nodes: main() sets up their environment
 
 
 def _codec_list(text: str) -> str:

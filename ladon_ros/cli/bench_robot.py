@@ -15,7 +15,7 @@ def register(sub) -> None:
                    help='cases to run (default all: image_source camera_encoder camera_encoder:torch '
                         'camera_encoder:onnx; camera_encoder alone = its parameter defaults)')
     p.add_argument('--json', default=None, help='write summary and single runs as JSON to this file')
-    p.set_defaults(func=run)
+    p.set_defaults(func=run, needs_ros=True)  # starts ROS nodes: main() sets up their environment
 
 
 def run(args) -> int:

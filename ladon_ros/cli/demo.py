@@ -21,7 +21,7 @@ def register(sub) -> None:
     p.add_argument('--edges', type=int, default=1, help='edge_perception nodes sharing the robots (fleet demo)')
     p.add_argument('--discovery-server', action='store_true',
                    help='fleet demo: discover through a Fast DDS Discovery Server on 127.0.0.1 (no multicast)')
-    p.set_defaults(func=run)
+    p.set_defaults(func=run, needs_ros=True)  # starts ROS nodes: main() sets up their environment
 
 
 def run(args) -> int:

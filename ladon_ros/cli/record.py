@@ -17,7 +17,7 @@ def register(sub) -> None:
     p.add_argument('--max-frames', type=int, default=0, help='stop after this many latent frames (0 = Ctrl-C)')
     p.add_argument('--duration', type=float, default=0.0, help='stop after this many seconds (0 = Ctrl-C)')
     p.add_argument('--compression', choices=['zstd', 'none'], default='zstd', help='MCAP chunk compression')
-    p.set_defaults(func=run)
+    p.set_defaults(func=run, needs_ros=True)  # a ROS node in this process: main() sets up its environment
 
 
 def run(args) -> int:

@@ -21,7 +21,7 @@ def register(sub) -> None:
     p.add_argument('--threads', type=int, default=1, help='torch CPU threads (default 1)')
     p.add_argument('--publish', action='store_true',
                    help='instead, publish the stored messages on their ROS topics (like ros2 bag play; needs rclpy)')
-    p.set_defaults(func=run)
+    p.set_defaults(func=run, needs_ros=lambda args: args.publish)  # --publish starts a ROS node
 
 
 def build_edge(checkpoints, teacher: bool, device: str):

@@ -21,8 +21,11 @@ MSG_OVERHEAD = 160              # CDR of the LatentFrame fields around the paylo
 def wire_bytes(payload_bytes: float) -> float:
     """Bytes one frame of ``payload_bytes`` puts on the veth (Ethernet frames, UDP/IP, RTPS).
 
-    A model of the framing, checked against the veth counters by the benchmark.
+    A model of the framing, checked against the veth counters by the benchmark. NaN when
+    ``payload_bytes`` is NaN (a case whose every cell delivered no frame has no frame size).
     """
+    if math.isnan(payload_bytes):
+        return float('nan')
     sample = payload_bytes + MSG_OVERHEAD
     datagrams = max(1, math.ceil(sample / DDS_MAX_DATAGRAM))
     udp = sample + datagrams * (RTPS_OVERHEAD + UDP_HEADER)
