@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from ros_domains import ros_domain
+from ros_harness import ros_domain
 
 ROOT = Path(__file__).resolve().parents[1]
 ROBOTS = ('/bag_r1', '/bag_r2')

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from ladon_ros.bench.link.netns import our_namespaces, unavailable_reason
-from ros_domains import ros_domain
+from ros_harness import ros_domain
 
 ROOT = Path(__file__).resolve().parents[1]
 CLI = Path(sys.prefix) / 'bin' / 'ladon-ros'

@@ -1,4 +1,4 @@
-"""Faults over real DDS, nodes in separate processes (own ROS_DOMAIN_IDs: ros_domains.py).
+"""Faults over real DDS, nodes in separate processes (own ROS_DOMAIN_IDs: ros_harness).
 
 * the fuzz corpus published as LatentFrame at a running edge: it keeps serving valid frames
   and /diagnostics counts every reject by reason;
@@ -28,9 +28,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import rclpy
 from diagnostic_msgs.msg import DiagnosticArray
-from rclpy.executors import SingleThreadedExecutor
 from std_msgs.msg import Header
 
 from ladon_ros.camera import make_camera_encoder
@@ -38,8 +36,7 @@ from ladon_ros.codec import bitstream
 from ladon_ros.msg import FrameStats, LatentFrame
 from ladon_ros.ros import qos
 from ladon_ros.ros.conversions import wire_to_latent
-from ladon_ros.ros.processes import NodeProcesses
-from ros_domains import ros_domain
+from ros_harness import NodeProcesses, Probe, ros_domain
 
 pytestmark = pytest.mark.ros
 ROBOT = '/robot1'
@@ -63,7 +60,7 @@ def rss_mib(pid: int) -> float:
     raise RuntimeError(f'no VmRSS for {pid}')
 
 
-class Probe:
+class ReliabilityProbe(Probe):
     """A test-side rclpy node on its own context and domain, spun in a background thread.
 
     Publishes LatentFrame on ``<ns>/latent`` and records FrameStats, /diagnostics and
@@ -71,9 +68,7 @@ class Probe:
     """
 
     def __init__(self, domain: int, ns: str = ROBOT, watch_latent: bool = False):
-        self.ctx = rclpy.Context()
-        rclpy.init(context=self.ctx, domain_id=domain)
-        self.node = rclpy.create_node('reliability_probe', context=self.ctx)
+        super().__init__('reliability_probe', domain)
         self.pub = self.node.create_publisher(LatentFrame, f'{ns}/latent', qos.LATENT)
         self.lock = threading.Lock()
         self.stats: list[tuple[float, FrameStats]] = []
@@ -86,10 +81,7 @@ class Probe:
         if watch_latent:
             self.node.create_subscription(LatentFrame, f'{ns}/latent', self._on_latent, qos.LATENT)
         self.sequence = 0
-        self.executor = SingleThreadedExecutor(context=self.ctx)
-        self.executor.add_node(self.node)
-        self.thread = threading.Thread(target=self.executor.spin, daemon=True)
-        self.thread.start()
+        self.spin_in_background()
 
     def _on_stats(self, msg: FrameStats) -> None:
         with self.lock:
@@ -141,12 +133,8 @@ class Probe:
         self.sequence = seq + 1
 
     def wait(self, cond, timeout: float, step: float = 0.05) -> bool:
-        end = time.monotonic() + timeout
-        while time.monotonic() < end:
-            if cond():
-                return True
-            time.sleep(step)
-        return cond()
+        """Until ``cond()`` (polled every ``step`` s; callbacks run in the probe's thread)."""
+        return self.spin_until(cond, timeout, poll_s=step)
 
     def settle(self, read, quiet: float = 2.5, timeout: float = 20.0) -> None:
         """Waits until ``read()`` (e.g. diagnostics counters, published at 1 Hz) stops changing."""
@@ -164,12 +152,6 @@ class Probe:
                 msg = self.diag_msg.get('pipeline', '')
             return msg.startswith('serving') and self.pub.get_subscription_count() > 0
         return self.wait(ready, timeout)
-
-    def close(self) -> None:
-        self.executor.shutdown(timeout_sec=2.0)
-        self.node.destroy_node()
-        rclpy.shutdown(context=self.ctx)
-        self.thread.join(timeout=5.0)
 
 
 @pytest.fixture(scope='module')
@@ -273,7 +255,7 @@ def running_edge(world, domain: int):
     probe = None
     try:
         procs.start('edge_perception', params=_edge_params(world))
-        probe = Probe(domain)
+        probe = ReliabilityProbe(domain)
         assert probe.wait_active(), procs.log('edge_perception')[-3000:]
         yield procs, probe
     finally:
@@ -495,7 +477,7 @@ def kill_restart_run(world, capsys, *, domain: int, edge_restarts: int) -> dict:
         procs.start('image_source', label='source', namespace=ROBOT, params={'rate_hz': 5.0, 'width': 160,
                                                                              'height': 120})
         procs.start('camera_encoder', label='camera', namespace=ROBOT, params={'checkpoint': world['ladon']})
-        probe = Probe(domain, watch_latent=True)
+        probe = ReliabilityProbe(domain, watch_latent=True)
         assert probe.wait_active(), procs.log('edge_perception')[-3000:]
         assert probe.wait(lambda: len(probe.served_sequences()) >= 3, 120.0), \
             '\n'.join(f'--- {p}:\n' + procs.log(p)[-1500:] for p in ('source', 'camera', 'edge_perception'))

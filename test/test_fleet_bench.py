@@ -18,7 +18,7 @@ from ladon_ros.bench.fleet import plan as planning
 from ladon_ros.bench.fleet.accuracy import equal_accuracy, extra_settings
 from ladon_ros.bench.fleet.metrics import CellInput, batch_sizes, cell_row, floor_robots, frames_of, headline
 from ladon_ros.bench.link.floor import wire_bytes
-from ros_domains import ros_domain
+from ros_harness import ros_domain
 
 
 def _frame_records(stamp: float, arrive: float, *, seq: int, heads: float = 20.0, edge='base1', seg_bytes=1500,

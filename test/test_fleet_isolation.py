@@ -26,9 +26,7 @@ from diagnostic_msgs.msg import DiagnosticArray  # noqa: E402
 from rclpy.qos import QoSProfile, ReliabilityPolicy  # noqa: E402
 
 from ladon_ros.msg import FrameStats, LatentFrame  # noqa: E402
-from ladon_ros.ros.processes import NodeProcesses  # noqa: E402
-from ros_probe import environment  # noqa: E402
-from ros_domains import ros_domain  # noqa: E402
+from ros_harness import NodeProcesses, Probe, ros_domain  # noqa: E402
 
 pytestmark = pytest.mark.ros
 
@@ -73,11 +71,11 @@ def _stamp_key(stamp) -> float:
     return round(stamp.sec + stamp.nanosec * 1e-9, 6)
 
 
-class Probe:
+class IsolationProbe(Probe):
     """Records frame_stats per robot, the edge's per-robot diagnostics and the latents' wire bytes."""
 
-    def __init__(self, robots, latent_of=()):
-        self.node = rclpy.create_node('isolation_probe')
+    def __init__(self, domain_id: int, robots, latent_of=()):
+        super().__init__('isolation_probe', domain_id)
         self.stats = collections.defaultdict(list)   # robot -> [arrival monotonic]
         self.robot_diag = {}                          # robot -> {key: value} of its last edge status
         self.latent_bytes = {}                        # stamp -> serialized LatentFrame bytes
@@ -101,17 +99,6 @@ class Probe:
         m = deserialize_message(raw, LatentFrame)
         self.latent_bytes[_stamp_key(m.header.stamp)] = len(raw)
 
-    def spin_until(self, cond, timeout: float) -> bool:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            rclpy.spin_once(self.node, timeout_sec=0.05)
-            if cond():
-                return True
-        return False
-
-    def spin_for(self, seconds: float) -> None:
-        self.spin_until(lambda: False, seconds)
-
     def served_between(self, ns, t0, t1) -> int:
         return sum(t0 <= t < t1 for t in self.stats[ns])
 
@@ -133,19 +120,6 @@ def frames_file(tmp_path_factory):
     path = tmp_path_factory.mktemp('isolation') / 'frames.json'
     save_frames(path, [enc.encode(gen.sample(i).image) for i in range(6)])
     return path
-
-
-@contextlib.contextmanager
-def _ros_on(slot: int):
-    """rclpy in this process on the private domain of ``slot``; yields the domain id."""
-    dom = ros_domain(f'fleet_isolation{slot}')
-    env = {'OMP_NUM_THREADS': '1', 'ROS_DOMAIN_ID': str(dom)}
-    with environment(env):
-        rclpy.init()
-        try:
-            yield dom
-        finally:
-            rclpy.shutdown()
 
 
 def _label(ns: str) -> str:
@@ -198,14 +172,14 @@ def flood(frames_file, tmp_path_factory):
     with contextlib.ExitStack() as stack:
         # Entered first, so closed last: closing kills what is still in the group.
         quota = None if no_quota else stack.enter_context(CpuQuota(EDGE_CORES, 'edge'))
-        dom = stack.enter_context(_ros_on(8))
+        dom = ros_domain('fleet_isolation8')
         procs = stack.enter_context(NodeProcesses(dom, logs, {'OMP_NUM_THREADS': '1'}))
-        return _flood_run(procs, frames_file, quota, no_quota)
+        probe = stack.enter_context(IsolationProbe(dom, (*HONEST, HOSTILE)))
+        return _flood_run(procs, probe, frames_file, quota, no_quota)
 
 
-def _flood_run(procs, frames_file, quota, no_quota):
+def _flood_run(procs, probe, frames_file, quota, no_quota):
     """The flood scenario in running processes (``flood``); the edge joins ``quota`` once serving."""
-    probe = Probe((*HONEST, HOSTILE))
     for ns in HONEST:
         _player(procs, ns, frames_file)
     edge = procs.start('edge_perception', label='edge', namespace='/base1',
@@ -309,7 +283,6 @@ def _flood_run(procs, frames_file, quota, no_quota):
         f'edge peak RSS (VmHWM): {rss_calm:.0f} MB before the intruder, {rss_peak:.0f} MB after '
         f'(bound {RSS_BOUND_MB} MB)',
     ]
-    probe.node.destroy_node()
     return {'rate': rate, 'block_ratio': block_ratio, 'per_frame_ms': per_frame_ms, 'no_quota': no_quota, 'rss_peak': rss_peak, 'diag': diag, 'reasons': reasons,
             'hostile_served': len(probe.stats[HOSTILE]),
             'honest_rejected': {r: int(probe.robot_diag[r].get('frames_rejected', 0)) for r in HONEST},
@@ -385,8 +358,9 @@ def test_results_cost_a_robot_no_more_bytes_than_its_latents(frames_file, tmp_pa
     results by the robot itself (all four compact topics of the same stamp summed).
     """
     results = tmp_path / 'results.jsonl'
-    with _ros_on(9) as dom, NodeProcesses(dom, tmp_path / 'logs', {'OMP_NUM_THREADS': '1'}) as procs:
-        probe = Probe((), latent_of=(ROBOT,))
+    dom = ros_domain('fleet_isolation9')
+    with NodeProcesses(dom, tmp_path / 'logs', {'OMP_NUM_THREADS': '1'}) as procs, \
+            IsolationProbe(dom, (), latent_of=(ROBOT,)) as probe:
         _player(procs, ROBOT, frames_file, '--results', str(results))
         procs.start('edge_perception', label='edge', namespace='/base1', params=EDGE_PARAMS)
 
@@ -398,7 +372,6 @@ def test_results_cost_a_robot_no_more_bytes_than_its_latents(frames_file, tmp_pa
             probe.spin_for(0.5)
         frames = complete()
         assert len(frames) >= 20, _logs(procs)
-        probe.node.destroy_node()
 
     latent = [probe.latent_bytes[s] for s in sorted(frames)]
     back = [sum(frames[s].values()) for s in sorted(frames)]

@@ -14,7 +14,7 @@ import pytest
 
 from ladon_ros.bench.link.netns import (EDGE_ADDR, Impairment, NetnsLink, cleanup_stale, our_namespaces,
                                   unavailable_reason)
-from ros_domains import ros_domain
+from ros_harness import ros_domain
 
 REASON = unavailable_reason()
 pytestmark = [pytest.mark.netns, pytest.mark.skipif(REASON is not None, reason=f'link tests: {REASON}')]

@@ -22,9 +22,7 @@ import pytest
 rclpy = pytest.importorskip('rclpy')
 
 from ladon_ros.ros import qos  # noqa: E402
-from ladon_ros.ros.processes import NodeProcesses, node_command  # noqa: E402
-from ros_domains import ros_domain  # noqa: E402
-from ros_probe import spin_until  # noqa: E402
+from ros_harness import NodeProcesses, Probe, node_command, ros_domain  # noqa: E402
 
 pytestmark = pytest.mark.ros
 
@@ -42,15 +40,15 @@ START_S = 240.0   # two node processes importing torch on a loaded 2-core machin
 PHASE_S = 60.0    # each expected reaction takes a few seconds; the deadline is generous
 
 
-class FakeCameraAndEdge:
+class FakeCameraAndEdge(Probe):
     """Publishes camera images and the edge's link feedback; records the encoder's frames."""
 
-    def __init__(self):
+    def __init__(self, domain_id: int):
         from sensor_msgs.msg import Image
 
         from ladon_ros.data.synthetic import SceneGenerator
         from ladon_ros.msg import LatentFrame, LinkFeedback
-        self.node = rclpy.create_node('rate_adapter_probe')
+        super().__init__('rate_adapter_probe', domain_id)
         rgb = SceneGenerator(image_size=(240, 320), seed=3).sample(0).image
         self.image = Image(height=240, width=320, encoding='rgb8', step=320 * 3, data=rgb.tobytes())
         self.image_pub = self.node.create_publisher(Image, f'{NS}/image_raw', qos.SENSOR)
@@ -87,7 +85,7 @@ class FakeCameraAndEdge:
     def wait_quality(self, quality: int, timeout: float) -> bool:
         """Spins until a frame of JPEG ``quality`` arrives after the last call's frames."""
         start = len(self.frames)
-        return spin_until(self.node, lambda: any(q == quality for _, q in self.frames[start:]), timeout)
+        return self.spin_until(lambda: any(q == quality for _, q in self.frames[start:]), timeout)
 
 
 def _decisions(log: str) -> list[dict]:
@@ -109,13 +107,10 @@ def test_adapter_switches_the_real_encoder_down_up_and_goes_blind(tmp_path, inst
         'camera_encoder', namespace=NS, remap={'image_raw': 'image_gated'},
         params={'codec': 'jpeg', 'quality': 90})[3:]]
     dom = ros_domain('rate_adapter')
-    rclpy.init(domain_id=dom)
-    try:
-        with NodeProcesses(dom, tmp_path / 'logs', {'OMP_NUM_THREADS': '1'}) as procs:
-            procs.start_command('rate_adapter', adapter)
-            procs.start_command('camera_encoder', encoder)
-            probe = FakeCameraAndEdge()
-
+    with NodeProcesses(dom, tmp_path / 'logs', {'OMP_NUM_THREADS': '1'}) as procs:
+        procs.start_command('rate_adapter', adapter)
+        procs.start_command('camera_encoder', encoder)
+        with FakeCameraAndEdge(dom) as probe:
             def where() -> str:
                 return (f'frames (images, quality) {probe.frames[-12:]}\n--- adapter:\n{procs.log("rate_adapter")}'
                         f'\n--- encoder:\n{procs.log("camera_encoder")}')
@@ -140,13 +135,10 @@ def test_adapter_switches_the_real_encoder_down_up_and_goes_blind(tmp_path, inst
             # Blind also means fewest frames: 1 of every 10 camera images reaches the encoder.
             # Counted over 40 images; best-effort delivery can only lower the count.
             first = probe.images
-            assert spin_until(probe.node, lambda: probe.images >= first + 40, PHASE_S), where()
+            assert probe.spin_until(lambda: probe.images >= first + 40, PHASE_S), where()
             passed = sum(1 for n, _ in probe.frames if n > first)
             assert 1 <= passed <= 8, where()
             assert _switches(procs.log('rate_adapter'))[-1] == 'jpeg@20', where()
             assert procs.alive('rate_adapter') and procs.alive('camera_encoder'), where()
-            probe.node.destroy_node()
-            codes = procs.stop()
-        assert codes == {'rate_adapter': 0, 'camera_encoder': 0}, codes
-    finally:
-        rclpy.shutdown()
+        codes = procs.stop()
+    assert codes == {'rate_adapter': 0, 'camera_encoder': 0}, codes

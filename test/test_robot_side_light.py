@@ -13,7 +13,7 @@ import subprocess
 import sys
 import textwrap
 
-from ros_domains import ros_domain
+from ros_harness import ros_domain
 
 HEAVY = ('torch', 'torchvision')
 

@@ -20,8 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from ros_domains import ros_domain
-from ros_procs import STOP_SIGNALS, send_stop
+from ros_harness import STOP_SIGNALS, Probe, ros2, ros_domain, send_stop
 from user_images import write_user_folder
 
 pytestmark = pytest.mark.ros  # rclpy nodes / DDS processes (setup.cfg)
@@ -145,9 +144,18 @@ def _pgid(pid: int) -> int | None:
 
 
 def run_cli(args: list[str], env: dict, timeout: float = 60) -> subprocess.CompletedProcess:
-    """One ``ros2`` CLI call (no daemon: nothing may outlive the test)."""
+    """One ``ros2`` CLI call that needs no running node (no daemon: nothing may outlive the test).
+    Calls that talk to a node go through ``ros2_node_cli``."""
     return subprocess.run(['ros2', *args], env=env, capture_output=True, text=True, timeout=timeout,
                           stdin=subprocess.DEVNULL)
+
+
+def ros2_node_cli(system, args: list[str], node: str):
+    """A ``ros2`` call about the launched ``node`` (``/ns/name``): the probe lists the node first,
+    then the call is repeated while the CLI's fresh participant answers "Node not found"
+    (ros_harness.cli)."""
+    assert system['probe'].wait_listed(node, 30), f'{node} not in the graph: {system["probe"].node.get_node_names()}'
+    return ros2(args, system['env'])
 
 
 # --- without a running system ------------------------------------------------------------
@@ -206,8 +214,7 @@ def system(tmp_path_factory):
     Stopped at the end with one SIGINT to the launcher's process group (a terminal's
     Ctrl-C), which must end every node cleanly.
     """
-    import rclpy
-    from rclpy.executors import SingleThreadedExecutor
+    from diagnostic_msgs.msg import DiagnosticArray
 
     from ladon_ros.msg import Classification, FrameStats
     from ladon_ros.ros import qos
@@ -221,38 +228,21 @@ def system(tmp_path_factory):
     launched = Launched(f'ros2 launch ladon_ros {LAUNCH_FILE} namespace:={NS} codec:=jpeg '
                         f'image_source_params:={params} source:=folder source_path:={tmp / "images"}',
                         env, tmp / 'launch.log')
-    ctx = rclpy.Context()
-    rclpy.init(context=ctx, domain_id=ros_domain('launch4'))
-    node = rclpy.create_node('launch_probe', context=ctx)
-    executor = SingleThreadedExecutor(context=ctx)
-    executor.add_node(node)
-    from diagnostic_msgs.msg import DiagnosticArray
-    got = {'stats': [], 'classes': [], 'diag': {}}
+    probe = Probe('launch_probe', ros_domain('launch4'))
+    got = {'diag': {}}
 
     def on_diagnostics(msg):
         for st in msg.status:  # the latest values of each node's status
             got['diag'][st.hardware_id] = {kv.key: kv.value for kv in st.values}
 
-    node.create_subscription(DiagnosticArray, '/diagnostics', on_diagnostics, qos.DIAGNOSTICS)
-    node.create_subscription(FrameStats, f'/{NS}/perception/frame_stats', got['stats'].append, qos.RESULTS)
-    node.create_subscription(Classification, f'/{NS}/perception/classification', got['classes'].append,
-                             qos.RESULTS)
-
-    def spin_until(done, timeout: float) -> bool:
-        end = time.monotonic() + timeout
-        while time.monotonic() < end:
-            executor.spin_once(timeout_sec=0.1)
-            if done():
-                return True
-        return False
-
+    probe.listen(DiagnosticArray, '/diagnostics', qos.DIAGNOSTICS, on_diagnostics)
+    got['stats'] = probe.listen(FrameStats, f'/{NS}/perception/frame_stats', qos.RESULTS)
+    got['classes'] = probe.listen(Classification, f'/{NS}/perception/classification', qos.RESULTS)
     try:
         launched.wait_for(launched_ready(READY), timeout=180)
-        yield {'launched': launched, 'env': env, 'got': got, 'spin_until': spin_until, 'node': node}
+        yield {'launched': launched, 'env': env, 'got': got, 'spin_until': probe.spin_until, 'probe': probe}
     finally:
-        executor.shutdown()
-        node.destroy_node()
-        rclpy.shutdown(context=ctx)
+        probe.close()
         try:
             if launched.proc.poll() is None:
                 assert_clean_launch_stop(launched, 'sigint_once', list(READY))
@@ -277,12 +267,11 @@ def test_launched_system_serves_frames_on_the_namespace_topics(system):
 
 
 def test_ros2_param_get_reads_the_params_file_override(system):
-    out = run_cli(['param', 'get', '--no-daemon', f'/{NS}/image_source', 'rate_hz'], system['env'])
-    assert out.returncode == 0 and out.stdout.strip() == 'Double value is: 4.0', out.stdout + out.stderr
-    out = run_cli(['param', 'get', '--no-daemon', f'/{NS}/camera_encoder', 'codec'], system['env'])
-    assert out.returncode == 0 and out.stdout.strip() == 'String value is: jpeg', out.stdout + out.stderr
-    out = run_cli(['param', 'get', '--no-daemon', f'/{NS}/image_source', 'wait_for_subscribers'], system['env'])
-    assert out.returncode == 0 and out.stdout.strip() == 'Integer value is: 1', out.stdout + out.stderr
+    for node, name, want in ((f'/{NS}/image_source', 'rate_hz', 'Double value is: 4.0'),
+                             (f'/{NS}/camera_encoder', 'codec', 'String value is: jpeg'),
+                             (f'/{NS}/image_source', 'wait_for_subscribers', 'Integer value is: 1')):
+        out = ros2_node_cli(system, ['param', 'get', '--no-daemon', node, name], node)
+        assert out.returncode == 0 and out.stdout.strip() == want, out
 
 
 def _frames_during(system, seconds: float) -> int:
@@ -295,20 +284,21 @@ def _lifecycle(system, transition: str) -> None:
     """``ros2 lifecycle set`` of the launched encoder, or its change_state service without ros2service."""
     target = f'/{NS}/camera_encoder'
     if importlib.util.find_spec('ros2service'):
-        out = run_cli(['lifecycle', 'set', '--no-daemon', target, transition], system['env'])
-        assert out.returncode == 0 and 'Transitioning successful' in out.stdout, out.stdout + out.stderr
+        out = ros2_node_cli(system, ['lifecycle', 'set', '--no-daemon', target, transition], target)
+        assert out.returncode == 0 and 'Transitioning successful' in out.stdout, out
         return
     from lifecycle_msgs.msg import Transition
     from lifecycle_msgs.srv import ChangeState
     ids = {'deactivate': Transition.TRANSITION_DEACTIVATE, 'activate': Transition.TRANSITION_ACTIVATE}
-    client = system['node'].create_client(ChangeState, f'{target}/change_state')
+    node = system['probe'].node
+    client = node.create_client(ChangeState, f'{target}/change_state')
     try:
         assert client.wait_for_service(timeout_sec=20), f'{target}/change_state not found'
         future = client.call_async(ChangeState.Request(transition=Transition(id=ids[transition])))
         system['spin_until'](future.done, 30)
         assert future.done() and future.result().success, f'{transition} failed'
     finally:
-        system['node'].destroy_client(client)
+        node.destroy_client(client)
 
 
 def test_lifecycle_deactivate_and_activate_the_launched_encoder(system):
@@ -327,8 +317,9 @@ def test_ros2_lifecycle_cli(system):
     if not importlib.util.find_spec('ros2service'):
         pytest.skip('ros2 lifecycle needs the ros2service package, which ../shared/ros2-launch does not '
                     'ship (test_lifecycle_deactivate_and_activate_the_launched_encoder used the services)')
-    out = run_cli(['lifecycle', 'get', '--no-daemon', f'/{NS}/camera_encoder'], system['env'])
-    assert out.returncode == 0 and out.stdout.startswith('active'), out.stdout + out.stderr
+    target = f'/{NS}/camera_encoder'
+    out = ros2_node_cli(system, ['lifecycle', 'get', '--no-daemon', target], target)
+    assert out.returncode == 0 and out.stdout.startswith('active'), out
 
 
 # --- the README's launch examples ------------------------------------------------------------

@@ -11,7 +11,7 @@ from ladon_ros.camera import make_camera_encoder
 from ladon_ros.errors import FrameRejected
 from ladon_ros.ros.conversions import latent_to_wire, wire_to_latent
 from ladon_ros.ros.params import ConfigError
-from ros_domains import ros_domain
+from ros_harness import ros_domain
 
 pytestmark = pytest.mark.ros  # rclpy nodes / DDS processes (setup.cfg)
 

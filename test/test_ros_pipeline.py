@@ -13,7 +13,6 @@ import time
 
 import numpy as np
 import pytest
-import rclpy
 from diagnostic_msgs.msg import DiagnosticArray
 from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import Image
@@ -22,9 +21,7 @@ from std_msgs.msg import Header
 from ladon_ros.msg import Classification, Detection2DArray, FrameStats, LabelInfo, LatentFrame, LinkFeedback
 from ladon_ros.ros import qos
 from ladon_ros.ros.conversions import wire_to_latent
-from ladon_ros.ros.processes import NodeProcesses
-from ros_probe import environment, spin_until
-from ros_domains import ros_domain
+from ros_harness import NodeProcesses, Probe, environment, ros_domain
 
 pytestmark = pytest.mark.ros  # rclpy nodes / DDS processes (setup.cfg)
 
@@ -36,20 +33,16 @@ INTRUDER = '/intruder'
 FRAMES = 40  # per robot source, at 4 Hz: the stream outlasts the checks
 
 
-class Recorder:
+class Recorder(Probe):
     """A test-side node that records every message of the topics it is asked about."""
 
     def __init__(self):
-        self.node = rclpy.create_node('pipeline_probe')
+        super().__init__('pipeline_probe', DOMAIN)
         self.msgs: dict[str, list] = {}
 
     def listen(self, msg_type, topic: str, profile=qos.RESULTS) -> list:
-        self.msgs[topic] = []
-        self.node.create_subscription(msg_type, topic, self.msgs[topic].append, profile)
+        self.msgs[topic] = super().listen(msg_type, topic, profile)
         return self.msgs[topic]
-
-    def spin_until(self, done, timeout: float) -> bool:
-        return spin_until(self.node, done, timeout)
 
 
 @pytest.fixture(scope='module')
@@ -59,9 +52,8 @@ def pipeline(tmp_path_factory):
     env_scope = contextlib.ExitStack()
     env_scope.enter_context(environment(env))
     procs = NodeProcesses(DOMAIN, tmp / 'logs', env)
-    rclpy.init()
+    rec = Recorder()
     try:
-        rec = Recorder()
         for ns in ROBOTS + (INTRUDER,):
             rec.listen(Classification, f'{ns}/perception/classification')
             rec.listen(Detection2DArray, f'{ns}/perception/detections')
@@ -88,10 +80,9 @@ def pipeline(tmp_path_factory):
                                 'wait_for_subscribers': 2})  # encoder + this probe
             procs.start('camera_encoder', label=f'encoder{i + 1}', namespace=ns)
         yield procs, rec
-        rec.node.destroy_node()
     finally:
+        rec.close()
         codes = procs.stop()
-        rclpy.shutdown()
         env_scope.close()
     assert set(codes.values()) <= {0}, f'unclean exit codes {codes}:\n' + procs.log('edge_perception')[-2000:]
 

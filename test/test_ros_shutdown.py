@@ -13,9 +13,7 @@ import time
 
 import pytest
 
-from ladon_ros.ros.processes import MODULES, node_command
-from ros_domains import ros_domain
-from ros_procs import STOP_SIGNALS, send_stop
+from ros_harness import MODULES, STOP_SIGNALS, node_command, ros_domain, send_stop
 
 pytestmark = pytest.mark.ros  # rclpy nodes / DDS processes (setup.cfg)
 

@@ -14,7 +14,7 @@ from sensor_msgs.msg import Image
 from std_msgs.msg import Header
 
 from ladon_ros.ros.conversions import rgb_to_image
-from ros_domains import ros_domain
+from ros_harness import ros_domain
 
 pytestmark = pytest.mark.ros  # rclpy nodes / DDS processes (setup.cfg)
 

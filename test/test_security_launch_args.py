@@ -1,7 +1,7 @@
 """Bad launch arguments and untrusted checkpoint files given to the real node processes.
 
 Each node is started as its console process would be (``--ros-args -p name:=value``), all at
-once on its own ROS_DOMAIN_ID (ros_domains.py). Each must exit with code 2 and one clear line that names the
+once on its own ROS_DOMAIN_ID (ros_harness). Each must exit with code 2 and one clear line that names the
 parameter and what is wrong, without a Python traceback, and without loading anything it
 should not (a pickle checkpoint is never unpickled).
 """
@@ -14,9 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from ladon_ros.ros.processes import NodeProcesses
 from pickle_payload import Payload
-from ros_domains import ros_domain
+from ros_harness import NodeProcesses, ros_domain
 
 pytestmark = pytest.mark.ros
 DOMAIN = ros_domain('security_launch_args')

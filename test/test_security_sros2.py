@@ -1,4 +1,4 @@
-"""SROS2 with the Fast DDS wheels of this venv (its own ROS_DOMAIN_ID: ros_domains.py).
+"""SROS2 with the Fast DDS wheels of this venv (its own ROS_DOMAIN_ID: ros_harness).
 
 ``ros2 security`` is not available as a wheel, so the keystore is made with the openssl CLI
 in the SROS2 layout (docs/SECURITY.md): one CA for identities and permissions, a signed
@@ -23,7 +23,7 @@ import time
 from pathlib import Path
 
 import pytest
-from ros_domains import ros_domain
+from ros_harness import ros_domain
 
 pytestmark = pytest.mark.ros
 DOMAIN = ros_domain('security_sros2')

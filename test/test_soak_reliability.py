@@ -6,7 +6,7 @@
 * repeated kill -9 / restart of the edge (``LADON_SOAK_RESTARTS``, default 5) with the camera
   running: the median time to the first result after the edge is active is < 2 s.
 
-own ROS_DOMAIN_IDs (ros_domains.py).
+own ROS_DOMAIN_IDs (ros_harness).
 """
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ import statistics
 import pytest
 
 from test_faults_dds import RESUME_TARGET_S, kill_restart_run, overload_run, running_edge, world  # noqa: F401
-from ros_domains import ros_domain
+from ros_harness import ros_domain
 
 pytestmark = [pytest.mark.slow, pytest.mark.soak, pytest.mark.ros]
 SOAK_S = float(os.environ.get('LADON_SOAK_S', '300'))

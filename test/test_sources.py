@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from ladon_ros.sources import MIN_SIDE, ImageRefused, ImageSource, to_rgb8
-from ros_domains import ros_domain
+from ros_harness import ros_domain
 from user_images import write_user_folder
 
 

@@ -171,7 +171,11 @@ def _demo(robots, edges, names, rate_hz, window, out, domain_id, codec, env) -> 
             procs.start('camera_encoder', label=f'encoder_robot{k}', namespace=ns, params={'codec': codec},
                         env=robot_vars)
         if SERVERS_VAR in env:
-            os.environ[SERVERS_VAR] = env[SERVERS_VAR]  # this watcher is a client of the server too
+            # This watcher is a client of the server too. Fast DDS reads the variable once per
+            # process and keeps it after it is restored: every later participant of this process
+            # would be a client of the stopped server, so a caller that goes on using DDS (a test)
+            # runs the demo in a subprocess.
+            os.environ[SERVERS_VAR] = env[SERVERS_VAR]
         rclpy.init(args=[], domain_id=domain_id)
         try:
             node = rclpy.create_node('ladon_fleet_demo_watcher')

@@ -1,10 +1,16 @@
-"""Helpers of the tests that start DDS processes: stop signals (domain ids: ``ros_domains.py``)."""
+"""Node processes of the tests: the launcher and the ways a user stops them.
+
+The launcher itself (``NodeProcesses``, ``node_command``) is the package's: ``ladon-ros demo``
+and the benchmarks start their nodes with it, so the tests start theirs the same way.
+"""
 from __future__ import annotations
 
 import os
 import signal
 import subprocess
 import time
+
+from ladon_ros.ros.processes import MODULES, NodeProcesses, node_command, ros_arg_value  # noqa: F401 - the tests' import point
 
 # How a user stops a node or a launcher: a terminal's Ctrl-C reaches the whole process
 # group and ``ros2 launch`` forwards one more to each node, 50 ms later here; a service
