@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from ros_harness import ros_domain
+from ros_harness import Probe, ros_domain
 
 ROOT = Path(__file__).resolve().parents[1]
 ROBOTS = ('/bag_r1', '/bag_r2')
@@ -51,7 +51,6 @@ def wire_frames():
 @pytest.mark.ros
 def test_ladon_ros_record_writes_a_bag_rosbags_reads_byte_identical(tmp_path, wire_frames):
     """The CLI records two robots over real DDS; rosbags gets the published CDR bytes back."""
-    import rclpy
     from rosbags.rosbag2 import Reader
     from rosbags.typesys import Stores, get_typestore, get_types_from_msg
 
@@ -63,10 +62,8 @@ def test_ladon_ros_record_writes_a_bag_rosbags_reads_byte_identical(tmp_path, wi
     proc = subprocess.Popen([sys.executable, '-m', 'ladon_ros.cli', 'record', *ROBOTS, '-o', str(bag),
                              '--max-frames', '8'], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                             text=True, start_new_session=True)
-    ctx = rclpy.Context()
-    rclpy.init(context=ctx, domain_id=dom)
-    node = rclpy.create_node('bag_test_robots', context=ctx)
-    pubs = {ns: node.create_publisher(LatentFrame, f'{ns}/latent', qos.LATENT) for ns in ROBOTS}
+    robots = Probe('bag_test_robots', dom)
+    pubs = {ns: robots.node.create_publisher(LatentFrame, f'{ns}/latent', qos.LATENT) for ns in ROBOTS}
     sent: dict[tuple[str, int], bytes] = {}
     try:
         deadline = time.monotonic() + 90
@@ -82,8 +79,7 @@ def test_ladon_ros_record_writes_a_bag_rosbags_reads_byte_identical(tmp_path, wi
     finally:
         if proc.poll() is None:
             proc.kill()
-        node.destroy_node()
-        rclpy.shutdown(context=ctx)
+        robots.close()
     assert proc.returncode == 0, out
     assert 'messages' in out and (bag / 'metadata.yaml').is_file(), out
 
@@ -205,8 +201,6 @@ def test_replay_cli_runs_without_rclpy(tmp_path, wire_frames):
 
 @pytest.mark.ros
 def test_replay_publish_plays_the_stored_bytes_into_ros(tmp_path, wire_frames):
-    import rclpy
-    from rclpy.executors import SingleThreadedExecutor
     from rclpy.qos import QoSProfile, ReliabilityPolicy
 
     from ladon_ros.bag.rosbag2 import read_messages
@@ -214,30 +208,20 @@ def test_replay_publish_plays_the_stored_bytes_into_ros(tmp_path, wire_frames):
     write_test_bag(tmp_path / 'bag', wire_frames)
     stored = [m.data for m in read_messages(tmp_path / 'bag', topics=['/bag_r2/latent'])]
     dom = ros_domain('bags')
-    ctx = rclpy.Context()
-    rclpy.init(context=ctx, domain_id=dom)
-    node = rclpy.create_node('bag_play_probe', context=ctx)
-    got = []
-    node.create_subscription(LatentFrame, '/bag_r2/latent', got.append,
-                             QoSProfile(depth=100, reliability=ReliabilityPolicy.BEST_EFFORT), raw=True)
+    probe = Probe('bag_play_probe', dom)
+    got = probe.listen(LatentFrame, '/bag_r2/latent', QoSProfile(depth=100, reliability=ReliabilityPolicy.BEST_EFFORT),
+                       raw=True)
     env = {**os.environ, 'ROS_DOMAIN_ID': str(dom), 'ROS_LOG_DIR': str(tmp_path / 'log')}
     proc = subprocess.Popen([sys.executable, '-m', 'ladon_ros.cli', 'replay', str(tmp_path / 'bag'), '--publish',
                              '--rate', '1'], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    executor = SingleThreadedExecutor(context=ctx)
-    executor.add_node(node)
     try:
-        end = time.monotonic() + 60
-        while proc.poll() is None and time.monotonic() < end:
-            executor.spin_once(timeout_sec=0.05)
+        probe.spin_until(lambda: proc.poll() is not None, 60)
         out = proc.communicate(timeout=30)[0]
-        for _ in range(10):
-            executor.spin_once(timeout_sec=0.05)
+        probe.spin_for(0.5)  # the last messages on the way
     finally:
-        executor.shutdown()
         if proc.poll() is None:
             proc.kill()
-        node.destroy_node()
-        rclpy.shutdown(context=ctx)
+        probe.close()
     assert proc.returncode == 0 and 'published' in out, out
     assert got == stored, f'{len(got)} of {len(stored)} received, or bytes differ'
 

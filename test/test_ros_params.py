@@ -4,13 +4,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-import rclpy
 import yaml
 
 from ladon_ros.config import defaults, from_mapping
 from ladon_ros.ros import params as P
 from ladon_ros.weights import resolve_ladon_checkpoint
-from ros_harness import ros_domain
+from ros_harness import Probe, ros_domain
 
 ROOT = Path(__file__).resolve().parents[1]
 CONFIGS = {node: cls for node, (cls, _) in P.NODE_CONFIGS.items()}
@@ -87,15 +86,11 @@ def test_rate_point_must_be_shipped_and_checkpoint_must_match_model(tmp_path, mo
 
 
 def test_declared_parameters_are_described_with_ranges():
-    rclpy.init(domain_id=ros_domain('ros_params'))
-    try:
-        node = rclpy.create_node('param_probe')
+    with Probe('param_probe', ros_domain('ros_params')) as probe:
+        node = probe.node
         P.declare(node, P.CameraEncoderConfig)
         d = node.describe_parameters(['quality', 'rate_point', 'codec'])
         assert all(x.description for x in d)
         assert (d[0].integer_range[0].from_value, d[0].integer_range[0].to_value) == (-1, 100)
         assert d[1].floating_point_range[0].to_value == 1000.0
         assert P.read(node, P.CameraEncoderConfig).codec == 'ladon'
-        node.destroy_node()
-    finally:
-        rclpy.shutdown()
