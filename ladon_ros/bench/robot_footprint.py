@@ -46,8 +46,8 @@ class Case:
 
     @property
     def listen(self) -> str:
-        """The topic whose first message ends the start-up."""
-        return 'image_raw' if self.node == 'image_source' else 'latent'
+        """The topic whose first message ends the start-up (``results``: the edge's classification)."""
+        return {'image_source': 'image_raw', 'edge_perception': 'results'}.get(self.node, 'latent')
 
 
 def default_cases(onnx_dir: str = '') -> list[Case]:
@@ -61,6 +61,13 @@ def default_cases(onnx_dir: str = '') -> list[Case]:
             Case('camera_encoder', 'camera_encoder'),  # its defaults
             Case('camera_encoder:torch', 'camera_encoder', {'backend': 'torch'}),
             Case('camera_encoder:onnx', 'camera_encoder', onnx)]
+
+
+def edge_cases() -> list[Case]:
+    """edge_perception serving the probe's namespace, with its defaults (ONNX Runtime) and with torch."""
+    own = {'discover_robots': False}
+    return [Case('edge_perception', 'edge_perception', own),
+            Case('edge_perception:torch', 'edge_perception', {**own, 'backend': 'torch'})]
 
 
 def proc_status_kb(pid: int, key: str) -> int:
@@ -97,7 +104,8 @@ def _measure_once(case: Case, domain_id: int, serve_s: float, timeout_s: float, 
     from ladon_ros.ros.processes import NodeProcesses  # subprocess only, no rclpy in this process
     with NodeProcesses(domain_id, log_dir) as procs:
         cmd = [sys.executable, '-m', 'ladon_ros.ros.footprint_probe', '--listen', case.listen,
-               '--namespace', NAMESPACE] + (['--feed-images'] if case.listen == 'latent' else [])
+               '--namespace', NAMESPACE] + {'latent': ['--feed-images'], 'results': ['--feed-latents']}.get(
+                   case.listen, [])
         with open(log_dir / 'probe.log', 'w') as err:
             probe = subprocess.Popen(cmd, env=procs.env, stdout=subprocess.PIPE, stderr=err, text=True)
         lines: queue.Queue = queue.Queue()

@@ -12,22 +12,25 @@ def register(sub) -> None:
                    help='seconds the node serves after its first message before its peak RSS is read')
     p.add_argument('--onnx-dir', default='', help="bundle of the ONNX case ('' = the node's default)")
     p.add_argument('--cases', nargs='+', default=None,
-                   help='cases to run (default all: image_source camera_encoder camera_encoder:torch '
-                        'camera_encoder:onnx; camera_encoder alone = its parameter defaults)')
+                   help='cases to run (default all robot-side: image_source camera_encoder camera_encoder:torch '
+                        'camera_encoder:onnx; camera_encoder alone = its parameter defaults; also '
+                        'edge_perception (its defaults: ONNX Runtime) and edge_perception:torch, fed Ladon '
+                        'frames, first = first classification result)')
     p.add_argument('--json', default=None, help='write summary and single runs as JSON to this file')
     p.set_defaults(func=run, needs_ros=True)  # starts ROS nodes: main() sets up their environment
 
 
 def run(args) -> int:
     """Prints one row per case; returns 1 if a case never produced a message."""
-    from ladon_ros.bench.robot_footprint import default_cases, load_average, run_footprint
+    from ladon_ros.bench.robot_footprint import default_cases, edge_cases, load_average, run_footprint
     from ladon_ros.bench.timing import format_table, write_rows
-    cases = default_cases(args.onnx_dir)
+    robot = default_cases(args.onnx_dir)
+    cases = robot + edge_cases()
     unknown = set(args.cases or ()) - {c.name for c in cases}
     if unknown:
         print(f'unknown case(s) {sorted(unknown)}; known: {[c.name for c in cases]}')
         return 2
-    cases = [c for c in cases if args.cases is None or c.name in args.cases]
+    cases = robot if args.cases is None else [c for c in cases if c.name in args.cases]
     summary, every = run_footprint(cases, runs=args.runs, domain_id=args.domain_id, serve_s=args.serve_s)
     print(format_table(summary, ['case', 'runs', 'failed', 'first_s', 'first_s_max', 'peak_rss_mb', 'torch']))
     print(f'load average (1 min) after the runs: {load_average()}')

@@ -92,6 +92,12 @@ class EdgePerceptionNode(ManagedModelNode):
             warn=self.get_logger().warning, top_k=cfg.top_k, min_score=cfg.min_score,
             max_image_side=cfg.max_image_side, max_mask_side=cfg.max_mask_side, verify_encoding=cfg.verify_encoding)
         self.metas = list(self.edge.served_models.values())
+        if 'torch' in self.edge.engines.values():
+            # torch's default is one OpenMP thread per core; on cores shared with other
+            # processes its idle workers spin: 226 instead of 24 ms of CPU per frame measured
+            # (2 threads vs 1, both cores busy), the cost of a served frame doubling under overload.
+            import torch
+            torch.set_num_threads(cfg.threads)
         self.server = BatchServer(self.edge, self.queue, self._wants, self._publish_one, self._reject)
         self.get_logger().info(f'engines: {self.edge.engines}')
 

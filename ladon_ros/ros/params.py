@@ -200,7 +200,9 @@ class EdgeConfig:
                          "Runtime, no torch; a checkpoint without one falls back to torch with a warning) or "
                          "'torch'", check=one_of('onnx', 'torch'))
     int8: bool = param(False, 'onnx: run the int8 body (static QDQ, per-channel; accuracy in docs/BENCHMARKS.md)')
-    threads: int = param(1, 'onnx: intra-op threads per graph (torch: its default)', range=(1, 64))
+    threads: int = param(1, 'Intra-op threads of ONNX Runtime (per graph) and torch; more than 1 only on cores '
+                         'the edge has to itself (on shared cores idle OpenMP workers spin: ~10x the CPU per frame '
+                         'measured)', range=(1, 64))
     top_k: int = param(5, 'Classification hypotheses per frame', range=(1, 100))
     min_score: float = param(0.3, 'Detections scoring below this are not published', range=(0.0, 1.0))
     max_batch: int = param(8, 'Most frames (from several robots) run through the heads at once', range=(1, 64))
