@@ -189,7 +189,9 @@ class FleetBench:
             v = [r.extra.get(key) for r in self.rows if r.robots >= 2
                  and (profile is None or planning.split_setting(r.setting)[1] == profile)]
             v = [x for x in v if x is not None and x == x]
-            return percentile(v, 50) if v else planning.OVERHEAD_PRIOR_BPS
+            if v:
+                return percentile(v, 50)
+            return planning.THIN_OVERHEAD_PRIOR_BPS if profile == 'thin' else planning.OVERHEAD_PRIOR_BPS
         return med('overhead_up_bps_per_robot'), med('overhead_down_bps_per_robot')
 
     def _edge_ms(self) -> float:

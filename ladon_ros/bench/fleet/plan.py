@@ -31,6 +31,8 @@ LADDER = (1, 2, 4, 8, 16, 32)
 # Per-robot DDS traffic beyond frames and results [bit/s per direction] until this run has
 # measured its own (last measured: ~24 kbit/s each way, docs/FLEET_BENCH.md).
 OVERHEAD_PRIOR_BPS = 24_000.0
+# The same for the thin profile (docs/FLEET_BENCH.md "Thin links": 1.4-1.5 up, 4.5-4.6 down).
+THIN_OVERHEAD_PRIOR_BPS = 5_000.0
 # Edge CPU per served frame [ms] until this run has measured it (bench-edge: 22-28 ms + publishing).
 EDGE_MS_PRIOR = 30.0
 # Result bytes per frame coming back (four messages, CDR) until measured.
