@@ -25,7 +25,7 @@ import rclpy
 from rclpy.qos import QoSProfile, ReliabilityPolicy
 
 from ladon_ros.config_files import thin_profile
-from ladon_ros.fleet.discovery import SERVERS_VAR, role_vars, server_command
+from ladon_ros.fleet.discovery import PROFILE_VAR, SERVERS_VAR, role_vars, server_command
 from ladon_ros.msg import EdgeHeartbeat, FrameStats, LatentFrame
 from ladon_ros.ros import qos
 from ladon_ros.ros.fleet_view import HEARTBEAT_TOPIC
@@ -127,12 +127,16 @@ def run_fleet_demo(*, robots: int = 4, edges: int = 2, frames: int = 100, rate_h
     if discovery_server:
         address = f'127.0.0.1:{11700 + domain_id}'
         (out / 'logs').mkdir(parents=True, exist_ok=True)
-        with open(out / 'logs' / 'discovery_server.log', 'w') as log:
-            server = subprocess.Popen(server_command('127.0.0.1', 11700 + domain_id, profile=thin_profile('server')),
-                                      stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
         env[SERVERS_VAR] = address
+        # The server's thin profile goes with the nodes' (not when the user exported a profile).
+        thin = role_vars({**os.environ, **env}, 'robot').get(PROFILE_VAR) == str(thin_profile('robot'))
+        with open(out / 'logs' / 'discovery_server.log', 'w') as log:
+            server = subprocess.Popen(
+                server_command('127.0.0.1', 11700 + domain_id, profile=thin_profile('server') if thin else None),
+                stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
         print(f'discovery: Fast DDS Discovery Server {address} (no multicast); robots are plain clients, edges '
-              'super clients (they must see every robot\'s latent publisher); thin-link profiles', flush=True)
+              'super clients (they must see every robot\'s latent publisher)'
+              f'{"; thin-link profiles" if thin else ""}', flush=True)
     saved = os.environ.get(SERVERS_VAR)
     code = 1
     try:
