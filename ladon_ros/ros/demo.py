@@ -202,6 +202,11 @@ def _watch(node, watcher: Watcher, procs, frames, rate_hz, timeout_s, out: Path,
     for label in procs.procs:
         if not procs.alive(label):
             print(f'!!! {label} exited early:\n{procs.log(label)[-3000:]}')
+    if len(written) >= 4:  # the README figure: the first four annotated frames, 2 x 2
+        tiles = [cv2.imread(str(p)) for p in written[:4]]
+        if all(t is not None and t.shape == tiles[0].shape for t in tiles):
+            cv2.imwrite(str(out / 'frames_2x2.png'), cv2.vconcat([cv2.hconcat(tiles[:2]), cv2.hconcat(tiles[2:])]))
+            written.append(out / 'frames_2x2.png')
     _summary(watcher, stats, frames, written)
     return 0 if shown else 1
 
