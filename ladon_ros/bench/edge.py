@@ -63,7 +63,7 @@ def _clock(name: str):
 def run_edge_bench(*, models: tuple[str, ...] = ('ladon_small',), batches=(1, 8), engines=ENGINES,
                    heads=(1, 2, 3), iters: int = 3, threads: int | None = None,
                    devices: tuple[str, ...] | None = None, checkpoints: dict[str, str | Path] | None = None,
-                   clock: str = 'wall') -> tuple[list[dict], list[str]]:
+                   clock: str = 'wall', proposals: int | None = None) -> tuple[list[dict], list[str]]:
     """Measures milliseconds per frame and stage per (model, engine, device, heads, batch).
 
     Args:
@@ -80,6 +80,8 @@ def run_edge_bench(*, models: tuple[str, ...] = ('ladon_small',), batches=(1, 8)
         clock: ``'wall'``, or ``'thread'`` (CPU time of the calling thread: only meaningful
             with ``threads=1`` on the CPU, where it gives milliseconds per edge core
             unaffected by other processes).
+        proposals: RPN proposals per image at test time (default: the spec's ``rpn_post_nms_test``;
+            another value is exported into a bundle for this run and set on the torch model).
 
     Returns:
         ``(rows, notes)``.
@@ -88,7 +90,7 @@ def run_edge_bench(*, models: tuple[str, ...] = ('ladon_small',), batches=(1, 8)
 
     import ladon_ros.models  # noqa: F401  (registry before synthetic: import cycle)
     from ladon_ros.camera import make_camera_encoder
-    from ladon_ros.data.synthetic import SceneGenerator
+    from ladon_ros.world import SceneGenerator
     from ladon_ros.edge import EdgePerception
     from ladon_ros.edge.bundle import edge_bundle_for
     from ladon_ros.checkpoint import read_metadata
@@ -116,11 +118,13 @@ def run_edge_bench(*, models: tuple[str, ...] = ('ladon_small',), batches=(1, 8)
         for name in models:
             ckpt = (checkpoints or {}).get(name) or default_checkpoint('ladon', name)
             bundles = None
-            if any(e != 'torch' for e in engines) and edge_bundle_for(ckpt, read_metadata(ckpt)) is None:
+            shipped = edge_bundle_for(ckpt, read_metadata(ckpt)) is not None
+            if any(e != 'torch' for e in engines) and (not shipped or proposals is not None):
                 from ladon_ros.export.edge_bundle import export_edge_bundle
                 bundles = Path(tmp)
-                export_edge_bundle(ckpt, bundles / Path(ckpt).stem, int8='onnx-int8' in engines)
-                notes.append(f'{name}: no shipped edge bundle for {Path(ckpt).name}: exported one for this run')
+                export_edge_bundle(ckpt, bundles / Path(ckpt).stem, int8='onnx-int8' in engines, proposals=proposals)
+                notes.append(f'{name}: exported an edge bundle for this run'
+                             + (f' ({proposals} proposals)' if proposals is not None else ' (none shipped)'))
             cam = make_camera_encoder(codec='ladon', checkpoint=ckpt)
             gen = SceneGenerator(image_size=cam.input_size, seed=3)
             frames = [cam.encode(gen.sample(i).image) for i in range(max(batches))]
@@ -134,6 +138,9 @@ def run_edge_bench(*, models: tuple[str, ...] = ('ladon_small',), batches=(1, 8)
                         [ckpt], backend='torch' if engine == 'torch' else 'onnx', int8=engine == 'onnx-int8',
                         device=device, threads=threads or 1, bundles=bundles, decode_timeout_ms=1e9, clock=tick,
                         warn=notes.append)
+                    if proposals is not None and engine == 'torch':
+                        rpn = next(iter(edge.models.values())).tail.heads.detection.rpn
+                        rpn._pre_nms_top_n['testing'] = rpn._post_nms_top_n['testing'] = int(proposals)
                     for n_heads in heads:
                         wants = HEAD_SETS[n_heads]
                         for b in batches:

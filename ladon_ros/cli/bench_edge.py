@@ -18,6 +18,8 @@ def register(sub) -> None:
     p.add_argument('--clock', choices=['wall', 'thread'], default='wall',
                    help='wall (default) or thread: CPU time of the one benchmark thread (needs --threads 1; '
                         'ms per edge core, robust on a shared machine)')
+    p.add_argument('--proposals', type=int, default=None,
+                   help="RPN proposals per image at test time (default: the model spec's rpn_post_nms_test)")
     p.add_argument('--json', default=None, help='write the rows as JSON to this file')
     p.set_defaults(func=run)
 
@@ -27,7 +29,8 @@ def run(args) -> int:
     from ladon_ros.bench.edge import COLUMNS, run_edge_bench
     from ladon_ros.bench.timing import format_table, write_rows
     rows, notes = run_edge_bench(models=tuple(args.models), batches=tuple(args.batches), engines=tuple(args.engines),
-                                 heads=tuple(args.heads), iters=args.iters, threads=args.threads, clock=args.clock)
+                                 heads=tuple(args.heads), iters=args.iters, threads=args.threads, clock=args.clock,
+                                 proposals=args.proposals)
     print(format_table(rows, COLUMNS))
     for n in dict.fromkeys(notes):
         print('note:', n)

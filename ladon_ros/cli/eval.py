@@ -14,6 +14,8 @@ def register(sub) -> None:
     p.add_argument('--threads', type=int, default=0, help='torch CPU threads (0 = default)')
     p.add_argument('--edge-engine', choices=['torch', 'onnx', 'onnx-int8'], default='torch',
                    help="the edge's engine (onnx: edge bundles exported for the study; onnx-int8: int8 body)")
+    p.add_argument('--proposals', type=int, default=None,
+                   help="RPN proposals kept per image at test time (default: the model spec's rpn_post_nms_test)")
     p.add_argument('--dataset', default='',
                    help='evaluate on this COCO-format set (folder with annotations.json + images/, or the JSON) '
                         'instead of a held-out world; its classes must be the checkpoints\'; --scenes limits it')
@@ -58,7 +60,8 @@ def run(args) -> int:
         grid['scenes'] = args.scenes
     try:
         study = Study(ladon=ladon, teacher=teacher, scenes=args.scenes if args.dataset else grid['scenes'],
-                      seed=args.seed, dataset=args.dataset or None, engine=args.edge_engine)
+                      seed=args.seed, dataset=args.dataset or None, engine=args.edge_engine,
+                      proposals=args.proposals)
     except DataError as err:
         print(f'eval: {err}', file=sys.stderr)
         return 2

@@ -17,7 +17,7 @@ from tqdm import tqdm
 
 from ladon_ros.camera import ImageCameraEncoder, LadonCameraEncoder
 from ladon_ros.checkpoint import CheckpointMeta, load_checkpoint
-from ladon_ros.data.synthetic import Scene, SceneGenerator
+from ladon_ros.world import Scene, SceneGenerator
 from ladon_ros.edge import EdgePerception
 from ladon_ros.eval.metrics import ConfusionIoU, box_map, top1
 
@@ -65,9 +65,12 @@ def _engine_infer(model):
     return infer
 
 
-def _for_eval(model: torch.nn.Module) -> torch.nn.Module:
+def _for_eval(model: torch.nn.Module, proposals: int | None = None) -> torch.nn.Module:
     rh = model.tail.heads.detection.roi_heads
     rh.score_thresh, rh.detections_per_img = EVAL_SCORE_THRESH, EVAL_MAX_DETS
+    if proposals is not None:
+        rpn = model.tail.heads.detection.rpn
+        rpn._pre_nms_top_n['testing'] = rpn._post_nms_top_n['testing'] = int(proposals)
     return model.eval()
 
 
@@ -85,16 +88,19 @@ class Study:
         engine: The edge's engine: ``'torch'``, or ``'onnx'`` / ``'onnx-int8'`` (edge bundles
             exported for this study with the evaluation's detection thresholds; the camera
             side stays torch, so the bytes are the same).
+        proposals: RPN proposals kept per image at test time (default: the spec's
+            ``rpn_post_nms_test``); the detection head's cost scales with it.
     """
 
     def __init__(self, *, ladon: list[Path], teacher: Path, scenes: int, seed: int, batch: int = 16,
-                 dataset: str | Path | None = None, engine: str = 'torch'):
+                 dataset: str | Path | None = None, engine: str = 'torch', proposals: int | None = None):
         self.teacher, self.teacher_meta = load_checkpoint(teacher)
-        _for_eval(self.teacher)
+        self.proposals = proposals
+        _for_eval(self.teacher, proposals)
         self.ladon: dict[float, tuple[torch.nn.Module, CheckpointMeta]] = {}
         for p in ladon:
             model, meta = load_checkpoint(p)
-            self.ladon[meta.rate_point] = (_for_eval(model), meta)
+            self.ladon[meta.rate_point] = (_for_eval(model, proposals), meta)
         self.classes = self.teacher_meta.classes
         self.input_size = tuple(self.teacher_meta.input_size)
         self.engine, self.onnx = engine, {}
@@ -119,7 +125,8 @@ class Study:
         self._bundles = tempfile.TemporaryDirectory(prefix='eval_edge_')
         for p in paths:
             folder = Path(self._bundles.name) / Path(p).stem
-            export_edge_bundle(p, folder, int8=int8, score_thresh=EVAL_SCORE_THRESH, max_detections=EVAL_MAX_DETS)
+            export_edge_bundle(p, folder, int8=int8, score_thresh=EVAL_SCORE_THRESH, max_detections=EVAL_MAX_DETS,
+                               proposals=self.proposals)
             model = OnnxEdgeModel(folder, int8=int8)
             self.onnx['teacher' if model.meta.kind == 'teacher' else model.meta.rate_point] = model
 

@@ -112,7 +112,7 @@ def calibration_features(model, meta, frames: int, seed: int = 1234) -> list[np.
     Ladon: the camera's symbols, dequantised and decoded; teacher: its stem on the image.
     """
     from ladon_ros.codec.preprocess import to_tensor
-    from ladon_ros.data.synthetic import SceneGenerator
+    from ladon_ros.world import SceneGenerator
     gen = SceneGenerator(image_size=tuple(meta.input_size), seed=seed)
     out = []
     with torch.no_grad():
@@ -128,7 +128,7 @@ def calibration_features(model, meta, frames: int, seed: int = 1234) -> list[np.
 
 def export_edge_bundle(checkpoint: str | Path, out_dir: str | Path, *, int8: bool = False,
                        calibration_frames: int = 32, score_thresh: float | None = None,
-                       max_detections: int | None = None) -> dict:
+                       max_detections: int | None = None, proposals: int | None = None) -> dict:
     """Writes the edge bundle of a Ladon or teacher checkpoint.
 
     Args:
@@ -139,6 +139,8 @@ def export_edge_bundle(checkpoint: str | Path, out_dir: str | Path, *, int8: boo
         calibration_frames: Frames for the int8 calibration.
         score_thresh, max_detections: Override the checkpoint's detection score threshold and
             detections per image in the graph (``ladon-ros eval`` measures mAP with lower ones).
+        proposals: Override the RPN proposals kept per image (pre- and post-NMS; the spec's
+            ``rpn_post_nms_test``): the RoI head's cost scales with it (docs/BENCHMARKS.md).
 
     Returns:
         The ``edge.json`` content.
@@ -152,6 +154,9 @@ def export_edge_bundle(checkpoint: str | Path, out_dir: str | Path, *, int8: boo
         rh.score_thresh = float(score_thresh)
     if max_detections is not None:
         rh.detections_per_img = int(max_detections)
+    if proposals is not None:
+        rpn = model.tail.heads.detection.rpn
+        rpn._pre_nms_top_n['testing'] = rpn._post_nms_top_n['testing'] = int(proposals)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     tail = model.tail
