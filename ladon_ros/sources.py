@@ -137,7 +137,7 @@ class ImageSource:
         self._video_skips = 0    # consecutive unreadable video frames
         self._next_try = 0.0     # clock time of the next reopen attempt
         if cfg.mode == 'synthetic':
-            from ladon_ros.data.synthetic import SceneGenerator
+            from ladon_ros.world import SceneGenerator
             self._gen = SceneGenerator(image_size=(cfg.height, cfg.width), seed=cfg.seed)
         elif cfg.mode == 'folder':
             self._files = list_images(Path(cfg.path))

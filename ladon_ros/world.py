@@ -16,6 +16,10 @@ scenes drawn by this generator. One scene has:
 Distractor clutter (lines, blobs, polygons in object-like colours), lighting changes,
 blur and sensor noise keep it from being trivial for the networks or for JPEG.
 Everything is a function of ``(seed, index)``: the same pair always gives the same scene.
+
+Runtime, not a tool: the ``synthetic`` image source (the default camera) draws this world,
+and ``CLASSES`` is the label map the shipped weights predict; training reads it through
+``ladon_ros.data``.
 """
 from __future__ import annotations
 

@@ -26,7 +26,7 @@ ROBOTS = ('/bag_r1', '/bag_r2')
 def _frames(n: int, seed: int = 0):
     """``n`` Ladon WireFrames of synthetic scenes, from the shipped default checkpoint."""
     from ladon_ros.camera import make_camera_encoder
-    from ladon_ros.data.synthetic import SceneGenerator
+    from ladon_ros.world import SceneGenerator
     from ladon_ros.weights import default_checkpoint
     enc = make_camera_encoder(codec='ladon', checkpoint=default_checkpoint('ladon'))
     gen = SceneGenerator(image_size=(120, 160), seed=seed)

@@ -65,7 +65,7 @@ def test_models_lists_the_registry_and_the_shipped_checkpoints():
 
 def test_train_tiny_writes_checkpoints_that_load_with_their_metadata(tmp_path):
     from ladon_ros.checkpoint import load_checkpoint
-    from ladon_ros.data.synthetic import CLASSES
+    from ladon_ros.world import CLASSES
     # cwd = tmp_path: a run that ignored --run-dir/--weights-dir would write runs/tiny/ there, not here.
     out = ladon_ros('train', '--config', str(ROOT / 'configs' / 'train' / 'tiny.yaml'), '--betas', '1',
                     '--run-dir', 'run', '--weights-dir', 'w', cwd=tmp_path)

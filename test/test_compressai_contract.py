@@ -10,7 +10,7 @@ from ladon_ros.camera import make_camera_encoder
 from ladon_ros.checkpoint import load_checkpoint
 from ladon_ros.codec import bitstream
 from ladon_ros.codec.preprocess import resize_rgb, to_tensor
-from ladon_ros.data.synthetic import SceneGenerator
+from ladon_ros.world import SceneGenerator
 from ladon_ros.edge import EdgePerception
 from ladon_ros.weights import default_checkpoint, shipped_camera_bundle
 

@@ -10,7 +10,7 @@ from ladon_ros.data.dataset import SceneDataset
 from ladon_ros.data.export import export_dataset, voc_palette
 from ladon_ros.data.formats import IGNORE_INDEX, DataError, open_dataset
 from ladon_ros.data.source import DataSource
-from ladon_ros.data.synthetic import CLASSES, SceneGenerator
+from ladon_ros.world import CLASSES, SceneGenerator
 from ladon_ros.train.config import parse_config
 from ladon_ros.train.data import RunData, check_run_dir_classes
 

@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from ladon_ros.data.dataset import SceneDataset, collate_scenes
-from ladon_ros.data.synthetic import _TWIN_OF, CLASSES, SCENES, SceneGenerator, _background, _fine_detail
+from ladon_ros.world import _TWIN_OF, CLASSES, SCENES, SceneGenerator, _background, _fine_detail
 
 torch.set_num_threads(1)
 

@@ -10,7 +10,7 @@ import torch
 
 from ladon_ros.camera import make_camera_encoder
 from ladon_ros.codec import bitstream
-from ladon_ros.data.synthetic import SceneGenerator
+from ladon_ros.world import SceneGenerator
 from ladon_ros.edge import DEFAULT_MAX_IMAGE_SIDE, DEFAULT_MAX_MASK_SIDE, EdgePerception
 from ladon_ros.errors import FrameRejected
 from ladon_ros.weights import default_checkpoint

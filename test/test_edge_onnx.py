@@ -19,7 +19,7 @@ import pytest
 from edge_agreement import agreement
 from ladon_ros.camera import make_camera_encoder
 from ladon_ros.checkpoint import read_metadata
-from ladon_ros.data.synthetic import SceneGenerator
+from ladon_ros.world import SceneGenerator
 from ladon_ros.edge import EdgePerception
 from ladon_ros.edge.bundle import SHIPPED_EDGE_DIR, edge_bundle_for
 from ladon_ros.weights import shipped_checkpoints

@@ -68,7 +68,7 @@ def test_int8_symbols_agree_with_fp32_on_frames(bundle):
     import ladon_ros.models  # noqa: F401  (registry before synthetic: import cycle)
     from ladon_ros.camera import LadonCameraEncoder
     from ladon_ros.codec.latent.quantize import quantize
-    from ladon_ros.data.synthetic import SceneGenerator
+    from ladon_ros.world import SceneGenerator
     session = ort.InferenceSession(str(bundle / 'encoder_int8.onnx'), providers=['CPUExecutionProvider'])
     cam = LadonCameraEncoder.from_bundle(bundle)
     tables, weights = cam.coder.tables, cam.coder.weights

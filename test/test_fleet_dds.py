@@ -78,7 +78,7 @@ class FleetProbe(Probe):
 def frames_file(tmp_path_factory):
     from ladon_ros.camera import make_camera_encoder
     from ladon_ros.codec.wire import save_frames
-    from ladon_ros.data.synthetic import SceneGenerator
+    from ladon_ros.world import SceneGenerator
     from ladon_ros.weights import default_checkpoint
     enc = make_camera_encoder(codec='ladon', checkpoint=default_checkpoint('ladon'))
     gen = SceneGenerator(seed=3, image_size=(480, 640))

@@ -15,7 +15,7 @@ from ladon_ros.checkpoint import save_checkpoint
 from ladon_ros.cli import main
 from ladon_ros.codec import bitstream
 from ladon_ros.codec.preprocess import resize_rgb
-from ladon_ros.data.synthetic import SceneGenerator
+from ladon_ros.world import SceneGenerator
 from ladon_ros.edge import EdgePerception
 from ladon_ros.codec.latent.quantize import ATOL, quantize
 from ladon_ros.codec.latent.rans import decode_symbols

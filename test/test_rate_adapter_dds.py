@@ -46,7 +46,7 @@ class FakeCameraAndEdge(Probe):
     def __init__(self, domain_id: int):
         from sensor_msgs.msg import Image
 
-        from ladon_ros.data.synthetic import SceneGenerator
+        from ladon_ros.world import SceneGenerator
         from ladon_ros.msg import LatentFrame, LinkFeedback
         super().__init__('rate_adapter_probe', domain_id)
         rgb = SceneGenerator(image_size=(240, 320), seed=3).sample(0).image

@@ -7,7 +7,7 @@ from ladon_ros.camera import LadonCameraEncoder, make_camera_encoder
 from ladon_ros.camera.bundle import read_bundle_info
 from ladon_ros.checkpoint import read_metadata
 from ladon_ros.config import ConfigError
-from ladon_ros.data.synthetic import SceneGenerator
+from ladon_ros.world import SceneGenerator
 from ladon_ros.weights import BUNDLES_DIR, default_checkpoint, ladon_rate_points, shipped_camera_bundle
 
 torch.set_num_threads(1)

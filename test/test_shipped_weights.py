@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from ladon_ros.checkpoint import load_checkpoint
-from ladon_ros.data.synthetic import CLASSES
+from ladon_ros.world import CLASSES
 from ladon_ros.eval.study import Study
 from ladon_ros.weights import WEIGHTS_DIR, default_checkpoint, is_random, ladon_rate_points
 

@@ -12,7 +12,7 @@ from std_msgs.msg import Header
 from ladon_ros.checkpoint import load_checkpoint, read_metadata
 from ladon_ros.data.export import export_dataset
 from ladon_ros.data.formats import DataError
-from ladon_ros.data.synthetic import CLASSES, OBJECTS
+from ladon_ros.world import CLASSES, OBJECTS
 from ladon_ros.edge import EdgePerception
 from ladon_ros.eval.study import HELDOUT_SEED_BASE, Study
 from ladon_ros.ros.conversions import to_label_info

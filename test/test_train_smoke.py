@@ -9,7 +9,7 @@ import torch
 from ladon_ros.camera import make_camera_encoder
 from ladon_ros.checkpoint import load_checkpoint
 from ladon_ros.codec.bitstream import HEADER_SIZE
-from ladon_ros.data.synthetic import CLASSES, SceneGenerator
+from ladon_ros.world import CLASSES, SceneGenerator
 from ladon_ros.edge import EdgePerception
 from ladon_ros.train.config import load_config
 from ladon_ros.train.runner import train

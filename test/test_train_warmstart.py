@@ -8,7 +8,7 @@ import yaml
 
 from ladon_ros.checkpoint import load_checkpoint, save_checkpoint
 from ladon_ros.data.formats import DataError
-from ladon_ros.data.synthetic import CLASSES
+from ladon_ros.world import CLASSES
 from ladon_ros.models.registry import build_model
 from ladon_ros.tasks import TaskClasses
 from ladon_ros.train.config import parse_config

@@ -64,7 +64,7 @@ def run_bag_bench(frames: int = 100, size: tuple[int, int] = (480, 640), hz: flo
         Rows (name, bytes_per_frame on the wire, bag_bytes_per_frame, GB_per_robot_hour,
         x_smaller_than_camera) and the replay figures.
     """
-    from ladon_ros.data.synthetic import SceneGenerator
+    from ladon_ros.world import SceneGenerator
     gen = SceneGenerator(image_size=size, seed=7)
     images = [gen.sample(i).image for i in range(frames)]
     tmp = Path(workdir) if workdir else Path(tempfile.mkdtemp(prefix='ladon_bagbench_'))

@@ -21,7 +21,7 @@ TARGET_MS = 25.0
 
 def _scene(input_size: tuple[int, int], seed: int = 7) -> np.ndarray:
     import ladon_ros.models  # noqa: F401  (registry before synthetic: import cycle)
-    from ladon_ros.data.synthetic import SceneGenerator
+    from ladon_ros.world import SceneGenerator
     return SceneGenerator(image_size=input_size, seed=seed).sample(0).image
 
 

@@ -6,7 +6,7 @@ import torch
 from torch.utils.data import Dataset
 
 from ladon_ros.codec.preprocess import normalize
-from ladon_ros.data.synthetic import Scene, SceneGenerator
+from ladon_ros.world import Scene, SceneGenerator
 from ladon_ros.models.spec import IMAGENET_MEAN, IMAGENET_STD
 
 

@@ -22,7 +22,7 @@ import numpy as np
 from PIL import Image
 from pycocotools import mask as mask_utils
 
-from ladon_ros.data.synthetic import CLASSES, OBJECTS, SCENES, Scene, SceneGenerator
+from ladon_ros.world import CLASSES, OBJECTS, SCENES, Scene, SceneGenerator
 
 FORMATS = ('coco', 'voc', 'imagefolder')
 _EXT = {'png': '.png', 'jpeg': '.jpg'}

@@ -10,8 +10,8 @@ from torchvision.datasets import ImageFolder
 from torchvision.datasets.folder import IMG_EXTENSIONS, has_file_allowed_extension
 
 from ladon_ros.data.labelled import DataError, LabelledImages, read_rgb
-from ladon_ros.data.synthetic import CLASSES as SYNTHETIC_CLASSES
-from ladon_ros.data.synthetic import SceneGenerator
+from ladon_ros.world import CLASSES as SYNTHETIC_CLASSES
+from ladon_ros.world import SceneGenerator
 
 
 def _pil_rgb(path: str):

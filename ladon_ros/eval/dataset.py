@@ -13,7 +13,7 @@ import numpy as np
 
 from ladon_ros.data.coco import CocoSet
 from ladon_ros.data.labelled import DataError
-from ladon_ros.data.synthetic import Scene
+from ladon_ros.world import Scene
 from ladon_ros.tasks import TaskClasses
 
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 import torch
 
 from ladon_ros.codec.preprocess import resize_rgb, to_tensor
-from ladon_ros.data.synthetic import Scene
+from ladon_ros.world import Scene
 from ladon_ros.eval.study import ConfigResult, Study
 
 

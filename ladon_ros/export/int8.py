@@ -1,6 +1,6 @@
 """Static int8 quantisation of the exported encoder (ONNX Runtime, QDQ, per-channel weights).
 
-Calibrated on synthetic scenes (``ladon_ros.data.synthetic``), nothing downloaded. The int8
+Calibrated on synthetic scenes (``ladon_ros.world``), nothing downloaded. The int8
 encoder's latent differs from the fp32 one, so its symbols are not bit-exact with the torch
 camera: ``ladon-ros bench-encoder`` measures the symbol agreement and size change.
 """
@@ -13,7 +13,7 @@ import numpy as np
 
 def calibration_images(input_size: tuple[int, int], frames: int, seed: int = 1234) -> list[np.ndarray]:
     """``frames`` synthetic scenes at ``input_size`` (uint8 RGB, (1, H, W, 3))."""
-    from ladon_ros.data.synthetic import SceneGenerator
+    from ladon_ros.world import SceneGenerator
     gen = SceneGenerator(image_size=tuple(input_size), seed=seed)
     return [gen.sample(i).image[None] for i in range(frames)]
 

@@ -10,7 +10,7 @@ from typing import Callable
 
 from torch import nn
 
-from ladon_ros.data.synthetic import CLASSES as SYNTHETIC_CLASSES
+from ladon_ros.world import CLASSES as SYNTHETIC_CLASSES
 from ladon_ros.models.ladon import Ladon, Teacher
 from ladon_ros.models.spec import ModelSpec
 from ladon_ros.tasks import TaskClasses

@@ -19,7 +19,7 @@ import torch
 from ladon_ros.data.dataset import SceneDataset, collate_scenes
 from ladon_ros.data.formats import DataError, LabelledImages, open_dataset
 from ladon_ros.data.source import DataSource
-from ladon_ros.data.synthetic import CLASSES as SYNTHETIC_CLASSES
+from ladon_ros.world import CLASSES as SYNTHETIC_CLASSES
 from ladon_ros.tasks import TASKS, TaskClasses
 
 # Per-stage offsets into the endless synthetic world, so no two stages see the same scenes.

@@ -10,7 +10,7 @@ import torch
 from torch import nn
 
 from ladon_ros.codec.preprocess import normalize
-from ladon_ros.data.synthetic import SceneGenerator
+from ladon_ros.world import SceneGenerator
 from ladon_ros.eval.metrics import ConfusionIoU, box_map, top1
 from ladon_ros.eval.study import EVAL_MAX_DETS, EVAL_SCORE_THRESH
 from ladon_ros.models.spec import IMAGENET_MEAN, IMAGENET_STD

@@ -31,7 +31,7 @@ def encoder_for(setting_text: str):
 
 def encode_frames(setting_text: str, *, count: int, width: int, height: int, seed: int = 7) -> list:
     """``count`` synthetic scenes of ``width`` x ``height`` encoded with ``setting_text``."""
-    from ladon_ros.data.synthetic import SceneGenerator
+    from ladon_ros.world import SceneGenerator
     enc = encoder_for(setting_text)
     gen = SceneGenerator(image_size=(height, width), seed=seed)
     images = [gen.sample(i).image for i in range(count)]

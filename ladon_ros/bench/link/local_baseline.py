@@ -21,7 +21,7 @@ def run(*, frames: int, fps: float, width: int, height: int, checkpoint: str = '
     torch.set_num_threads(1)  # one robot core
     from ladon_ros.camera import ImageCameraEncoder
     from ladon_ros.checkpoint import load_checkpoint
-    from ladon_ros.data.synthetic import SceneGenerator
+    from ladon_ros.world import SceneGenerator
     from ladon_ros.edge import EdgePerception
     from ladon_ros.weights import default_checkpoint, is_random
     path = checkpoint or str(default_checkpoint('teacher'))
