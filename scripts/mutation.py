@@ -52,10 +52,13 @@ class Group:
 GROUPS = (
     Group('bitstream', ('ladon_ros/codec/bitstream.py',), (),
           ('test/test_core_bitstream.py', 'test/test_core_pipeline.py')),
-    # Only the validation part of the edge: field checks, image size, bitstream/model checks.
-    Group('edge', ('ladon_ros/edge.py',),
-          ('ladon_ros.edge.*prepare__mutmut_*', 'ladon_ros.edge.*_decode_latent__mutmut_*', 'ladon_ros.edge.*_decode_image__mutmut_*',
-           'ladon_ros.edge.x__check_fields__mutmut_*'),
+    # Only the validation part of the edge: field checks, image size, bitstream/model checks,
+    # the latent decode's checks (length, symbol range, re-encode).
+    Group('edge', ('ladon_ros/edge/perception.py', 'ladon_ros/edge/validation.py', 'ladon_ros/edge/decoders.py',
+                   'ladon_ros/codec/latent/decode.py'),
+          ('ladon_ros.edge.perception.*prepare__mutmut_*', 'ladon_ros.edge.decoders.*decode__mutmut_*',
+           'ladon_ros.edge.validation.x_check_fields__mutmut_*', 'ladon_ros.edge.validation.*check_image_size__mutmut_*',
+           'ladon_ros.codec.latent.decode.*__mutmut_*'),
           ('test/test_core_pipeline.py', 'test/test_edge_validation.py')),
     Group('image_to_rgb', ('ladon_ros/ros/conversions.py',), ('ladon_ros.ros.conversions.x_image_to_rgb__mutmut_*',),
           ('test/test_ros_conversions.py', 'test/test_fuzz_camera_images.py', 'test/test_sources.py')),
@@ -78,8 +81,6 @@ EQUIVALENT: tuple[tuple[str, str, str, str], ...] = (
      'only reached when the lengths differ, so < and <= agree'),
     ('bitstream', 'parse', 'weights, )',
      "version defaults to BITSTREAM_VERSION, the only version parse lets through"),
-    ('edge', 'EdgePerception._decode_latent', 'y_hat.to(None)', '.to(None) is a no-op; a second device would be needed'),
-    ('edge', 'EdgePerception._decode_image', '.to(None)', '.to(None) is a no-op; a second device would be needed'),
     ('results', 'to_frame_results', '(lab.shape != (mh, mw)) or True',
      'a nearest-neighbour resize to the same size returns the same labels'),
     ('rate_policy', 'RatePolicy._estimate_capacity', 'obs.sent_rate_hz >= 0 and',
