@@ -236,7 +236,8 @@ class FleetBench:
     def _static_skip(self, s: planning.Search) -> str | None:
         loss = LOSSY.loss if planning.split_setting(s.setting)[0] == 'lossy' else 0.0
         return planning.static_skip(s, frame_bytes=self.frames[s.codec][1]['bytes_mean'],
-                                    budget_ms=self.cfg.budget_ms, overhead_bps=self._overhead_bps(s.setting)[0], loss=loss)
+                                    budget_ms=self.cfg.budget_ms, overhead_bps=self._overhead_bps(s.setting)[0],
+                                    loss=loss)
 
     # --- frames ---------------------------------------------------------------------
     def _encode(self, case: CodecCase) -> tuple[Path, dict]:

@@ -92,7 +92,8 @@ def overhead_table(rows: list[FleetRow]) -> str:
             js = sorted(r.extra.get('join_first_result_s') or [])
             lines.append('| ' + ' | '.join([
                 r.extra.get('dds_profile', 'fleet'), r.setting, str(r.edges), str(r.robots), str(r.extra['joined']),
-                _f(r.extra['join_bytes_up_per_robot'] / 1e3, '.1f'), _f(r.extra['join_bytes_down_per_robot'] / 1e3, '.1f'),
+                _f(r.extra['join_bytes_up_per_robot'] / 1e3, '.1f'),
+                _f(r.extra['join_bytes_down_per_robot'] / 1e3, '.1f'),
                 f'{_f(js[len(js) // 2], ".2f")} / {_f(js[-1], ".2f")}' if js else '-']) + ' |')
         lines.append('')
     return '\n'.join(lines)

@@ -97,8 +97,8 @@ def riders(udp_payload: bytes) -> dict[str, int]:
 def entities(udp_payload: bytes) -> str:
     """The submessages of one RTPS datagram with their writer entity ids, e.g. ``'HB:00001203'``
     (the census's flow key: which writer's heartbeats, acknacks or data reach whom)."""
-    names = {0x09: 'TS', 0x0e: 'DST', 0x01: 'PAD', DATA: 'DATA', DATA_FRAG: 'FRAG', HEARTBEAT: 'HB', ACKNACK: 'ACK', GAP: 'GAP', HEARTBEAT_FRAG: 'HBF',
-             NACK_FRAG: 'NACKF'}
+    names = {0x09: 'TS', 0x0e: 'DST', 0x01: 'PAD', DATA: 'DATA', DATA_FRAG: 'FRAG', HEARTBEAT: 'HB', ACKNACK: 'ACK',
+             GAP: 'GAP', HEARTBEAT_FRAG: 'HBF', NACK_FRAG: 'NACKF'}
     pos, out = 20, []
     while pos + 4 <= len(udp_payload):
         sid, flags = udp_payload[pos], udp_payload[pos + 1]
