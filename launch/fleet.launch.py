@@ -61,6 +61,11 @@ ARGUMENTS = [
         'discovery_port', default_value='11811',
         description='UDP port of the discovery server (Fast DDS default 11811)'),
     DeclareLaunchArgument(
+        'discovery_servers', default_value='1', choices=['1', '2'],
+        description='With discovery_server:=true: how many servers (2 = redundant: ids 0 and 1 on '
+                    'discovery_port and discovery_port + 1; nodes keep being served and new ones join '
+                    'while one is down; docs/FLEET.md "Thin links")'),
+    DeclareLaunchArgument(
         'rate_hz', default_value='5.0',
         description='Frame rate of every synthetic robot camera [Hz]'),
     lb.codec_argument("What crosses each robot's link: 'ladon' (learned latent) or an image-codec baseline"),
@@ -91,7 +96,7 @@ def _nodes(context):
         return LaunchConfiguration(name).perform(context)
 
     from ladon_ros.config_files import resolve_profile_choice, thin_profile
-    from ladon_ros.fleet.discovery import SERVERS_VAR, server_command
+    from ladon_ros.fleet.discovery import SERVERS_VAR, server_command, servers_value
     robots = _count(arg('robots'), 'robots', MAX_ROBOTS)
     edges = _count(arg('edges'), 'edges', MAX_EDGES)
     env = {}
@@ -100,13 +105,17 @@ def _nodes(context):
         if LARGE_DATA in os.environ.get('FASTDDS_BUILTIN_TRANSPORTS', ''):
             raise ValueError('discovery_server:=true does not work with FASTDDS_BUILTIN_TRANSPORTS=LARGE_DATA '
                              '(no subscriber is matched); unset it')
-        port = str(_count(arg('discovery_port'), 'discovery_port', 65535))
-        # With the thin profiles the server announces itself to its clients once a minute, not every 3 s.
+        port = _count(arg('discovery_port'), 'discovery_port', 65535)
+        ports = [port + i for i in range(int(arg('discovery_servers')))]
+        _count(str(ports[-1]), 'discovery_port', 65535)
+        # With the thin profiles a server announces itself to its clients every 30 s, not every 3 s.
         thin = resolve_profile_choice(arg('dds_profile'), True) == 'thin'
-        actions.append(ExecuteProcess(
-            name='discovery_server', output='screen',
-            cmd=server_command(arg('discovery_address'), port, profile=thin_profile('server') if thin else None)))
-        env = {SERVERS_VAR: f"{arg('discovery_address')}:{port}"}
+        for i, p in enumerate(ports):
+            actions.append(ExecuteProcess(
+                name=f'discovery_server{i}' if i else 'discovery_server', output='screen',
+                cmd=server_command(arg('discovery_address'), p, server_id=i,
+                                   profile=thin_profile('server') if thin else None)))
+        env = {SERVERS_VAR: servers_value(arg('discovery_address'), ports)}
     # Per role: with a discovery server (this one or exported) robots and edges get the thin profiles.
     robot_env = {**env, **lb.node_dds_env(arg('dds_profile'), 'robot', env)}
     edge_env = {**env, **lb.node_dds_env(arg('dds_profile'), 'edge', env)}

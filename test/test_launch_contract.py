@@ -377,7 +377,8 @@ def _node_config(kw: dict, configs: dict):
 def test_fleet_launch_arguments_are_documented(fleet_launch):
     from ladon_ros.codec.bitstream import CODEC_IDS
     args, _, _ = fleet_launch
-    assert {'robots', 'edges', 'standby', 'discovery_server', 'discovery_address', 'discovery_port', 'codec',
+    assert {'robots', 'edges', 'standby', 'discovery_server', 'discovery_address', 'discovery_port',
+            'discovery_servers', 'codec',
             'checkpoint', 'device', 'dds_profile', 'image_source_params', 'camera_encoder_params',
             'edge_perception_params'} <= set(args)
     for name, kw in args.items():
@@ -447,6 +448,22 @@ def test_fleet_launch_starts_n_robots_m_edges_with_valid_parameters(fleet_launch
     for n in nodes:
         want = 'TRUE' if arg['discovery_server'] == 'true' and n['executable'] == 'edge_perception' else None
         assert n['additional_env'].get('ROS_SUPER_CLIENT') == want, n['namespace']
+
+
+def test_fleet_launch_starts_two_redundant_discovery_servers(fleet_launch, monkeypatch):
+    from ladon_ros.config_files import thin_profile
+    for var in ('ROS_DISCOVERY_SERVER', 'FASTDDS_BUILTIN_TRANSPORTS', 'FASTDDS_DEFAULT_PROFILES_FILE'):
+        monkeypatch.delenv(var, raising=False)
+    actions = _run(fleet_launch, robots='1', edges='1', discovery_server='true', discovery_servers='2',
+                   discovery_address='10.0.0.5', discovery_port='11811')
+    servers = [a.kwargs['cmd'] for a in actions if type(a).__name__ == 'ExecuteProcess']
+    assert [c[-9:] for c in servers] == [
+        ['discovery', '-i', str(i), '-l', '10.0.0.5', '-p', str(11811 + i), '-x', str(thin_profile('server'))]
+        for i in (0, 1)]
+    nodes = [a.kwargs for a in actions if type(a).__name__ == 'Node']
+    assert {n['additional_env']['ROS_DISCOVERY_SERVER'] for n in nodes} == {'10.0.0.5:11811;10.0.0.5:11812'}
+    with pytest.raises(ValueError, match='discovery_port'):
+        _run(fleet_launch, discovery_server='true', discovery_servers='2', discovery_port='65535')
 
 
 @pytest.mark.parametrize('servers', ['own', 'exported'])
