@@ -24,7 +24,7 @@ def register(sub) -> None:
     p.add_argument('--shipped', action='store_true',
                    help='with --edge: every shipped checkpoint (Ladon rate points and the teacher) into '
                         'ladon_ros/weights/edge/<checkpoint stem>/')
-    p.set_defaults(func=run)
+    p.set_defaults(func=run, export_parser=p)
 
 
 def run(args) -> int:
@@ -33,14 +33,12 @@ def run(args) -> int:
     from ladon_ros.weights import default_checkpoint, is_random, shipped_checkpoints
     if args.shipped:
         if not args.edge or args.out or args.checkpoint:
-            print('export: --shipped goes with --edge and without --out/--checkpoint')
-            return 2
+            args.export_parser.error('--shipped goes with --edge and without --out/--checkpoint')
         from ladon_ros.edge.bundle import SHIPPED_EDGE_DIR
         jobs = [(path, SHIPPED_EDGE_DIR / path.stem) for path, _ in shipped_checkpoints()]
     else:
         if not args.out:
-            print('export: --out is required (or --edge --shipped)')
-            return 2
+            args.export_parser.error('the following arguments are required: --out (or --edge --shipped)')
         jobs = [(args.checkpoint or default_checkpoint('ladon', args.model), args.out)]
     for ckpt, out in jobs:
         try:
