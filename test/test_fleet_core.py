@@ -183,3 +183,20 @@ def test_standby_serves_when_nobody_ever_did_after_the_grace():
     assert not s.observe([EdgeInfo('s', False)], 's', 11.9)
     assert s.observe([EdgeInfo('s', False)], 's', 12.0)
     assert StandbyPolicy().serving
+
+
+def test_a_heartbeat_handled_late_does_not_revive_an_edge():
+    # An edge whose callbacks ran late (a loaded machine) handles a killed peer's queued
+    # heartbeats after the peer was lost: they arrived long ago, so they are stale.
+    p = EdgePeers(EdgeInfo('me'), timeout_s=0.4)
+    peer = EdgeInfo('peer')
+    assert p.heard(peer, 10.0, received_s=9.9)
+    assert p.heard_at['peer'] == 9.9                    # the arrival counts, not the callback
+    assert p.expire(10.35) == ('peer',)                 # 0.45 s since it arrived: gone
+    assert not p.heard(peer, 11.0, received_s=10.5) and p.stale == 1  # queued, handled 0.5 s late
+    assert [e.edge_id for e in p.live()] == ['me']
+    assert p.heard(peer, 11.0, received_s=10.7)         # 0.3 s late: within the timeout, heard
+    assert p.heard_at['peer'] == 10.7
+    assert not p.heard(peer, 11.1, received_s=10.6) and p.heard_at['peer'] == 10.7  # never goes back
+    assert not p.heard(peer, 12.0, received_s=12.5) and p.heard_at['peer'] == 12.0  # not in the future
+    assert p.heard(EdgeInfo('other'), 12.0)             # no arrival time: now

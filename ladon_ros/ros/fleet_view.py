@@ -44,6 +44,19 @@ HANDOVER_S = 3.0
 TAKEOVER_SUBSCRIPTIONS = ('backup', 'all', 'none')
 
 
+def _received_monotonic(info, now_s: float) -> float:
+    """When the middleware received a message, on ``time.monotonic()``'s clock (``now_s`` is
+    monotonic now): its ``reception_timestamp`` (this host's wall clock, set by the rmw on
+    arrival) moved by how long ago that was. ``now_s`` when the rmw gives none."""
+    try:
+        received_ns = int(info['reception_timestamp'])
+    except (TypeError, KeyError, ValueError):
+        return now_s
+    if received_ns <= 0:
+        return now_s
+    return now_s - max(0.0, (time.time_ns() - received_ns) * 1e-9)
+
+
 def heartbeat_qos(lease_s: float) -> QoSProfile:
     """Heartbeats: newest only, best effort (the next one follows a period later), and an
     AUTOMATIC liveliness lease so a killed edge is reported by DDS within ``lease_s``."""
@@ -136,18 +149,19 @@ class FleetView:
         serving = self.standby.serving and getattr(self, 'enabled', False)
         return EdgeInfo(self.s.edge_id, serving, self.s.pinned_robots)
 
-    def _on_heartbeat(self, msg: EdgeHeartbeat) -> None:
+    def _on_heartbeat(self, msg: EdgeHeartbeat, info) -> None:
         if msg.edge_id == self.s.edge_id:
             if msg.instance != self.instance:
                 self.duplicate_ids += 1
                 self.node.log.warning('duplicate_edge_id', f'another live edge announces edge_id '
                                       f'{msg.edge_id!r}: robots may be served twice; give each edge its own edge_id')
             return
-        info = EdgeInfo(msg.edge_id, bool(msg.serving), tuple(msg.pinned_robots))
+        now = time.monotonic()
+        edge = EdgeInfo(msg.edge_id, bool(msg.serving), tuple(msg.pinned_robots))
         robots = frozenset(msg.robots)
         changed = self.announced.get(msg.edge_id) != robots
         self.announced[msg.edge_id] = robots
-        if self.peers.heard(info, time.monotonic()) or (changed and self.handover_until):
+        if self.peers.heard(edge, now, received_s=_received_monotonic(info, now)) or (changed and self.handover_until):
             self._recompute()
 
     def _on_liveliness(self, event) -> None:
@@ -246,6 +260,8 @@ class FleetView:
             'rendezvous hashing over serving edges' + (f'; pinned here: {" ".join(self.s.pinned_robots)}'
                                                        if self.s.pinned_robots else ''),
             'duplicate_edge_id_heartbeats': self.duplicate_ids,
+            # Handled more than edge_timeout_s after they arrived (callbacks running late): ignored.
+            'stale_heartbeats_ignored': self.peers.stale,
         }
         return status('edge_perception: fleet', hardware_id, level, text, values)
 
