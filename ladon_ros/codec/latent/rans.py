@@ -50,8 +50,12 @@ def encode_symbols(symbols: np.ndarray, tables: EntropyTables) -> bytes:
                                    tables.index_list(symbols.shape[1:]), cdfs, lengths, offsets)
 
 
-def decode_symbols(data: bytes, shape: tuple[int, int, int], tables: EntropyTables) -> np.ndarray:
-    """Inverse of ``encode_symbols`` (for tests and tools): bytes -> (C, h, w) int32 symbols."""
+def decode_symbols(data: bytes | bytearray, shape: tuple[int, int, int], tables: EntropyTables) -> np.ndarray:
+    """Inverse of ``encode_symbols``: bytes -> (C, h, w) int32 symbols.
+
+    No bounds check of its own: the edge decodes through ``codec.latent.decode.LatentDecoder``,
+    which hands it a zero-padded copy (``bitstream.rans_guard_padding``).
+    """
     cdfs, lengths, offsets = tables.coder_args()
     dec = load_ans().RansDecoder()
     values = dec.decode_with_indexes(data, tables.index_list(shape[1:]), cdfs, lengths, offsets)
