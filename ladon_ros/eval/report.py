@@ -103,18 +103,16 @@ def markdown(results: list[ConfigResult], tgt: dict, *, command: str, scenes: in
         s = '-' if r.setting is None else f'{r.setting:g}'
         lines.append(f'| {r.codec} | {s} | {r.bytes_per_frame:,.0f} | {r.top1:.3f} | {r.map:.3f} | {r.map50:.3f} '
                      f'| {r.miou:.3f} |')
-    if 'keep_ratio' in tgt:
-        lines += ['', f"Middle rate point beta = {tgt['middle_rate_point']:g} against the teacher (target >= "
-                  f"{KEEP_TARGET}):", '', '| task | teacher | Ladon | ratio | meets |', '|---|---:|---:|---:|---|']
-        for task, v in tgt['keep_ratio'].items():
+    keeps = (('keep_ratio', 'middle_rate_point', 'Middle', f'>= {KEEP_TARGET}', f'meets_{KEEP_TARGET}'),
+             ('top_keep', 'top_rate_point', 'Highest', f'within {TOP_GAP:.0%}', f'within_{TOP_GAP}'))
+    for key, point, name, target, flag in keeps:
+        if key not in tgt:
+            continue
+        lines += ['', f"{name} rate point beta = {tgt[point]:g} against the teacher (target: {target}):", '',
+                  '| task | teacher | Ladon | ratio | meets |', '|---|---:|---:|---:|---|']
+        for task, v in tgt[key].items():
             lines.append(f"| {task} | {v['teacher']:.3f} | {v['ladon']:.3f} | {v['ratio']:.3f} | "
-                         f"{'yes' if v[f'meets_{KEEP_TARGET}'] else 'no'} |")
-    if 'top_keep' in tgt:
-        lines += ['', f"Highest rate point beta = {tgt['top_rate_point']:g} against the teacher (target: within "
-                  f"{TOP_GAP:.0%}):", '', '| task | teacher | Ladon | ratio | meets |', '|---|---:|---:|---:|---|']
-        for task, v in tgt['top_keep'].items():
-            lines.append(f"| {task} | {v['teacher']:.3f} | {v['ladon']:.3f} | {v['ratio']:.3f} | "
-                         f"{'yes' if v[f'within_{TOP_GAP}'] else 'no'} |")
+                         f"{'yes' if v[flag] else 'no'} |")
     for codec, target in BYTES_TARGETS.items():
         table = tgt.get(f'bytes_vs_{codec}')
         if not table:
