@@ -71,13 +71,13 @@ def test_train_tiny_writes_checkpoints_that_load_with_their_metadata(tmp_path):
                     '--run-dir', 'run', '--weights-dir', 'w', cwd=tmp_path)
     assert out.returncode == 0, out.stderr[-3000:]
     summary = json.loads(out.stdout[out.stdout.index('\n{\n') + 1:])  # the JSON summary follows the progress lines
-    assert {'teacher', 'b1_stage1', 'b1_stage2', 'b1_heads'} <= set(summary)
+    assert {'teacher', 'b1_stage1', 'b1_stage2', 'b1_heads', 'b1_joint'} <= set(summary)
     assert summary['b1_stage1']['steps_done'] == 2  # tiny.yaml: stage1 steps 2
     assert sorted(p.name for p in (tmp_path / 'w').iterdir()) == ['ladon_small_b1.safetensors',
                                                                    'teacher_small.safetensors']
     assert not (tmp_path / 'runs').exists()
     stages = {json.loads(s)['stage'] for s in (tmp_path / 'run' / 'losses.jsonl').read_text().splitlines()}
-    assert stages == {'teacher', 'b1_stage1', 'b1_stage2', 'b1_heads'}
+    assert stages == {'teacher', 'b1_stage1', 'b1_stage2', 'b1_heads', 'b1_joint'}
     model, meta = load_checkpoint(tmp_path / 'w' / 'ladon_small_b1.safetensors', expect_model='ladon_small')
     assert (meta.kind, meta.rate_point, meta.classes, meta.input_size) == ('ladon', 1.0, CLASSES, (128, 128))
     assert 'wrote w/ladon_small_b1.safetensors (' in out.stdout and f'hash {meta.short_hash})' in out.stdout
