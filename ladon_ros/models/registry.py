@@ -90,7 +90,7 @@ _SMALL = ModelSpec(
     body='basic', body_widths=(64, 96, 128), body_blocks=(1, 1, 1), dilate_layer4=True,
     fpn_channels=40, roi_hidden=128, aspp_channels=48, aspp_rates=(2, 4, 6),
     rpn_anchor_sizes=(12, 22, 40, 64, 96), det_score_thresh=0.3, det_max_per_image=50,
-    rpn_post_nms_test=300, classes=SYNTHETIC_CLASSES)
+    rpn_post_nms_test=100, classes=SYNTHETIC_CLASSES)
 register_model(_SMALL, kind='ladon')
 register_model(dataclasses.replace(_SMALL, name='teacher_small'), kind='teacher')
 # The same robot side (encoder, entropy model: the same bitstream) with a wider edge-side

@@ -207,7 +207,10 @@ class EdgePerceptionNode(ManagedModelNode):
 
     # -- serve (worker thread: BatchServer calls these) -----------------------------------
     def _wants(self, robot: RobotChannel) -> tuple[str, ...]:
-        wants = robot.wanted_tasks(self.cfg.publish_debug_image)
+        with self._robots_lock:  # the fleet may destroy the channel's publishers meanwhile
+            if robot.closed:
+                return ()  # moved away: decoded and checked, no head run, nothing published
+            wants = robot.wanted_tasks(self.cfg.publish_debug_image)
         for task in TASKS:
             if task not in wants:
                 robot.skipped[task] += 1
