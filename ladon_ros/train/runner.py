@@ -402,6 +402,18 @@ def _stage1_terms(step: int, *, teacher: nn.Module, model: nn.Module, beta: floa
     return {'loss': main if split_aux else main + aux, **terms}
 
 
+@torch.no_grad()
+def _teacher_and_latent(teacher: nn.Module, bn: nn.Module, x: torch.Tensor):
+    """The teacher's stage outputs and logits, and the rounded latent (what the wire carries)."""
+    t_feats = teacher.tail.body(teacher.stem(x))
+    return t_feats, teacher.tail.heads.classification(t_feats), bn.quantize_latent(bn.encoder(x))
+
+
+def _scene_labels(b) -> torch.Tensor | None:
+    """The batch's scene labels, or None where its dataset labels no scene class."""
+    return torch.stack([t['scene'] for t in b.targets]) if 'classification' in b.tasks else None
+
+
 def _stage2_terms(step: int, *, teacher: nn.Module, model: nn.Module, batches: StageBatches, alpha: float,
                   temperature: float) -> dict:
     """KD of the classifier on the rounded latent (+ the label term where the data has scene
@@ -409,12 +421,9 @@ def _stage2_terms(step: int, *, teacher: nn.Module, model: nn.Module, batches: S
     terms: dict = {}
     bn = model.bottleneck
     for b in batches(step):
-        with torch.no_grad():
-            t_feats = teacher.tail.body(teacher.stem(b.x))
-            t_logits = teacher.tail.heads.classification(t_feats)
-            y_hat = bn.quantize_latent(bn.encoder(b.x))
+        t_feats, t_logits, y_hat = _teacher_and_latent(teacher, bn, b.x)
         out = model.tail.train_forward(bn.decoder(y_hat), None, ('classification',))
-        labels = torch.stack([t['scene'] for t in b.targets]) if 'classification' in b.tasks else None
+        labels = _scene_labels(b)
         kd = kd_loss(out['classification'], t_logits, labels, alpha=alpha, temperature=temperature)
         _add(terms, {'kd': kd, 'fd': feature_distillation(out['features'], t_feats)})
     return {'loss': terms['kd'] + terms['fd'], **terms}
@@ -444,14 +453,11 @@ def _joint_terms(step: int, *, teacher: nn.Module, model: nn.Module, batches: St
     terms: dict = {}
     bn = model.bottleneck
     for b in batches(step):
-        with torch.no_grad():
-            t_feats = teacher.tail.body(teacher.stem(b.x))
-            t_logits = teacher.tail.heads.classification(t_feats)
-            y_hat = bn.quantize_latent(bn.encoder(b.x))
+        t_feats, t_logits, y_hat = _teacher_and_latent(teacher, bn, b.x)
         det = _det_targets(b.targets) if 'detection' in b.tasks else None
         tasks = tuple(t for t in TASKS if t == 'classification' or t in b.tasks)
         out = model.tail.train_forward(bn.decoder(y_hat), det, tasks)
-        labels = torch.stack([t['scene'] for t in b.targets]) if 'classification' in b.tasks else None
+        labels = _scene_labels(b)
         supervised = task_losses({k: out[k] for k in ('segmentation', 'detection') if k in out}, b.targets)
         _add(terms, {'kd': kd_loss(out['classification'], t_logits, labels, alpha=alpha, temperature=temperature),
                      'fd': feature_distillation(out['features'], t_feats), **supervised})
