@@ -426,7 +426,9 @@ def overload_run(world, probe, procs, seconds: float, capsys, label: str) -> dic
 def test_overload_keeps_latest_counts_drops_and_memory_stays_flat(world, edge30, capsys):
     procs, probe = edge30
     fig = overload_run(world, probe, procs, 15.0, capsys, 'overload')
-    assert fig['served'] > 0 and fig['stale'] + fig['lost'] > fig['served']  # most frames dropped, counted
+    # A real overload, its drops counted: the rate is capped at 400 Hz, which the ONNX edge (about
+    # 5 ms per frame, less in batches) serves at about 2x, so a quarter of the frames or more are dropped.
+    assert fig['served'] > 0 and fig['stale'] + fig['lost'] > 0.25 * fig['published']
     # Newest served: a served frame is at most a few service times old and does not age over the run
     # (a FIFO queue at 10x would make it grow by ~0.9 s per second).
     assert fig['age_last'] <= max(2 * fig['age_first'], fig['age_first'] + 20 * fig['service_ms'])
