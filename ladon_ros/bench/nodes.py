@@ -101,15 +101,29 @@ class ProbeListener(Node):
 
 
 class Recorder(Node):
-    """Records FrameStats and LinkFeedback of one robot namespace."""
+    """Records FrameStats and LinkFeedback of one robot namespace.
+
+    It also subscribes to the robot's compact result topics, as the robot would: the edge runs
+    a head only while its results have a subscriber, so without them the benchmark would
+    time an edge that runs no head at all.
+    """
 
     def __init__(self, out: str, robot_ns: str):
         super().__init__('link_bench_recorder')
-        from ladon_ros.msg import FrameStats, LinkFeedback
+        from sensor_msgs.msg import CompressedImage
+
+        from ladon_ros.msg import Classification, Detection2DArray, FrameStats, LinkFeedback
         self.out = _JsonLines(out)
         ns = robot_ns.rstrip('/')
         self.create_subscription(FrameStats, f'{ns}/perception/frame_stats', self._on_stats, qos.RESULTS)
         self.create_subscription(LinkFeedback, f'{ns}/link_feedback', self._on_feedback, qos.FEEDBACK)
+        self.results = 0  # compact results received (every head ran for them)
+        for name, typ in (('classification', Classification), ('detections', Detection2DArray),
+                          ('segmentation/compressed', CompressedImage)):
+            self.create_subscription(typ, f'{ns}/perception/{name}', self._on_result, qos.RESULTS)
+
+    def _on_result(self, _msg) -> None:
+        self.results += 1
 
     def _on_stats(self, m) -> None:
         self.out.write({
