@@ -1,4 +1,4 @@
-"""The core (all of ladon_ros except ladon_ros.ros and the tools that are ROS processes) runs without ROS 2.
+"""The core (all of ladon_ros except ladon_ros.ros) imports and runs with no ROS 2 at all.
 
 A fresh interpreter gets an import hook that refuses rclpy, ROS message packages and the
 generated ladon_ros.msg, then imports every core module (each one also first in a forked
@@ -21,20 +21,13 @@ BLOCKED = ('rclpy', 'rcl_interfaces', 'rosidl_runtime_py', 'rosidl_parser', 'bui
            'cv_bridge', 'launch', 'launch_ros', 'ament_index_python', 'ladon_ros.msg')
 
 
-# The tools that are ROS processes themselves (they live beside the code they serve, not in ros/).
-ROS_TOOLS = ('ladon_ros.demo', 'ladon_ros.bag.record_node', 'ladon_ros.bag.play_node', 'ladon_ros.bench.nodes',
-             'ladon_ros.bench.footprint_probe')
-
-
 def core_modules() -> list[str]:
-    """Every module under ladon_ros/ in the source tree, except ladon_ros.ros, the ROS tools and __main__."""
+    """Every module under ladon_ros/ in the source tree, except ladon_ros.ros and __main__."""
     names = []
     for path in sorted((ROOT / 'ladon_ros').rglob('*.py')):
         rel = path.relative_to(ROOT).with_suffix('')
         parts = list(rel.parts)
-        dotted = '.'.join(p for p in parts if p != '__init__')
-        if parts[1:2] == ['ros'] or parts[-1] == '__main__' or any(
-                dotted == t or dotted.startswith(t + '.') for t in ROS_TOOLS):
+        if parts[1:2] == ['ros'] or parts[-1] == '__main__':
             continue
         if parts[-1] == '__init__':
             parts.pop()

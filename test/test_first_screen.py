@@ -13,7 +13,7 @@ import subprocess
 import sys
 import textwrap
 
-RUNTIME = ('ladon_ros.cli', 'ladon_ros.demo.single', 'ladon_ros.demo.fleet', 'ladon_ros.ros.image_source_node',
+RUNTIME = ('ladon_ros.cli', 'ladon_ros.ros.tools.demo', 'ladon_ros.ros.tools.fleet_demo', 'ladon_ros.ros.image_source_node',
            'ladon_ros.ros.camera_encoder_node', 'ladon_ros.ros.edge_perception_node', 'ladon_ros.ros.rate_adapter_node',
            'ladon_ros.bench.link.harness', 'ladon_ros.bench.fleet.harness')
 

@@ -103,7 +103,7 @@ def _fleet_group(stack):
 
 def _player(procs, ns, frames_file, group):
     p = procs.start_command(f'robot{ns.replace("/", "_")}', [
-        sys.executable, '-m', 'ladon_ros.bench.nodes', 'latent-player', '--frames', str(frames_file),
+        sys.executable, '-m', 'ladon_ros.ros.tools.bench_nodes', 'latent-player', '--frames', str(frames_file),
         '--rate-hz', '10', '--ros-args', '-r', f'__ns:={ns}'])
     if group is not None:
         group.add(p.pid)

@@ -1,7 +1,7 @@
 """The fleet on real DDS: a hostile robot, the bytes a robot gets back, and a site behind a router.
 
 Robots are ``latent-player`` processes (frames encoded beforehand by the real camera encoder,
-no torch), the hostile robot a ``hostile-player`` process (``ladon_ros.bench.nodes``),
+no torch), the hostile robot a ``hostile-player`` process (``ladon_ros.ros.tools.bench_nodes``),
 the edge a real ``edge_perception`` process. The probe (this process) records frame_stats,
 the edge's ``/diagnostics`` and the bytes of the latents on the wire. Numbers are printed;
 the asserted limits are the issue's (and the RSS bound stated below). The site
@@ -128,7 +128,7 @@ def _label(ns: str) -> str:
 
 def _player(procs, ns, frames_file, *extra, role='latent-player', rate_hz=10, label=None):
     return procs.start_command(label or _label(ns), [
-        sys.executable, '-m', 'ladon_ros.bench.nodes', role, '--frames', str(frames_file),
+        sys.executable, '-m', 'ladon_ros.ros.tools.bench_nodes', role, '--frames', str(frames_file),
         '--rate-hz', str(rate_hz), *extra, '--ros-args', '-r', f'__ns:={ns}'])
 
 
@@ -516,7 +516,7 @@ def test_site_robots_behind_a_router_need_the_discovery_server(frames_file, tmp_
             results = {}
             for ns, netns in zip(SITE_ROBOTS, site.robots):
                 results[ns] = tmp_path / f'{tag}{ns.replace("/", "_")}.jsonl'
-                site.spawn(netns, [sys.executable, '-m', 'ladon_ros.bench.nodes', 'latent-player', '--frames',
+                site.spawn(netns, [sys.executable, '-m', 'ladon_ros.ros.tools.bench_nodes', 'latent-player', '--frames',
                                    str(frames_file), '--rate-hz', '10', '--results', str(results[ns]),
                                    '--ros-args', '-r', f'__ns:={ns}'], env_robot, tmp_path / f'{tag}{ns[1:]}.log')
             return edge_log, results

@@ -98,7 +98,7 @@ class Robots:
         rec.unlink(missing_ok=True)
         self.files[f'{ns}#{rec.name}'] = rec
         self.procs.start_command(label, [
-            sys.executable, '-m', 'ladon_ros.bench.nodes', 'latent-player', '--frames', str(self.frames),
+            sys.executable, '-m', 'ladon_ros.ros.tools.bench_nodes', 'latent-player', '--frames', str(self.frames),
             '--rate-hz', f'{RATE_HZ:g}', '--results', str(rec), '--results-qos', 'best_effort',
             '--ros-args', '-r', f'__ns:={ns}'], env=self.env)
 

@@ -2,10 +2,11 @@
 
 Runtime: what runs on a robot or an edge (the nodes, the camera and edge cores, codecs, rate
 control, fleet rules, models, weights, the synthetic world the default camera source draws,
-the launch files). Tools: what measures, trains, converts, demonstrates or records (``bench``
-with its ROS processes ``bench.nodes`` and ``bench.footprint_probe``, ``eval``, ``reference``,
-``train``, ``export``, ``data``, ``cli``, ``workspace``, the demos ``demo`` and the bags
-``bag``, recorder and player included); ``ros/`` holds only the nodes and their glue.
+the launch files). Tools: what measures, trains, converts, demonstrates or records (``bench``,
+``eval``, ``reference``, ``train``, ``export``, ``data``, ``cli``, ``workspace``, ``bag``, and
+``ros.tools``: the demos, the bag recorder and player and the benchmarks' ROS processes, which
+import rclpy and so live in the ROS layer, in their own subpackage); the rest of ``ros/`` is the
+nodes and their glue.
 docs/CONTRACTS.md, "Layout", states the same split. Every ``import`` / ``from ... import`` of every runtime module and launch
 file is followed through the package (transitively, relative imports resolved); reaching a
 tool module fails with the import chain that leads there.
@@ -20,7 +21,8 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 PKG = ROOT / 'ladon_ros'
 TOOLS = ('ladon_ros.bench', 'ladon_ros.eval', 'ladon_ros.reference', 'ladon_ros.train', 'ladon_ros.export',
-         'ladon_ros.data', 'ladon_ros.cli', 'ladon_ros.workspace', 'ladon_ros.demo', 'ladon_ros.bag')
+         'ladon_ros.data', 'ladon_ros.cli', 'ladon_ros.workspace', 'ladon_ros.bag',
+         'ladon_ros.ros.tools')
 RUNTIME = ('ladon_ros.ros', 'ladon_ros.camera', 'ladon_ros.codec', 'ladon_ros.rate', 'ladon_ros.edge',
            'ladon_ros.fleet', 'ladon_ros.results', 'ladon_ros.models', 'ladon_ros.checkpoint', 'ladon_ros.weights',
            'ladon_ros.config_files', 'ladon_ros.config', 'ladon_ros.errors', 'ladon_ros.world', 'ladon_ros.sources',
@@ -99,10 +101,10 @@ def test_the_layout_is_what_this_test_assumes():
     unsorted = sorted(m for m in MODULES if m != 'ladon_ros' and not _under(m, RUNTIME + TOOLS))
     assert not unsorted, f'modules in neither RUNTIME nor TOOLS: {unsorted}'
     assert not (PKG / 'data' / 'synthetic.py').exists(), 'the synthetic world is runtime: ladon_ros/world.py'
-    assert 'ladon_ros.bench.nodes' in MODULES and 'ladon_ros.bench.nodes' not in RUNTIME_MODULES
-    # ros/ holds the nodes and their glue only: the demos, bag processes and benchmark nodes left it.
+    assert 'ladon_ros.ros.tools.bench_nodes' in MODULES and 'ladon_ros.ros.tools.bench_nodes' not in RUNTIME_MODULES
+    # ros/ holds the nodes and their glue; the demos, bag processes and benchmark nodes are in ros/tools/.
     for gone in ('demo', 'fleet_demo', 'bag_record', 'bag_play', 'bench_nodes', 'footprint_probe'):
-        assert not (PKG / 'ros' / f'{gone}.py').exists(), f'ros/{gone}.py is a tool: it lives outside ros/'
+        assert not (PKG / 'ros' / f'{gone}.py').exists(), f'ros/{gone}.py is a tool: it lives in ros/tools/'
     assert all(any(_under(m, (t,)) for m in MODULES) for t in TOOLS), 'a tool package is gone: update TOOLS'
     assert not (PKG / 'link').exists(), 'ladon_ros/link/ was split into rate/ (runtime) and bench/link/ (tool)'
     assert LAUNCH_FILES

@@ -26,29 +26,13 @@ STAGES = ('decode', 'network', 'classification', 'detection', 'segmentation', 'p
 
 
 def _publisher():
-    """``publish(results, wants) -> None``: the messages the edge publishes, serialised; None without ROS."""
+    """``publish(results, wants)``: the messages the edge publishes, built and serialised (the ROS
+    layer's ``serialize_compact_results``); None where ROS is not importable."""
     try:
-        from rclpy.serialization import serialize_message
-        from std_msgs.msg import Header
-
-        from ladon_ros.msg import FrameStats
-        from ladon_ros.ros.conversions import labels_to_compressed, to_classification, to_detections
+        from ladon_ros.ros.conversions import serialize_compact_results
     except ImportError:
         return None
-
-    def publish(r, wants):
-        h = Header()
-        msgs = []
-        if 'classification' in wants:
-            msgs.append(to_classification(r, h))
-        if 'detection' in wants:
-            msgs.append(to_detections(r, h, 0))
-        if 'segmentation' in wants:
-            msgs.append(labels_to_compressed(r.compact_segmentation(), h))
-        msgs.append(FrameStats(header=h, decode_ms=r.timings_ms['decode'], heads_ms=r.timings_ms['heads']))
-        for m in msgs:
-            serialize_message(m)
-    return publish
+    return serialize_compact_results
 
 
 def _ort_cuda() -> bool:

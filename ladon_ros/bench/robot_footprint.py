@@ -2,7 +2,7 @@
 
 For each case a node process is spawned as the demo and the launch file spawn it
 (``python -m ladon_ros.ros.<node>``, own ``ROS_DOMAIN_ID``) next to a ROS probe that is
-already running (``ladon_ros.bench.footprint_probe``): for ``camera_encoder`` the probe
+already running (``ladon_ros.ros.tools.footprint_probe``): for ``camera_encoder`` the probe
 feeds camera images and listens on ``latent``; for ``image_source`` it listens on
 ``image_raw``. Measured per run:
 
@@ -103,7 +103,7 @@ def measure_once(case: Case, *, domain_id: int, serve_s: float = 3.0, timeout_s:
 def _measure_once(case: Case, domain_id: int, serve_s: float, timeout_s: float, log_dir: Path) -> dict:
     from ladon_ros.ros.processes import NodeProcesses  # subprocess only, no rclpy in this process
     with NodeProcesses(domain_id, log_dir) as procs:
-        cmd = [sys.executable, '-m', 'ladon_ros.bench.footprint_probe', '--listen', case.listen,
+        cmd = [sys.executable, '-m', 'ladon_ros.ros.tools.footprint_probe', '--listen', case.listen,
                '--namespace', NAMESPACE] + {'latent': ['--feed-images'], 'results': ['--feed-latents']}.get(
                    case.listen, [])
         with open(log_dir / 'probe.log', 'w') as err:

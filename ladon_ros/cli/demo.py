@@ -1,7 +1,7 @@
 """``ladon-ros demo``: the embedded default (synthetic source -> camera encoder -> edge over DDS).
 
 With ``--robots N`` / ``--edges M`` (either above 1) it runs the fleet demo instead
-(``ladon_ros.demo.fleet``): N robots, M edges sharing them, one edge killed halfway.
+(``ladon_ros.ros.tools.fleet_demo``): N robots, M edges sharing them, one edge killed halfway.
 """
 from __future__ import annotations
 
@@ -31,11 +31,11 @@ def run(args) -> int:
     if args.robots < 1 or args.edges < 1:
         raise SystemExit('--robots and --edges must be >= 1')
     if args.robots > 1 or args.edges > 1:
-        from ladon_ros.demo.fleet import run_fleet_demo
+        from ladon_ros.ros.tools.fleet_demo import run_fleet_demo
         out = args.out if args.out != 'out/demo' else 'out/fleet_demo'
         return run_fleet_demo(robots=args.robots, edges=args.edges, frames=args.frames, rate_hz=args.rate,
                               out=out, domain_id=args.domain_id, codec=args.codec,
                               discovery_server=args.discovery_server)
-    from ladon_ros.demo.single import run_demo
+    from ladon_ros.ros.tools.demo import run_demo
     return run_demo(frames=args.frames, out=args.out, rate_hz=args.rate, codec=args.codec,
                     domain_id=args.domain_id, pngs=args.pngs)

@@ -23,7 +23,7 @@ def register(sub) -> None:
 def run(args) -> int:
     """Records until Ctrl-C, ``--duration`` or ``--max-frames``; prints what the bag holds."""
     from ladon_ros.bag.rosbag2 import BagWriter
-    from ladon_ros.bag.record_node import BagRecorder
+    from ladon_ros.ros.tools.bag_record import BagRecorder
     from ladon_ros.ros.common import run_node
     path = args.output or time.strftime('ladon_%Y_%m_%d-%H_%M_%S')
     writer = BagWriter(path, compression='' if args.compression == 'none' else 'zstd')

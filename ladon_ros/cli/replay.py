@@ -35,7 +35,7 @@ def build_edge(checkpoints, teacher: bool, device: str):
 def run(args) -> int:
     """Replays; prints the totals (served, rejected by reason, frames/s)."""
     if args.publish:
-        from ladon_ros.bag.play_node import play
+        from ladon_ros.ros.tools.bag_play import play
         play(args.bag, rate=args.rate or 1.0)
         return 0
     import torch

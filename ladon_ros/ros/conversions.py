@@ -175,3 +175,24 @@ def to_label_info(classes: TaskClasses, task: str, header: Header, threshold: fl
     """The label map of ``task`` (class_id = index the network uses, class_name = published name)."""
     return LabelInfo(header=header, threshold=float(threshold), class_map=[
         VisionClass(class_id=i, class_name=name) for i, name in enumerate(classes.for_task(task))])
+
+
+def serialize_compact_results(results: FrameResults, wants: tuple[str, ...]) -> int:
+    """Builds and serialises (CDR) the compact result messages of one served frame, as the edge
+    publishes them for the heads in ``wants`` plus its FrameStats; returns their bytes.
+
+    What the publish stage costs the edge apart from DDS itself (``ladon-ros bench-edge``).
+    """
+    from rclpy.serialization import serialize_message
+
+    from ladon_ros.msg import FrameStats
+    h = Header()
+    msgs = []
+    if 'classification' in wants:
+        msgs.append(to_classification(results, h))
+    if 'detection' in wants:
+        msgs.append(to_detections(results, h, 0))
+    if 'segmentation' in wants:
+        msgs.append(labels_to_compressed(results.compact_segmentation(), h))
+    msgs.append(FrameStats(header=h, decode_ms=results.timings_ms['decode'], heads_ms=results.timings_ms['heads']))
+    return sum(len(serialize_message(m)) for m in msgs)

@@ -7,5 +7,5 @@
 - ``report``: table, JSON rows and plots.
 
 It builds on ``ladon_ros.bench.link`` (namespaces, relay, UDP-only profile, cgroup quota);
-the robots are ``latent-player`` processes of ``ladon_ros.bench.nodes``. See docs/FLEET_BENCH.md.
+the robots are ``latent-player`` processes of ``ladon_ros.ros.tools.bench_nodes``. See docs/FLEET_BENCH.md.
 """

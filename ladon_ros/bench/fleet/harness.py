@@ -314,7 +314,7 @@ class FleetBench:
         # The edges' own counters (realised batches), recorded beside them: /diagnostics never crosses the veth.
         diag_path = self.records / f'diagnostics_{tag}_{n_edges}e_{self._spawned}.jsonl'
         diag_path.unlink(missing_ok=True)
-        diag = link.spawn('edge', [sys.executable, '-m', 'ladon_ros.bench.nodes', 'diagnostics', '--out',
+        diag = link.spawn('edge', [sys.executable, '-m', 'ladon_ros.ros.tools.bench_nodes', 'diagnostics', '--out',
                                    str(diag_path)], env=self.envs['diag'],
                           log=self.logs / f'diagnostics_{tag}_{n_edges}e.log')
         self._diag = RecordReader(diag_path)
@@ -589,7 +589,7 @@ class _Players:
         name = f'{self.tag}_{self.case.label.replace("@", "_")}_{self.fps:g}hz_robot{k}_{self.b._spawned}'
         rec = self.b.records / f'{name}.jsonl'
         rec.unlink(missing_ok=True)
-        argv = [sys.executable, '-m', 'ladon_ros.bench.nodes', 'latent-player', '--frames',
+        argv = [sys.executable, '-m', 'ladon_ros.ros.tools.bench_nodes', 'latent-player', '--frames',
                 str(self.b.frames[self.case.label][0]), '--rate-hz', f'{self.fps:g}', '--results', str(rec),
                 '--results-qos', self.b.results_qos,
                 '--ros-args', '-r', f'__ns:=/robot{k}']

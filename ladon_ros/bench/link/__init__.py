@@ -11,6 +11,6 @@
 - ``report``: tables, JSON and plots.
 - ``local_baseline``: the no-offload baseline (full model on one robot core).
 
-Its ROS processes are in ``ladon_ros.bench.nodes``; the rate policy it exercises is the
+Its ROS processes are in ``ladon_ros.ros.tools.bench_nodes``; the rate policy it exercises is the
 runtime's ``ladon_ros.rate``.
 """

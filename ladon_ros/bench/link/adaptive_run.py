@@ -57,7 +57,7 @@ class AdaptiveRun(LinkBench):
             self._spawn(link, 'edge', node_command('edge_perception', params={
                 'robot_namespaces': [ROBOT_NS], 'checkpoints': ladon or [''], 'serve_image_codecs': True,
                 'publish_debug_image': False}), f'adaptive_edge_{mode}.log')
-            self._spawn(link, 'edge', [sys.executable, '-m', 'ladon_ros.bench.nodes', 'record', '--out',
+            self._spawn(link, 'edge', [sys.executable, '-m', 'ladon_ros.ros.tools.bench_nodes', 'record', '--out',
                                        str(rec_path), '--robot-ns', ROBOT_NS], f'adaptive_recorder_{mode}.log')
             self._spawn(link, 'camera', node_command('image_source', namespace=ROBOT_NS, params={
                 'rate_hz': float(cfg.fps), 'width': cfg.width, 'height': cfg.height}),

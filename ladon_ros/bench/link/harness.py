@@ -173,7 +173,7 @@ class LinkBench:
             self._spawn(link, 'edge', node_command('edge_perception', params={
                 'robot_namespaces': [ROBOT_NS], 'checkpoints': ladon_ckpts, 'serve_image_codecs': True,
                 'publish_debug_image': cfg.publish_debug_image}), f'edge_{tag}.log')
-            self._spawn(link, 'edge', [sys.executable, '-m', 'ladon_ros.bench.nodes', 'record', '--out',
+            self._spawn(link, 'edge', [sys.executable, '-m', 'ladon_ros.ros.tools.bench_nodes', 'record', '--out',
                                        str(rec_path), '--robot-ns', ROBOT_NS], f'recorder_{tag}.log')
             for case in cases:
                 self._run_case(link, case, settings, reader, tag)
@@ -360,12 +360,12 @@ def publisher_probe(out_dir: Path, *, link_mbps: float = 1.0, nbytes: int = 50_0
         p.unlink(missing_ok=True)
     with NetnsLink() as link:
         link.shape(link_mbps, queue_ms=queue_ms)
-        link.spawn('edge', [sys.executable, '-m', 'ladon_ros.bench.nodes', 'probe-listener', '--out',
+        link.spawn('edge', [sys.executable, '-m', 'ladon_ros.ros.tools.bench_nodes', 'probe-listener', '--out',
                             str(received)], env=env)
         time.sleep(3.0)  # discovery
         c0 = link.counters()
         t0 = time.monotonic()
-        link.spawn('camera', [sys.executable, '-m', 'ladon_ros.bench.nodes', 'probe-talker', '--bytes',
+        link.spawn('camera', [sys.executable, '-m', 'ladon_ros.ros.tools.bench_nodes', 'probe-talker', '--bytes',
                               str(nbytes), '--rate-hz', str(fps), '--count', str(count)], env=env, log=log)
         backlog, result = 0, None
         while time.monotonic() - t0 < count / fps * 4 + 30 and result is None:

@@ -1,6 +1,6 @@
 """Small ROS processes the link benchmark runs inside its namespaces.
 
-``python -m ladon_ros.bench.nodes <role> ...`` with role:
+``python -m ladon_ros.ros.tools.bench_nodes <role> ...`` with role:
 
 - ``probe-talker``: publishes incompressible ``sensor_msgs/Image`` frames of a given size
   at a given rate on ``probe`` (best effort, keep last 1 like ``latent``); validates a link
@@ -283,7 +283,7 @@ class HostilePlayer(LatentPlayer):
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Entry point: ``python -m ladon_ros.bench.nodes <role> ...``."""
+    """Entry point: ``python -m ladon_ros.ros.tools.bench_nodes <role> ...``."""
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     sub = p.add_subparsers(dest='role', required=True)
     t = sub.add_parser('probe-talker')

@@ -1,6 +1,6 @@
 """The ROS end of ``ladon-ros bench-robot``: feeds a robot-side node and notes its first output.
 
-``python -m ladon_ros.bench.footprint_probe --listen latent [--feed-images]`` (in the robot's
+``python -m ladon_ros.ros.tools.footprint_probe --listen latent [--feed-images]`` (in the robot's
 namespace, ``-r __ns:=/robot1`` style via ``--namespace``):
 
 - ``--feed-images`` publishes 320x240 rgb8 noise on ``image_raw`` at ``--rate`` Hz (sensor
@@ -90,7 +90,7 @@ class FootprintProbe(Node):
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Console entry (``python -m ladon_ros.bench.footprint_probe``)."""
+    """Console entry (``python -m ladon_ros.ros.tools.footprint_probe``)."""
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument('--listen', choices=['latent', 'image_raw', 'results'], required=True)
     p.add_argument('--feed-latents', action='store_true', help='publish Ladon frames on latent (an edge under test)')

@@ -13,7 +13,7 @@ import yaml
 from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
 
 from ladon_ros.bag.rosbag2 import mcap_files, read_messages
-from ladon_ros.bag.record_node import message_class
+from ladon_ros.ros.tools.bag_record import message_class
 
 
 def _qos(profiles: list[dict]) -> QoSProfile:
