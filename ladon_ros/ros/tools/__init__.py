@@ -1,6 +1,7 @@
-"""``ladon-ros demo``: the embedded default and the fleet as real ROS processes (tools, not runtime).
+"""The tools' ROS processes (tools, not runtime: ``test/test_layout.py``), in the ROS layer
+because only it imports rclpy.
 
-``single`` runs source -> camera encoder -> edge and reports each frame; ``fleet`` runs N
-robots and M edges, kills one edge halfway and reports who served whom. Both start the
-package's nodes (``ladon_ros.ros.processes``) and watch them with an rclpy node of their own.
+``demo`` / ``fleet_demo``: ``ladon-ros demo`` (source -> camera encoder -> edge, and the fleet
+with one edge killed halfway); ``bag_record`` / ``bag_play``: ``ladon-ros record`` and ``replay
+--publish``; ``bench_nodes`` / ``footprint_probe``: the processes the benchmarks start.
 """
