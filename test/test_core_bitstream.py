@@ -5,6 +5,7 @@ import zlib
 import pytest
 
 from ladon_ros.codec import bitstream
+from ladon_ros.codec.latent import rans
 from ladon_ros.codec.bitstream import HEADER_SIZE, BitstreamError, pack, parse
 
 HASH = 'ab' * 32
@@ -146,15 +147,15 @@ def test_shape_must_have_three_dims():
 
 
 def test_ladon_body_limit_is_two_bytes_per_symbol_plus_64():
-    bitstream.check_ladon_body(2 * 12 * 4 * 5 + 64, (12, 4, 5))
+    rans.check_ladon_body(2 * 12 * 4 * 5 + 64, (12, 4, 5))
     with pytest.raises(BitstreamError) as err:
-        bitstream.check_ladon_body(2 * 12 * 4 * 5 + 65, (12, 4, 5))
+        rans.check_ladon_body(2 * 12 * 4 * 5 + 65, (12, 4, 5))
     assert err.value.reason == 'too_large'
 
 
 def test_guard_padding_formula():
-    assert bitstream.rans_guard_padding(0, 0) == 256
-    assert bitstream.rans_guard_padding(10, 3) == 16 * 10 + 144 * 3 + 256
+    assert rans.rans_guard_padding(0, 0) == 256
+    assert rans.rans_guard_padding(10, 3) == 16 * 10 + 144 * 3 + 256
 
 
 def test_pack_accepts_exactly_max_body():

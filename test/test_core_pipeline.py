@@ -8,6 +8,7 @@ import torch
 from ladon_ros.camera import make_camera_encoder
 from ladon_ros.checkpoint import load_checkpoint, save_checkpoint
 from ladon_ros.codec import bitstream
+from ladon_ros.codec.latent import rans
 from ladon_ros.codec.preprocess import resize_rgb, to_tensor
 from ladon_ros.edge import EdgePerception
 from ladon_ros.errors import FrameRejected
@@ -82,7 +83,7 @@ def test_ladon_decodes_to_the_encoders_latent(edge, ckpts):
     side = model.edge_side()
     _, body = bitstream.parse(frame.payload)
     c, h, w = frame.latent_shape
-    y_hat = side.entropy_decode([[body + bytes(bitstream.rans_guard_padding(len(body), c * h * w))]], (h, w))
+    y_hat = side.entropy_decode([[body + bytes(rans.rans_guard_padding(len(body), c * h * w))]], (h, w))
     # Quantisation moves each symbol by at most half a step (float noise at a boundary aside).
     assert float((y_hat - y).abs().max()) <= 0.5 + 1e-3
     assert torch.equal(edge.prepare(frame).tensor, side.decode(y_hat))

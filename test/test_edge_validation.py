@@ -19,6 +19,8 @@ import torch
 from ladon_ros.camera import make_camera_encoder
 from ladon_ros.checkpoint import load_checkpoint, save_checkpoint
 from ladon_ros.codec import bitstream
+from ladon_ros.codec.latent import decode as latent_decode
+from ladon_ros.codec.latent import rans
 from ladon_ros.codec.preprocess import to_tensor
 from ladon_ros.edge import EdgePerception
 from ladon_ros.errors import FrameRejected
@@ -143,14 +145,14 @@ def test_latent_shape_must_be_the_models(world):
 def test_body_larger_than_the_latent_allows_is_refused(world):
     good = world['good']
     c, h, w = good.latent_shape
-    limit = bitstream.MAX_LADON_BYTES_PER_SYMBOL * c * h * w + 64
+    limit = rans.MAX_LADON_BYTES_PER_SYMBOL * c * h * w + 64
     assert _reason(world['edge'], _repacked(good, b'\x00' * (limit + 1))) == 'too_large'
 
 
 def test_guard_padding_is_sized_for_every_latent_symbol(world, monkeypatch):
     calls = []
-    real = bitstream.rans_guard_padding
-    monkeypatch.setattr(bitstream, 'rans_guard_padding', lambda n, s: calls.append((n, s)) or real(n, s))
+    real = rans.rans_guard_padding
+    monkeypatch.setattr(latent_decode, 'rans_guard_padding', lambda n, s: calls.append((n, s)) or real(n, s))
     good = world['good']
     c, h, w = good.latent_shape
     world['edge'].prepare(good)
@@ -238,7 +240,7 @@ def test_ladon_frames_decode_to_the_encoders_latent(world):
     side = world['ladon'][0].edge_side()  # CompressAI's decode, the reference
     _, body = bitstream.parse(good.payload)
     c, h, w = good.latent_shape
-    y = side.entropy_decode([[body + bytes(bitstream.rans_guard_padding(len(body), c * h * w))]], (h, w))
+    y = side.entropy_decode([[body + bytes(rans.rans_guard_padding(len(body), c * h * w))]], (h, w))
     assert prepared.key == good.weights_hash and prepared.image_size == IMAGE.shape[:2]
     assert torch.equal(prepared.tensor, side.decode(y))
 

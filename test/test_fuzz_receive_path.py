@@ -24,6 +24,7 @@ from hypothesis import strategies as st
 from ladon_ros.camera import check_camera_image, make_camera_encoder
 from ladon_ros.checkpoint import load_checkpoint
 from ladon_ros.codec import bitstream, image_codecs
+from ladon_ros.codec.latent import rans
 from ladon_ros.codec.bitstream import HEADER_SIZE
 from ladon_ros.edge import EdgePerception
 from ladon_ros.errors import FrameRejected
@@ -234,7 +235,7 @@ def test_guard_padding_keeps_every_rans_read_inside_the_string(world, capsys):
     for name, body in (('all-ones x64', b'\xff' * 64), ('all-ones x4096', b'\xff' * 4096),
                        ('random x2048', np.random.default_rng(3).bytes(2048)),
                        ('valid', bitstream.parse(world['good'].payload)[1])):
-        pad = bitstream.rans_guard_padding(len(body), n)
+        pad = rans.rans_guard_padding(len(body), n)
         ref = decode(body + bytes(pad))
         lo, hi = 0, pad
         while lo < hi:
@@ -275,7 +276,7 @@ def test_worst_case_garbage_decode_time_is_bounded(world, capsys):
     anything larger is refused before decoding, in far less time than one decode."""
     edge, good = world['edge'], world['good']
     c, h, w = good.latent_shape
-    limit = bitstream.MAX_LADON_BYTES_PER_SYMBOL * c * h * w + 64
+    limit = rans.MAX_LADON_BYTES_PER_SYMBOL * c * h * w + 64
     valid_ms = _median_ms(lambda: edge.prepare(good))
     worst = _with_body(good, b'\xff' * limit)
     assert _prepare_or_reason(edge, worst) in (None, 'bad_symbols', 'bad_encoding')  # decoded, then judged

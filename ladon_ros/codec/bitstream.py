@@ -35,10 +35,6 @@ MAX_DIM = 8192
 MAX_CHANNELS = 1024
 MAX_ELEMENTS = 64 * 1024 * 1024
 MAX_BODY = 64 * 1024 * 1024
-# A Ladon body larger than this many bytes per latent symbol is refused before entropy
-# decoding: trained and random-weight models need < 1 byte/symbol, so 2 bytes (16 bits)
-# per symbol is far above anything an honest encoder writes, and it bounds the decode work.
-MAX_LADON_BYTES_PER_SYMBOL = 2
 
 
 class BitstreamError(FrameRejected):
@@ -131,42 +127,6 @@ def parse(payload: bytes | bytearray | memoryview) -> tuple[BitstreamHeader, byt
     if zlib.crc32(body) != crc:
         raise BitstreamError('crc_mismatch', 'body checksum does not match (corrupted on the link?)')
     return BitstreamHeader(CODEC_NAMES[codec_id], (c, h, w), weights, version), body
-
-
-def rans_guard_padding(body_len: int, n_symbols: int) -> int:
-    """Zero bytes to append to a rANS body so the decoder can never read past owned memory.
-
-    CompressAI's C++ rANS decoder (``RansDecoder.decode_with_indexes``) reads 32-bit words
-    with no end check: a crafted body with a valid CRC makes it read past the string. The
-    decoder's 64-bit state holds < 64 bits and each read adds 32 bits, so the words read
-    are bounded by the bits it consumes: at most 16 per regular symbol and 4 per bypass
-    nibble. Bypass nibbles are bounded by the escape nibbles (value 15) it has seen times
-    16; escape nibbles come either from the body (2 per byte) or from the at most 16
-    nibbles of state left after a zero word is shifted in, per symbol. That gives at most
-    ``16 * body_len + 140 * n_symbols + 136`` bytes read beyond the start of the body
-    after the 8-byte init; the padding covers it with margin. Zeros are never read by a
-    well-formed stream, so padding does not change what a valid frame decodes to.
-
-    Args:
-        body_len: Length of the entropy-coded body, bytes.
-        n_symbols: Latent symbols the decoder will decode (C * H * W).
-
-    Returns:
-        Number of zero bytes to append.
-    """
-    return 16 * int(body_len) + 144 * int(n_symbols) + 256
-
-
-def check_ladon_body(body_len: int, shape: tuple[int, int, int]) -> None:
-    """Refuses a Ladon body too large for its latent shape (bounds decode work and padding).
-
-    Raises:
-        BitstreamError: ``'too_large'``.
-    """
-    c, h, w = shape
-    limit = MAX_LADON_BYTES_PER_SYMBOL * c * h * w + 64
-    if body_len > limit:
-        raise BitstreamError('too_large', f'{body_len} body bytes for a {c}x{h}x{w} latent (limit {limit})')
 
 
 def _check_shape(shape) -> None:

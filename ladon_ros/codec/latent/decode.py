@@ -3,8 +3,8 @@
 The inverse of ``LatentCoder.body`` with the checks a hostile or broken robot needs, in
 the order the edge has always applied them:
 
-1. the body length against the latent shape (``bitstream.check_ladon_body``: bounds the work);
-2. rANS decoding of a zero-padded copy (``bitstream.rans_guard_padding``: the C++ decoder
+1. the body length against the latent shape (``rans.check_ladon_body``: bounds the work);
+2. rANS decoding of a zero-padded copy (``rans.rans_guard_padding``: the C++ decoder
    reads 32-bit words with no end check);
 3. symbols -> latent (``symbol + median``, float32, exactly CompressAI's ``dequantize``),
    refused when any value is not finite or beyond ``MAX_LATENT_MAGNITUDE``;
@@ -17,8 +17,7 @@ import threading
 
 import numpy as np
 
-from ladon_ros.codec import bitstream
-from ladon_ros.codec.latent.rans import decode_symbols, encode_symbols
+from ladon_ros.codec.latent.rans import check_ladon_body, decode_symbols, encode_symbols, rans_guard_padding
 from ladon_ros.codec.latent.tables import EntropyTables
 from ladon_ros.errors import FrameRejected
 
@@ -48,12 +47,12 @@ class LatentDecoder:
         Raises:
             FrameRejected: ``'too_large'``.
         """
-        bitstream.check_ladon_body(len(body), shape)
+        check_ladon_body(len(body), shape)
         c, h, w = shape
         # Zero padding keeps every word the C++ rANS decoder may read inside the string it
         # was given; a valid stream never reads it. More zeros than needed are as safe.
         n = len(body)
-        size = n + bitstream.rans_guard_padding(n, c * h * w)
+        size = n + rans_guard_padding(n, c * h * w)
         with self._lock:
             if len(self._buffer) < size:
                 self._buffer = bytearray(size)
