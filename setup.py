@@ -19,7 +19,10 @@ setup(
     description='Split-computing perception with Ladon (multi-task supervised compression) for ROS 2',
     license='Apache-2.0',
     python_requires='>=3.10',
-    packages=find_packages(include=['ladon_ros', 'ladon_ros.*']),
+    # ladon_ros is the runtime (colcon installs it for the nodes); ladon_bench is the benchmark
+    # lab behind `ladon-ros bench-*` (network namespaces, shaped links, fleets of processes), a
+    # tool the runtime never imports, installed only with the pip package.
+    packages=find_packages(include=['ladon_ros', 'ladon_ros.*', 'ladon_bench', 'ladon_bench.*']),
     # Shipped checkpoints (safetensors + JSON metadata), their ONNX camera bundles and YAML
     # configs travel with the code.
     package_data={'ladon_ros': ['weights/*.safetensors', 'weights/*.json', 'weights/onnx/*/*', 'weights/edge/*/*',

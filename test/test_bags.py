@@ -227,7 +227,7 @@ def test_replay_publish_plays_the_stored_bytes_into_ros(tmp_path, wire_frames):
 
 
 def test_bench_bag_prints_sizes_in_the_expected_order():
-    from ladon_ros.bench.bags import format_rows, run_bag_bench
+    from ladon_bench.bags import format_rows, run_bag_bench
     rows, rep = run_bag_bench(frames=3, size=(120, 160), replay_frames=3)
     by = {r['name']: r for r in rows}
     assert by['ladon beta 4']['bytes_per_frame'] < by['ladon beta 0.25']['bytes_per_frame'] \

@@ -4,7 +4,7 @@ import json
 import pytest
 import torch
 
-from ladon_ros.bench.encoder import run_encoder_bench
+from ladon_bench.encoder import run_encoder_bench
 from ladon_ros.checkpoint import save_checkpoint
 from ladon_ros.cli import main
 from ladon_ros.models import build_model

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from ladon_ros.bench.link.netns import our_namespaces, unavailable_reason
+from ladon_bench.link.netns import our_namespaces, unavailable_reason
 from ros_harness import ros_domain
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -97,8 +97,8 @@ def test_list_defaults_become_tuples_and_configs_stay_hashable():
 
 
 def test_the_link_bench_config_uses_the_same_validator(tmp_path):
-    from ladon_ros.bench.link.cases import parse_codecs
-    from ladon_ros.bench.link.harness import BenchConfig
+    from ladon_bench.link.cases import parse_codecs
+    from ladon_bench.link.harness import BenchConfig
     base = {'cases': tuple(parse_codecs('jpeg@75')), 'rates_mbps': [5.0, 1], 'out_dir': tmp_path}
     cfg = from_mapping(BenchConfig, base)
     assert cfg.rates_mbps == (5.0, 1.0) and cfg.frames == 100 and cfg.out_dir == tmp_path

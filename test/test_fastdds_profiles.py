@@ -2,7 +2,7 @@
 default for spawned node processes; the link bench's UDP-only profile carries the same."""
 import xml.etree.ElementTree as ET
 
-from ladon_ros.bench.link.fastdds import write_udp_profile
+from ladon_bench.link.fastdds import write_udp_profile
 from ladon_ros.config_files import fleet_profile, with_fleet_profile
 
 NS = {'d': 'http://www.eprosima.com'}

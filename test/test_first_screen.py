@@ -15,7 +15,7 @@ import textwrap
 
 RUNTIME = ('ladon_ros.cli', 'ladon_ros.ros.tools.demo', 'ladon_ros.ros.tools.fleet_demo', 'ladon_ros.ros.image_source_node',
            'ladon_ros.ros.camera_encoder_node', 'ladon_ros.ros.edge_perception_node', 'ladon_ros.ros.rate_adapter_node',
-           'ladon_ros.bench.link.harness', 'ladon_ros.bench.fleet.harness')
+           'ladon_bench.link.harness', 'ladon_bench.fleet.harness')
 
 
 def test_runtime_and_a_torch_model_import_without_future_warning():

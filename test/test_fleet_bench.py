@@ -14,10 +14,10 @@ import time
 
 import pytest
 
-from ladon_ros.bench.fleet import plan as planning
-from ladon_ros.bench.fleet.accuracy import equal_accuracy, extra_settings
-from ladon_ros.bench.fleet.metrics import CellInput, batch_sizes, cell_row, floor_robots, frames_of, headline
-from ladon_ros.bench.link.floor import wire_bytes
+from ladon_bench.fleet import plan as planning
+from ladon_bench.fleet.accuracy import equal_accuracy, extra_settings
+from ladon_bench.fleet.metrics import CellInput, batch_sizes, cell_row, floor_robots, frames_of, headline
+from ladon_bench.link.floor import wire_bytes
 from ros_harness import ros_domain
 
 
@@ -60,7 +60,7 @@ def test_frames_count_once_and_need_every_result():
     frames = frames_of(recs)
     assert frames[1.0]['bytes'] == 120 + 300 + 1500 + 200
     assert frames[1.0]['t']['detections'] == 1.1
-    from ladon_ros.bench.fleet.metrics import complete
+    from ladon_bench.fleet.metrics import complete
     assert complete(frames[1.0]) and not complete(frames[2.0])
 
 
@@ -85,7 +85,7 @@ def test_cell_passes_only_when_every_robot_gets_90_percent_within_budget():
 
 
 def test_rows_read_back_from_json_for_reports_of_several_runs():
-    from ladon_ros.bench.fleet.metrics import FleetRow
+    from ladon_bench.fleet.metrics import FleetRow
     row = cell_row(_cell(robots=1), [[]])  # NaN latencies
     back = FleetRow.from_json(row.to_json())
     assert back.codec == row.codec and back.robots == 1 and math.isnan(back.latency_p50_ms)
@@ -133,7 +133,7 @@ def _run_search(answer: int, start: int, cap: int = 32, resolution: float = 0.2,
 
 
 def test_protocol_overhead_is_the_veth_bytes_beyond_frames_and_results_and_enters_the_floor():
-    from ladon_ros.bench.fleet.metrics import result_wire_bytes
+    from ladon_bench.fleet.metrics import result_wire_bytes
     recs = [_robot(10, 100.0, 10, 0.1), _robot(10, 100.0, 10, 0.1, seq0=100)]
     frames_up = 2 * 100 * wire_bytes(900)
     results_down = sum(result_wire_bytes(b) for b in (120, 300, 1500, 200)) * 200
@@ -274,8 +274,8 @@ def test_equal_accuracy_interpolates_quality_and_bytes_between_measured_qualitie
 # --- root: CPU quota and the real link -------------------------------------------------
 
 def _reason() -> str | None:
-    from ladon_ros.bench.link import cgroup
-    from ladon_ros.bench.link.netns import unavailable_reason
+    from ladon_bench.link import cgroup
+    from ladon_bench.link.netns import unavailable_reason
     return unavailable_reason() or cgroup.unavailable_reason()
 
 
@@ -286,7 +286,7 @@ needs_root = pytest.mark.skipif(REASON is not None, reason=f'fleet bench: {REASO
 @pytest.mark.netns
 @needs_root
 def test_cpu_quota_slows_a_process_and_is_removed_even_after_kill_9():
-    from ladon_ros.bench.link.cgroup import CpuQuota, cleanup_stale, our_groups
+    from ladon_bench.link.cgroup import CpuQuota, cleanup_stale, our_groups
     spin = [sys.executable, '-c', 'import time\nt=time.process_time()\nwhile time.process_time()-t<0.3: pass\n']
 
     def wall(quota):
@@ -304,7 +304,7 @@ def test_cpu_quota_slows_a_process_and_is_removed_even_after_kill_9():
     # 0.3 CPU-s at 0.2 core take >= 1.5 s whatever else runs (alone on an idle core: ~0.3 s).
     assert slow >= 0.3 / 0.2 * 0.9, slow
     # An owner killed with SIGKILL leaves its group; cleanup_stale removes it (and its processes).
-    code = ('import subprocess, sys, time; from ladon_ros.bench.link.cgroup import CpuQuota\n'
+    code = ('import subprocess, sys, time; from ladon_bench.link.cgroup import CpuQuota\n'
             'q = CpuQuota(0.5); p = subprocess.Popen(["sleep", "60"]); q.add(p.pid)\n'
             'print(q.path.name, p.pid, flush=True); time.sleep(60)\n')
     owner = subprocess.Popen([sys.executable, '-c', code], stdout=subprocess.PIPE, text=True)
@@ -325,11 +325,11 @@ def test_cpu_quota_slows_a_process_and_is_removed_even_after_kill_9():
 @needs_root
 def test_short_fleet_run_serves_two_robots_across_the_shaped_veth(tmp_path, install_space):
     """2 robots (0.5-core quota each), Ladon's middle point, 5 Mbit/s both ways, 1 edge, 3 s."""
-    from ladon_ros.bench.fleet.harness import FleetBench, FleetConfig
-    from ladon_ros.bench.fleet.report import headline_table, markdown_table, write_json
-    from ladon_ros.bench.link.cases import parse_codecs
-    from ladon_ros.bench.link.cgroup import our_groups
-    from ladon_ros.bench.link.netns import our_namespaces
+    from ladon_bench.fleet.harness import FleetBench, FleetConfig
+    from ladon_bench.fleet.report import headline_table, markdown_table, write_json
+    from ladon_bench.link.cases import parse_codecs
+    from ladon_bench.link.cgroup import our_groups
+    from ladon_bench.link.netns import our_namespaces
     mine = f'ldn{os.getpid()}_'
     cases = parse_codecs('ladon')
     cfg = FleetConfig(cases=(cases[len(cases) // 2],), rates_mbps=(5.0,), out_dir=tmp_path, robots=(2,), fps=(5.0,),
@@ -354,7 +354,7 @@ def test_short_fleet_run_serves_two_robots_across_the_shaped_veth(tmp_path, inst
 
 
 def test_announcement_period_what_if_changes_only_the_period(tmp_path):
-    from ladon_ros.bench.link.fastdds import write_udp_profile
+    from ladon_bench.link.fastdds import write_udp_profile
     default = write_udp_profile(tmp_path / 'a.xml').read_text()
     slow = write_udp_profile(tmp_path / 'b.xml', announce_s=3.0).read_text()
     assert '<nanosec>500000000</nanosec>' in default.replace(' ', '').replace('\n', '')

@@ -93,7 +93,7 @@ def _fleet_group(stack):
     machine run at a higher priority. Measured without it: while a benchmark ran its edges at
     nice -10, a survivor waited 1.3-6.6 s for the CPU to run one batch (load average 12). A
     base station runs its edge, not its neighbours' jobs."""
-    from ladon_ros.bench.link.cgroup import CpuQuota, unavailable_reason
+    from ladon_bench.link.cgroup import CpuQuota, unavailable_reason
     if unavailable_reason():
         return None
     group = stack.enter_context(CpuQuota(os.cpu_count() or 1, 'fleet'))

@@ -5,10 +5,10 @@ import struct
 
 import pytest
 
-from ladon_ros.bench.fleet import plan
-from ladon_ros.bench.fleet.metrics import FleetRow, census_overhead_split, census_per_robot_bps, join_seconds, \
+from ladon_bench.fleet import plan
+from ladon_bench.fleet.metrics import FleetRow, census_overhead_split, census_per_robot_bps, join_seconds, \
     protocol_overhead_bps
-from ladon_ros.bench.link import rtps_census
+from ladon_bench.link import rtps_census
 
 
 def test_profile_is_part_of_the_setting_and_splits_back():

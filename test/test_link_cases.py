@@ -5,9 +5,9 @@ from pathlib import Path
 
 import pytest
 
-from ladon_ros.bench.link.cases import parse_codecs, parse_rates
-from ladon_ros.bench.link.floor import BenchRow
-from ladon_ros.bench.link.report import markdown_table, write_json
+from ladon_bench.link.cases import parse_codecs, parse_rates
+from ladon_bench.link.floor import BenchRow
+from ladon_bench.link.report import markdown_table, write_json
 from ladon_ros.ros.processes import node_command, ros_arg_value
 
 POINTS = [(Path('/w/a.safetensors'), 1.28, False), (Path('/w/b.safetensors'), 5.12, False)]

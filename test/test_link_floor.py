@@ -3,7 +3,7 @@ import math
 
 import pytest
 
-from ladon_ros.bench.link.floor import BenchRow, link_floor_ms, percentile, slope_per_s, wire_bytes
+from ladon_bench.link.floor import BenchRow, link_floor_ms, percentile, slope_per_s, wire_bytes
 
 
 def test_wire_bytes_counts_fragment_headers():

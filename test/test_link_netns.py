@@ -12,7 +12,7 @@ import time
 
 import pytest
 
-from ladon_ros.bench.link.netns import (EDGE_ADDR, Impairment, NetnsLink, cleanup_stale, our_namespaces,
+from ladon_bench.link.netns import (EDGE_ADDR, Impairment, NetnsLink, cleanup_stale, our_namespaces,
                                   unavailable_reason)
 from ros_harness import ros_domain
 
@@ -102,7 +102,7 @@ def test_relay_adds_delay_and_loss():
 
 
 def test_close_removes_everything_on_sigterm():
-    code = ('import sys, time; from ladon_ros.bench.link.netns import NetnsLink\n'
+    code = ('import sys, time; from ladon_bench.link.netns import NetnsLink\n'
             'link = NetnsLink(impairment=None).create(); print(link.camera_ns, link.edge_ns, flush=True)\n'
             'time.sleep(60)\n')
     proc = subprocess.Popen([sys.executable, '-c', code], stdout=subprocess.PIPE, text=True)
@@ -119,7 +119,7 @@ def test_close_removes_everything_on_sigterm():
 
 
 def test_stale_namespaces_of_a_killed_owner_are_removed():
-    code = ('import time; from ladon_ros.bench.link.netns import NetnsLink\n'
+    code = ('import time; from ladon_bench.link.netns import NetnsLink\n'
             'link = NetnsLink().create(); print(link.camera_ns, link.edge_ns, flush=True); time.sleep(60)\n')
     proc = subprocess.Popen([sys.executable, '-c', code], stdout=subprocess.PIPE, text=True)
     try:
@@ -136,8 +136,8 @@ def test_stale_namespaces_of_a_killed_owner_are_removed():
 @pytest.mark.ros
 def test_short_bench_serves_both_codecs_across_the_shaped_veth(tmp_path, install_space, monkeypatch):
     """One codec pair (JPEG and Ladon), one link rate, a few seconds of frames."""
-    from ladon_ros.bench.link.cases import parse_codecs
-    from ladon_ros.bench.link.harness import BenchConfig, LinkBench
+    from ladon_bench.link.cases import parse_codecs
+    from ladon_bench.link.harness import BenchConfig, LinkBench
     if 'LADON_ROS_CACHE' not in os.environ:  # random fallback weights of today's architecture
         monkeypatch.setenv('LADON_ROS_CACHE', str(tmp_path / 'cache'))
     cfg = BenchConfig(cases=tuple(parse_codecs('jpeg@75,ladon')[:2]), rates_mbps=(5.0,), out_dir=tmp_path,

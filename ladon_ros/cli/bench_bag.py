@@ -17,7 +17,7 @@ def run(args) -> int:
     """Prints the table and the replay throughput."""
     import json
 
-    from ladon_ros.bench.bags import format_rows, run_bag_bench
+    from ladon_bench.bags import format_rows, run_bag_bench
     w, h = (int(v) for v in args.size.lower().split('x'))
     rows, rep = run_bag_bench(frames=args.frames, size=(h, w), hz=args.hz, replay_frames=args.replay_frames)
     print(format_rows(rows, args.hz, (h, w)))

@@ -26,8 +26,8 @@ def register(sub) -> None:
 
 def run(args) -> int:
     """Prints one row per (model, engine, device, head set, batch)."""
-    from ladon_ros.bench.edge import COLUMNS, run_edge_bench
-    from ladon_ros.bench.timing import format_table, write_rows
+    from ladon_bench.edge import COLUMNS, run_edge_bench
+    from ladon_bench.timing import format_table, write_rows
     rows, notes = run_edge_bench(models=tuple(args.models), batches=tuple(args.batches), engines=tuple(args.engines),
                                  heads=tuple(args.heads), iters=args.iters, threads=args.threads, clock=args.clock,
                                  proposals=args.proposals)

@@ -33,8 +33,8 @@ def run(args) -> int:
     """Prints the table, the ratio to the local ResNet-50 and the targets."""
     import json
 
-    from ladon_ros.bench.encoder import TARGET_MS, TARGET_RATIO, run_encoder_bench
-    from ladon_ros.bench.timing import format_table, write_rows
+    from ladon_bench.encoder import TARGET_MS, TARGET_RATIO, run_encoder_bench
+    from ladon_bench.timing import format_table, write_rows
     from ladon_ros.checkpoint import read_metadata
     from ladon_ros.weights import is_random, random_checkpoint
     ckpt = args.checkpoint or random_checkpoint(args.model)

@@ -76,7 +76,7 @@ def _ints(text: str) -> tuple[int, ...]:
 
 
 def _profiles(text: str) -> tuple[str, ...]:
-    from ladon_ros.bench.fleet.plan import DDS_PROFILES
+    from ladon_bench.fleet.plan import DDS_PROFILES
     profiles = tuple(dict.fromkeys(t.strip() for t in text.split(',') if t.strip()))
     bad = [p for p in profiles if p not in DDS_PROFILES]
     if bad or not profiles:
@@ -91,9 +91,9 @@ def is_standard(args) -> bool:
 
 def build_plan(args, points, pairs: dict) -> tuple[list, list]:
     """(cases, searches) of the run: the standard set, or the grid of the flags (+ equal accuracy)."""
-    from ladon_ros.bench.fleet import plan as planning
-    from ladon_ros.bench.fleet.accuracy import extra_settings
-    from ladon_ros.bench.link.cases import LOSSY_RATE_MBPS, parse_codecs, parse_rates
+    from ladon_bench.fleet import plan as planning
+    from ladon_bench.fleet.accuracy import extra_settings
+    from ladon_bench.link.cases import LOSSY_RATE_MBPS, parse_codecs, parse_rates
     ladon = [c.label for c in parse_codecs('ladon', points)]
     betas = [c.rate_point for c in parse_codecs('ladon', points)]
     if is_standard(args):
@@ -121,14 +121,14 @@ def run(args) -> int:
     if args.from_json:
         return report_only(args)
     if not args.plan_only:
-        from ladon_ros.bench.link.preflight import preflight
+        from ladon_bench.link.preflight import preflight
         code = preflight('bench-fleet', robot_cpu=args.robot_cpu, cleanup=args.cleanup)
         if code is not None:
             return code
-    from ladon_ros.bench.fleet.accuracy import equal_accuracy, load_or_evaluate, weights_key
-    from ladon_ros.bench.fleet.harness import FleetBench, FleetConfig
-    from ladon_ros.bench.fleet.report import headline_table, markdown_table, overhead_table, write_json
-    from ladon_ros.bench.link.cases import ladon_points
+    from ladon_bench.fleet.accuracy import equal_accuracy, load_or_evaluate, weights_key
+    from ladon_bench.fleet.harness import FleetBench, FleetConfig
+    from ladon_bench.fleet.report import headline_table, markdown_table, overhead_table, write_json
+    from ladon_bench.link.cases import ladon_points
     from ladon_ros.config import from_mapping
     t_start = time.time()
     out = Path(args.out)
@@ -194,16 +194,16 @@ def run(args) -> int:
 
 def write_plots(rows, out: Path, budget_ms: float, skipped=()) -> list[Path]:
     """``fleet_vs_robots.png`` and ``fleet_within_budget.png`` in ``out``."""
-    from ladon_ros.bench.fleet.report import plot_vs_robots, plot_within_budget
+    from ladon_bench.fleet.report import plot_vs_robots, plot_within_budget
     return [plot_vs_robots(rows, out / 'fleet_vs_robots.png', budget_ms),
             plot_within_budget(rows, out / 'fleet_within_budget.png', skipped)]
 
 
 def report_only(args) -> int:
     """Table, headline, JSON and plots from the rows of earlier runs (``--from-json``)."""
-    from ladon_ros.bench.fleet.accuracy import equal_accuracy
-    from ladon_ros.bench.fleet.metrics import FleetRow, add_queue_floor
-    from ladon_ros.bench.fleet.report import headline_table, markdown_table, write_json
+    from ladon_bench.fleet.accuracy import equal_accuracy
+    from ladon_bench.fleet.metrics import FleetRow, add_queue_floor
+    from ladon_bench.fleet.report import headline_table, markdown_table, write_json
     docs = [json.loads(Path(f).read_text()) for f in args.from_json.split(',') if f.strip()]
     rows = [add_queue_floor(FleetRow.from_json(d)) for doc in docs for d in doc['rows']]
     skipped = [s for doc in docs for s in doc.get('skipped', [])]

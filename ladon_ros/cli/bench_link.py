@@ -7,7 +7,7 @@ from pathlib import Path
 
 def register(sub) -> None:
     """Adds the ``bench-link`` subcommand."""
-    from ladon_ros.bench.link.cases import STANDARD_CODECS, STANDARD_RATES_MBPS
+    from ladon_bench.link.cases import STANDARD_CODECS, STANDARD_RATES_MBPS
     p = sub.add_parser('bench-link', help='end-to-end benchmark over two network namespaces and a tbf-shaped veth '
                                           '(needs root)')
     p.add_argument('--codecs', default=STANDARD_CODECS, type=_codec_list,
@@ -50,7 +50,7 @@ def _codec_list(text: str) -> str:
 
 def _rate_list(text: str) -> str:
     """argparse type of ``--link-mbps``: a comma list of rates ``parse_rates`` accepts."""
-    from ladon_ros.bench.link.cases import parse_rates
+    from ladon_bench.link.cases import parse_rates
     try:
         parse_rates(text)
     except ValueError:
@@ -60,18 +60,18 @@ def _rate_list(text: str) -> str:
 
 def run(args) -> int:
     """Runs the benchmark; returns 0, or 2 when this machine cannot build the link."""
-    from ladon_ros.bench.link.preflight import preflight
+    from ladon_bench.link.preflight import preflight
     code = preflight('bench-link', robot_cpu=args.robot_cpu, cleanup=args.cleanup)
     if code is not None:
         return code
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     if args.adaptive_only:
-        from ladon_ros.bench.link.adaptive_run import run_adaptive_cli
+        from ladon_bench.link.adaptive_run import run_adaptive_cli
         return run_adaptive_cli(args, out)
-    from ladon_ros.bench.link.cases import ladon_points, parse_codecs, parse_rates
-    from ladon_ros.bench.link.harness import BenchConfig, LinkBench
-    from ladon_ros.bench.link.report import markdown_table, plot_latency_vs_rate, write_json
+    from ladon_bench.link.cases import ladon_points, parse_codecs, parse_rates
+    from ladon_bench.link.harness import BenchConfig, LinkBench
+    from ladon_bench.link.report import markdown_table, plot_latency_vs_rate, write_json
     from ladon_ros.config import from_mapping
     import os
     # Random fallback weights go to a cache of this run: a cache shared with older code
@@ -92,7 +92,7 @@ def run(args) -> int:
     png = plot_latency_vs_rate(rows, out / 'link_latency_vs_rate.png')
     print(table)
     print(f'wrote {json_path}, {out / "link_table.md"}, {png}')
-    from ladon_ros.bench.link.harness import publisher_probe
+    from ladon_bench.link.harness import publisher_probe
     import json
     probe = publisher_probe(out, domain_id=44)
     (out / 'link_publisher_probe.json').write_text(json.dumps(probe, indent=1) + '\n')
@@ -106,6 +106,6 @@ def run(args) -> int:
         print(f'!!! veth counters show fewer bytes than were served for {bad}: a transport bypassed the link !!!')
         return 1
     if not args.no_adaptive:
-        from ladon_ros.bench.link.adaptive_run import run_adaptive_cli
+        from ladon_bench.link.adaptive_run import run_adaptive_cli
         return run_adaptive_cli(args, out)
     return 0

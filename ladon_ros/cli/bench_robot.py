@@ -22,8 +22,8 @@ def register(sub) -> None:
 
 def run(args) -> int:
     """Prints one row per case; returns 1 if a case never produced a message."""
-    from ladon_ros.bench.robot_footprint import default_cases, edge_cases, load_average, run_footprint
-    from ladon_ros.bench.timing import format_table, write_rows
+    from ladon_bench.robot_footprint import default_cases, edge_cases, load_average, run_footprint
+    from ladon_bench.timing import format_table, write_rows
     robot = default_cases(args.onnx_dir)
     cases = robot + edge_cases()
     unknown = set(args.cases or ()) - {c.name for c in cases}

@@ -131,7 +131,7 @@ def _register() -> None:
     atexit.register(close_all)
     # The link's signal handlers run close_all of the namespaces, then exit (SystemExit /
     # KeyboardInterrupt), which runs atexit: the groups go with them.
-    from ladon_ros.bench.link.netns import install_cleanup_handlers
+    from ladon_bench.link.netns import install_cleanup_handlers
     install_cleanup_handlers()
 
 

@@ -6,6 +6,6 @@
 - ``harness``: namespaces, both-way shaping, edges pinned to cores, players, windows.
 - ``report``: table, JSON rows and plots.
 
-It builds on ``ladon_ros.bench.link`` (namespaces, relay, UDP-only profile, cgroup quota);
+It builds on ``ladon_bench.link`` (namespaces, relay, UDP-only profile, cgroup quota);
 the robots are ``latent-player`` processes of ``ladon_ros.ros.tools.bench_nodes``. See docs/FLEET_BENCH.md.
 """

@@ -21,10 +21,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from ladon_ros.bench.link.cases import LOSSY, LOSSY_RATE_MBPS, CodecCase, LinkSetting
-from ladon_ros.bench.link.fastdds import dds_env, write_udp_profile
-from ladon_ros.bench.link.floor import BenchRow, link_floor_ms, percentile, slope_per_s, wire_bytes
-from ladon_ros.bench.link.netns import Counters, NetnsLink
+from ladon_bench.link.cases import LOSSY, LOSSY_RATE_MBPS, CodecCase, LinkSetting
+from ladon_bench.link.fastdds import dds_env, write_udp_profile
+from ladon_bench.link.floor import BenchRow, link_floor_ms, percentile, slope_per_s, wire_bytes
+from ladon_bench.link.netns import Counters, NetnsLink
 from ladon_ros.config import param, positive
 from ladon_ros.ros.processes import node_command
 
@@ -77,14 +77,8 @@ class Window:
 
 
 def ros_env(domain_id: int, profile: Path) -> dict[str, str]:
-    """The environment of ``scripts/env.sh`` (generated msgs, libraries) + UDP-only DDS."""
-    env = dict(os.environ)
-    root = Path(__file__).resolve().parents[2]
-    if 'LADON_ROS_ROOT' not in env and (root / 'scripts' / 'env.sh').is_file():
-        out = subprocess.run(['bash', '-c', 'source scripts/env.sh && env -0'], cwd=root,
-                             capture_output=True, check=True).stdout.decode()
-        env.update(dict(kv.split('=', 1) for kv in out.split('\0') if '=' in kv))
-    return dds_env(profile, domain_id, env)
+    """This process's environment (the workspace's, ``ladon_ros.workspace``) + UDP-only DDS."""
+    return dds_env(profile, domain_id, dict(os.environ))
 
 
 class RecordReader:
@@ -135,7 +129,7 @@ class LinkBench:
         cfg = self.cfg
         offload = [c for c in cfg.cases if c.codec != 'local']
         if cfg.robot_cpu:
-            from ladon_ros.bench.link.cgroup import CpuQuota
+            from ladon_bench.link.cgroup import CpuQuota
             self._quota = CpuQuota(cfg.robot_cpu, 'robot')
             self.log(f'robot side (encoder, local baseline) in a CPU quota of {cfg.robot_cpu:g} core')
         try:
@@ -237,7 +231,7 @@ class LinkBench:
     def _run_local(self) -> dict:
         cfg = self.cfg
         out = self.out / 'local_baseline.json'
-        argv = [sys.executable, '-m', 'ladon_ros.bench.link.local_baseline', '--frames', str(cfg.frames),
+        argv = [sys.executable, '-m', 'ladon_bench.link.local_baseline', '--frames', str(cfg.frames),
                 '--fps', str(cfg.fps), '--width', str(cfg.width), '--height', str(cfg.height), '--out', str(out)]
         if shutil.which('taskset'):
             argv = ['taskset', '-c', CORES['camera'], *argv]  # one robot core

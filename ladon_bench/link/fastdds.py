@@ -38,7 +38,7 @@ def _writer_profiles_xml(text: str) -> str:
 
 
 _PROFILE = """<?xml version="1.0" encoding="UTF-8"?>
-<!-- Written by ladon_ros.bench.link.fastdds: UDPv4 only (no shared memory), for the link benchmark;
+<!-- Written by ladon_bench.link.fastdds: UDPv4 only (no shared memory), for the link benchmark;
      discovery and writer settings copied from {source}. -->
 <dds xmlns="http://www.eprosima.com">
   <profiles>

@@ -11,7 +11,7 @@ import math
 from dataclasses import dataclass
 from pathlib import Path
 
-from ladon_ros.bench.link.netns import Impairment
+from ladon_bench.link.netns import Impairment
 from ladon_ros.rate.setting import LADON, EncoderSetting
 
 STANDARD_CODECS = 'raw,jpeg@50,jpeg@75,jpeg@90,webp,png,ladon,local'

@@ -1,7 +1,7 @@
 """Two network namespaces joined by a veth pair: a real, shaped link on one machine.
 
 The camera side and the edge side each get their own network namespace; a veth pair
-joins them (directly, or through a third "relay" namespace where ``ladon_ros.bench.link.relay``
+joins them (directly, or through a third "relay" namespace where ``ladon_bench.link.relay``
 adds delay and loss, since this kernel has no ``netem``). The camera's end of the veth is
 shaped with ``tc qdisc ... tbf``, so the camera -> edge direction is the slow radio link.
 
@@ -192,7 +192,7 @@ class NetnsLink:
                   'dev', dev, 'nud', 'permanent'])
         if self.impairment is not None:
             imp = self.impairment
-            self.spawn('relay', [sys.executable, '-m', 'ladon_ros.bench.link.relay',
+            self.spawn('relay', [sys.executable, '-m', 'ladon_bench.link.relay',
                                  f'{self.relay_ns}0', f'{self.relay_ns}1', '--delay-ms', str(imp.delay_ms),
                                  '--loss', str(imp.loss), '--seed', str(imp.seed)])
 

@@ -5,7 +5,7 @@ import json
 import math
 from pathlib import Path
 
-from ladon_ros.bench.link.floor import BenchRow
+from ladon_bench.link.floor import BenchRow
 
 
 def _f(x, fmt: str = '.0f') -> str:

@@ -24,7 +24,7 @@ import math
 import random
 from dataclasses import dataclass, replace
 
-from ladon_ros.bench.link.floor import DDS_MAX_DATAGRAM, IP_MTU_PAYLOAD, MSG_OVERHEAD, RTPS_OVERHEAD, UDP_HEADER, \
+from ladon_bench.link.floor import DDS_MAX_DATAGRAM, IP_MTU_PAYLOAD, MSG_OVERHEAD, RTPS_OVERHEAD, UDP_HEADER, \
     percentile, wire_bytes
 
 LADDER = (1, 2, 4, 8, 16, 32)

@@ -1,6 +1,6 @@
 """Frames encoded beforehand by the real camera encoder, so a robot replays them without torch.
 
-``python -m ladon_ros.bench.fleet.frames --setting ladon@1 --out f.json`` encodes ``--count``
+``python -m ladon_bench.fleet.frames --setting ladon@1 --out f.json`` encodes ``--count``
 synthetic camera images with the encoder ``camera_encoder`` runs by default (the ONNX back
 end for Ladon: onnxruntime + numpy + rANS; OpenCV/Pillow for image codecs) and writes them
 with ``ladon_ros.codec.wire.save_frames``. Each frame keeps its own ``encode_ms``, so the

@@ -1,4 +1,4 @@
-"""What crosses a veth, by RTPS traffic class: ``python -m ladon_ros.bench.link.rtps_census DEV SECONDS``.
+"""What crosses a veth, by RTPS traffic class: ``python -m ladon_bench.link.rtps_census DEV SECONDS``.
 
 Run inside a benchmark namespace (``ip netns exec <ns> ...``, root): counts the bytes the
 interface SENDS (Ethernet frames, as its tx counter does) for ``SECONDS`` and sorts every

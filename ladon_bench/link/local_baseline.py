@@ -4,7 +4,7 @@ A camera ticks at ``fps``; one worker on one core always takes the newest frame
 (keep-latest, as the ROS pipeline does) and runs resize + normalise + body + three
 heads. Latency = result time - capture tick; frames that were never picked are dropped.
 
-``python -m ladon_ros.bench.link.local_baseline --frames 50 --fps 10 --out row.json``
+``python -m ladon_bench.link.local_baseline --frames 50 --fps 10 --out row.json``
 (the harness runs it in the camera namespace, pinned to one core with ``taskset``).
 """
 from __future__ import annotations

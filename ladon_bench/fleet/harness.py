@@ -33,15 +33,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-from ladon_ros.bench.fleet import plan as planning
-from ladon_ros.bench.fleet.metrics import CellInput, FleetRow, cell_row, census_per_robot_bps, join_seconds, \
+from ladon_bench.fleet import plan as planning
+from ladon_bench.fleet.metrics import CellInput, FleetRow, cell_row, census_per_robot_bps, join_seconds, \
     protocol_overhead_bps
-from ladon_ros.bench.link.floor import percentile
-from ladon_ros.bench.link.cases import LOSSY, LOSSY_RATE_MBPS, CodecCase
-from ladon_ros.bench.link.cgroup import CpuQuota
-from ladon_ros.bench.link.fastdds import write_udp_profile
-from ladon_ros.bench.link.harness import RecordReader, ros_env
-from ladon_ros.bench.link.netns import EDGE_ADDR, NetnsLink, _link_stats, _run, stop_processes
+from ladon_bench.link.floor import percentile
+from ladon_bench.link.cases import LOSSY, LOSSY_RATE_MBPS, CodecCase
+from ladon_bench.link.cgroup import CpuQuota
+from ladon_bench.link.fastdds import write_udp_profile
+from ladon_bench.link.harness import RecordReader, ros_env
+from ladon_bench.link.netns import EDGE_ADDR, NetnsLink, _link_stats, _run, stop_processes
 from ladon_ros.config import param, positive
 from ladon_ros.config_files import thin_profile
 from ladon_ros.fleet.discovery import SERVERS_VAR, SUPER_CLIENT_VAR, server_command
@@ -247,7 +247,7 @@ class FleetBench:
         path = self.out / 'frames' / f'{name}.json'
         path.parent.mkdir(parents=True, exist_ok=True)
         setting = str(case.setting)
-        argv = [sys.executable, '-m', 'ladon_ros.bench.fleet.frames', '--setting', setting, '--out', str(path),
+        argv = [sys.executable, '-m', 'ladon_bench.fleet.frames', '--setting', setting, '--out', str(path),
                 '--width', str(cfg.width), '--height', str(cfg.height)]
         if shutil.which('taskset'):
             argv = ['taskset', '-c', '0', *argv]
@@ -489,7 +489,7 @@ class FleetBench:
 
     def _census_start(self, link: NetnsLink) -> list[subprocess.Popen]:
         """Starts ``rtps_census`` on both veths for the window (what each side sends, by RTPS class)."""
-        return [subprocess.Popen(['ip', 'netns', 'exec', ns, sys.executable, '-m', 'ladon_ros.bench.link.rtps_census',
+        return [subprocess.Popen(['ip', 'netns', 'exec', ns, sys.executable, '-m', 'ladon_bench.link.rtps_census',
                                   dev, f'{self.cfg.seconds:g}'], env=self.env, stdout=subprocess.PIPE,
                                  stderr=subprocess.DEVNULL, text=True)
                 for ns, dev in ((link.camera_ns, link.camera_dev), (link.edge_ns, link.edge_dev))]

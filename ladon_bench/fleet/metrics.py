@@ -11,7 +11,7 @@ import math
 from collections import defaultdict
 from dataclasses import asdict, dataclass, field, fields
 
-from ladon_ros.bench.link.floor import ETH_IP_OVERHEAD, IP_MTU_PAYLOAD, RTPS_OVERHEAD, UDP_HEADER, percentile, \
+from ladon_bench.link.floor import ETH_IP_OVERHEAD, IP_MTU_PAYLOAD, RTPS_OVERHEAD, UDP_HEADER, percentile, \
     wire_bytes
 
 RESULT_TOPICS = ('classification', 'detections', 'segmentation/compressed', 'frame_stats')
@@ -279,7 +279,7 @@ def add_queue_floor(row: FleetRow) -> FleetRow:
 
 
 def _queue_floor(c: CellInput, up_b: float, down_b: float, overhead_bps: float, edge_ms: float) -> float:
-    from ladon_ros.bench.fleet.plan import latency_link_floor
+    from ladon_bench.fleet.plan import latency_link_floor
     if up_b != up_b or c.link_mbps <= 0:
         return math.nan
     down_ms = down_wire(down_b) * 8 / (c.link_mbps * 1e6) * 1e3 if down_b == down_b else 0.0
@@ -350,7 +350,7 @@ def headline(rows: list[FleetRow], skipped: list[dict] = ()) -> list[dict]:
     floor; ``stopped_by``: what the first failing cell showed (``plan.stopped_by``).
     ``skipped``: searches not run (``plan`` skip dicts), listed with their reason.
     """
-    from ladon_ros.bench.fleet.plan import stopped_by
+    from ladon_bench.fleet.plan import stopped_by
     groups: dict[tuple, list[FleetRow]] = {}
     for r in rows:
         groups.setdefault(group_key(r), []).append(r)

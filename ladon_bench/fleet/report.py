@@ -5,7 +5,7 @@ import json
 import math
 from pathlib import Path
 
-from ladon_ros.bench.fleet.metrics import FleetRow, census_overhead_split, headline
+from ladon_bench.fleet.metrics import FleetRow, census_overhead_split, headline
 
 
 def _f(x, fmt: str = '.0f') -> str:
@@ -17,7 +17,7 @@ def _f(x, fmt: str = '.0f') -> str:
 
 
 def _queue(n) -> str:
-    from ladon_ros.bench.fleet.plan import QUEUE_MAX_N
+    from ladon_bench.fleet.plan import QUEUE_MAX_N
     return f'>={QUEUE_MAX_N}' if isinstance(n, (int, float)) and n >= QUEUE_MAX_N else _f(n, '.0f')
 
 

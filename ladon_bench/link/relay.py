@@ -8,7 +8,7 @@ multicast discovery and IP fragments of large DDS messages all pass through it
 unchanged; a dropped fragment loses the whole UDP datagram, as on a real radio link
 without link-layer retransmission.
 
-Run it as ``python -m ladon_ros.bench.link.relay DEV_A DEV_B --delay-ms 20 --loss 0.01``;
+Run it as ``python -m ladon_bench.link.relay DEV_A DEV_B --delay-ms 20 --loss 0.01``;
 on SIGINT/SIGTERM it prints one JSON line of counters and exits.
 """
 from __future__ import annotations

@@ -13,8 +13,8 @@ def preflight(name: str, *, robot_cpu: float | None, cleanup: bool) -> int | Non
         robot_cpu: The ``--robot-cpu`` quota (a cgroup is needed when set).
         cleanup: ``--cleanup``: only remove leftovers.
     """
-    from ladon_ros.bench.link import cgroup
-    from ladon_ros.bench.link.netns import cleanup_stale, unavailable_reason
+    from ladon_bench.link import cgroup
+    from ladon_bench.link.netns import cleanup_stale, unavailable_reason
     reason = unavailable_reason() or (cgroup.unavailable_reason() if robot_cpu else None)
     if reason:
         print(f'{name}: cannot run here: {reason}', file=sys.stderr)

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ladon_ros.bench import timing
+from ladon_bench import timing
 
 TARGET_RATIO = 0.06
 TARGET_MS = 25.0

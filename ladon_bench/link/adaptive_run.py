@@ -13,10 +13,10 @@ import sys
 import time
 from pathlib import Path
 
-from ladon_ros.bench.link.floor import percentile
-from ladon_ros.bench.link.harness import ROBOT_NS, LinkBench, BenchConfig, RecordReader
-from ladon_ros.bench.link.cases import CodecCase
-from ladon_ros.bench.link.netns import NetnsLink
+from ladon_bench.link.floor import percentile
+from ladon_bench.link.harness import ROBOT_NS, LinkBench, BenchConfig, RecordReader
+from ladon_bench.link.cases import CodecCase
+from ladon_bench.link.netns import NetnsLink
 from ladon_ros.rate.points import shipped_points
 from ladon_ros.rate.setting import EncoderSetting
 from ladon_ros.ros.processes import node_command
