@@ -14,8 +14,8 @@ Examples::
 With ``rate_adapter:=true`` the ``rate_adapter`` node gates the camera (the encoder reads
 ``image_gated``) and switches the encoder between the rate points of its params file
 (default: every shipped Ladon rate point); the edge serves all their checkpoints. The
-encoder must start at the adapter's ``start_point`` (with the defaults it does: the
-shipped default checkpoint is the first point).
+encoder must start at the adapter's ``start_point`` (with the defaults it does: -1 is
+the point a default encoder starts with, the shipped default rate point, beta 4).
 """
 from launch import LaunchDescription
 from launch.actions import DeclareLaunchArgument, OpaqueFunction

@@ -166,7 +166,7 @@ def _logs(procs) -> str:
 @pytest.fixture(scope='module')
 def flood(frames_file, tmp_path_factory):
     """One run: 2 honest robots, then an intruder flooding crafted frames; returns what was measured."""
-    from ladon_ros.bench.link.cgroup import CpuQuota, unavailable_reason
+    from ladon_bench.link.cgroup import CpuQuota, unavailable_reason
     logs = tmp_path_factory.mktemp('flood_logs')
     no_quota = unavailable_reason()
     with contextlib.ExitStack() as stack:
@@ -349,8 +349,15 @@ def _results_by_stamp(path) -> dict:
     return out
 
 
-def test_results_cost_a_robot_no_more_bytes_than_its_latents(frames_file, tmp_path, capsys):
-    """640x480 robot: per frame, the compact results it receives vs the latent it sent.
+def test_results_a_robot_receives_stay_compact(frames_file, tmp_path, capsys):
+    """640x480 robot: per frame, the compact results it receives, and against the latent it sent.
+
+    The contract is absolute: what crosses the robot's link back is bounded by the model's
+    outputs, not by the camera's resolution (the label map travels as PNG at the model's
+    resolution), about one beta-1 latent (~1.3 kB) per frame. Against the latent it depends
+    on the rate point: below 1 at beta 0.25 (the default until issue 21, when this test
+    asserted it), ~0.9x at beta 1, ~2.3x at beta 4 (the default now, ~500 B latents):
+    reported, not asserted.
 
     Both directions are counted the same way: the serialized CDR message (``raw=True``
     subscriptions: payload plus every field, header and the 4-byte encapsulation), i.e. what
@@ -391,8 +398,10 @@ def test_results_cost_a_robot_no_more_bytes_than_its_latents(frames_file, tmp_pa
     ]
     with capsys.disabled():
         print('\n' + '\n'.join(report))
-    assert statistics.median(ratio) <= 1.0, report
-    assert ratio[-1] <= 1.0, report  # every frame, not only the median
+    # Measured at 640x480 (seed-3 scenes): median 1,192-1,228 B, max 1,400-1,416 B (detections
+    # ~570, PNG label map ~380, classification 164, frame_stats 116).
+    assert statistics.median(back) <= 1300, report
+    assert max(back) <= 1600, report  # every frame, not only the median
 
 
 # --- a site: robots on a LAN, an IP router, the base station on another subnet -------------
@@ -418,7 +427,7 @@ class _Site:
         self.made: list[str] = []
 
     def _ip(self, *args):
-        from ladon_ros.bench.link.netns import _run
+        from ladon_bench.link.netns import _run
         _run(['ip', *args])
 
     def _ns(self, name):
@@ -448,7 +457,7 @@ class _Site:
         port = self._leaf(self.base, f'{self.base}e', BASE_ADDR, f'{BASE_NET}.1')
         self._ip(*gw, 'addr', 'add', f'{BASE_NET}.1/24', 'dev', port)
         self._ip(*gw, 'link', 'set', port, 'up')
-        from ladon_ros.bench.link.netns import _run
+        from ladon_bench.link.netns import _run
         _run(['ip', 'netns', 'exec', self.router, 'sysctl', '-qw', 'net.ipv4.ip_forward=1'])
         return self
 
@@ -461,12 +470,12 @@ class _Site:
         return p
 
     def stop_all(self):
-        from ladon_ros.bench.link.netns import stop_processes
+        from ladon_bench.link.netns import stop_processes
         stop_processes(self.procs, timeout_s=10.0)
         self.procs.clear()
 
     def close(self):
-        from ladon_ros.bench.link.netns import _kill_ns_pids, _run
+        from ladon_bench.link.netns import _kill_ns_pids, _run
         self.stop_all()
         for ns in reversed(self.made):
             _kill_ns_pids(ns)
@@ -493,8 +502,8 @@ def test_site_robots_behind_a_router_need_the_discovery_server(frames_file, tmp_
     """Negative control: SIMPLE discovery, base sees no robot. Discovery server at the base: all served."""
     import shutil
 
-    from ladon_ros.bench.link.fastdds import dds_env, write_udp_profile
-    from ladon_ros.bench.link.netns import unavailable_reason
+    from ladon_bench.link.fastdds import dds_env, write_udp_profile
+    from ladon_bench.link.netns import unavailable_reason
     from ladon_ros.ros.processes import node_command
     why = unavailable_reason()
     if why:
@@ -560,7 +569,7 @@ def test_site_robots_behind_a_router_need_the_discovery_server(frames_file, tmp_
             print('\n' + '\n'.join(report))
     finally:
         site.close()
-    from ladon_ros.bench.link.netns import _run
+    from ladon_bench.link.netns import _run
     left = [ns for ns in (site.router, site.base, *site.robots)
             if ns in _run(['ip', 'netns', 'list'], check=False).stdout.split()]
     assert not left, f'namespaces left behind: {left}'

@@ -94,3 +94,22 @@ def test_declared_parameters_are_described_with_ranges():
         assert (d[0].integer_range[0].from_value, d[0].integer_range[0].to_value) == (-1, 100)
         assert d[1].floating_point_range[0].to_value == 1000.0
         assert P.read(node, P.CameraEncoderConfig).codec == 'ladon'
+
+
+def test_the_rate_adapter_starts_where_a_default_camera_encoder_starts():
+    # start_point -1: the index of the shipped default rate point (beta 4, the third shipped point),
+    # so the adapter and an encoder with default parameters agree without anyone counting indexes.
+    from ladon_ros.weights import default_checkpoint, shipped_camera_bundle
+    cfg = from_mapping(P.RateAdapterConfig, {})
+    assert cfg.start_point == -1
+    settings = cfg.settings()
+    assert settings[cfg.start_index()].checkpoint_path() == default_checkpoint('ladon')
+    assert str(settings[cfg.start_index()]) == 'ladon@4'
+    # The camera encoder's own default agrees: its checkpoint and its ONNX bundle are beta 4.
+    assert resolve_ladon_checkpoint('', '', 0.0) == default_checkpoint('ladon')
+    assert shipped_camera_bundle().name == default_checkpoint('ladon').stem
+    # Explicit indexes are kept; a ladder without the default starts at its first point.
+    assert from_mapping(P.RateAdapterConfig, {'start_point': 1}).start_index() == 1
+    assert from_mapping(P.RateAdapterConfig, {'points': ['jpeg@50', 'jpeg@20']}).start_index() == 0
+    with pytest.raises(P.ConfigError, match='start_point: -2 is outside'):
+        from_mapping(P.RateAdapterConfig, {'start_point': -2})

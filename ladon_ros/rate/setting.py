@@ -4,7 +4,7 @@ Written ``<codec>[@<value>]`` or ``ladon:<checkpoint>``:
 
 - ``raw``, ``jpeg``, ``jpeg@50``, ``png@3``, ``webp@90``: an image codec; the value is
   its quality (JPEG/WebP) or compression level (PNG); none = the codec's default.
-- ``ladon``: the shipped default Ladon checkpoint (the most accurate rate point).
+- ``ladon``: the shipped default Ladon checkpoint (``weights.DEFAULT_RATE_POINT``).
 - ``ladon@0.25``: the shipped Ladon checkpoint of the default model at rate point
   (beta) 0.25; the ``camera_encoder`` resolves it from its ``rate_point`` parameter.
 - ``ladon:/path/x.safetensors``: an explicit Ladon checkpoint.

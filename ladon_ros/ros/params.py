@@ -118,7 +118,7 @@ class CameraEncoderConfig:
     model: str = param('', "Ladon model id the checkpoint must be; '' = any (default model when checkpoint is '')",
                        check=check_model)
     rate_point: float = param(0.0, "Shipped rate point (beta) to use when checkpoint is ''; "
-                              '0 = the most accurate (lowest beta)', range=(0.0, 1000.0))
+                              '0 = the shipped default (beta 4: fewest bytes at equal accuracy; docs/TRAINING.md)', range=(0.0, 1000.0))
     quality: int = param(-1, 'Image codec quality (jpeg/webp 1..100, png 0..9); -1 = codec default',
                          range=(-1, 100))
     device: str = param('cpu', "Torch device of the encoder ('cpu', 'cuda', 'cuda:0')", check=check_device)
@@ -228,8 +228,9 @@ class RateAdapterConfig:
         [''], "Rate points the encoder switches between, as encoder settings (ladon@<beta>, "
         "ladon:<checkpoint>, jpeg@<quality>, raw, ...); [''] = every trained shipped Ladon rate point",
         check=each(check_encoder_setting))
-    start_point: int = param(0, 'Index in points of the setting the camera encoder was started with',
-                             range=(0, 1000))
+    start_point: int = param(-1, 'Index in points of the setting the camera encoder was started with; -1 = '
+                             "the camera_encoder's default (the shipped default rate point when it is among "
+                             'points, else 0)', range=(-1, 1000))
     budget_ms: float = param(250.0, 'End-to-end latency budget, capture -> results [ms]', range=(1.0, 60000.0))
     camera_fps: float = param(5.0, "Frames per second the camera offers (image_source rate_hz) [Hz]",
                               range=(0.1, 120.0))
@@ -241,6 +242,17 @@ class RateAdapterConfig:
         n = len(self.settings())
         if self.start_point >= n:
             raise ConfigError(f'start_point: {self.start_point} is not an index of points (0..{n - 1})')
+
+    def start_index(self) -> int:
+        """``start_point``, with -1 resolved to where a camera_encoder with default parameters starts."""
+        if self.start_point >= 0:
+            return self.start_point
+        from ladon_ros.weights import default_checkpoint
+        default = default_checkpoint('ladon').resolve()
+        for i, s in enumerate(self.settings()):
+            if s.codec == 'ladon' and s.checkpoint_path().resolve() == default:
+                return i
+        return 0
 
     def settings(self) -> list:
         """The rate points as ``EncoderSetting``s (the shipped Ladon ones for [''])."""

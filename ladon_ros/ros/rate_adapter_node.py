@@ -64,7 +64,7 @@ class RateAdapterNode(Node):
         cfg = read(self, RateAdapterConfig)
         settings = cfg.settings()
         self.core = RateAdapter(settings, PolicyConfig(budget_ms=cfg.budget_ms, camera_fps=cfg.camera_fps),
-                                edge_ms=cfg.edge_ms, start_point=cfg.start_point)
+                                edge_ms=cfg.edge_ms, start_point=cfg.start_index())
         self.settings, self.edge_ms = settings, cfg.edge_ms
         self.set_cli = self.create_client(SetParameters, f'{cfg.encoder_node}/set_parameters')
         self.state_cli = self.create_client(ChangeState, f'{cfg.encoder_node}/change_state')

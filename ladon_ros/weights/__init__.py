@@ -25,6 +25,12 @@ WEIGHTS_DIR = Path(__file__).resolve().parent
 BUNDLES_DIR = WEIGHTS_DIR / 'onnx'
 DEFAULT_LADON = 'ladon_small'
 DEFAULT_TEACHER = 'teacher_small'
+# The rate point a node runs when none is chosen (docs/TRAINING.md, "Which rate point to run"):
+# beta 4 is the shipped point that sends fewer bytes than WebP at equal accuracy on every task
+# (501 B/frame on the quick set); the richer points buy a little accuracy for 2.6-3.7x the
+# bytes, which WebP sells cheaper. A model that does not ship it defaults to its most accurate
+# (lowest beta) point.
+DEFAULT_RATE_POINT = 4.0
 RANDOM_NOTE = 'RANDOM WEIGHTS (untrained): results are meaningless'
 
 
@@ -46,14 +52,22 @@ def ladon_rate_points(model_id: str = DEFAULT_LADON) -> list[tuple[Path, Checkpo
     return sorted(found, key=lambda pm: pm[1].rate_point)
 
 
+def default_index(rate_points: list[float]) -> int:
+    """Index of the default among ``rate_points`` (sorted ascending): ``DEFAULT_RATE_POINT``, else 0."""
+    for i, beta in enumerate(rate_points):
+        if math.isclose(beta, DEFAULT_RATE_POINT, rel_tol=1e-6):
+            return i
+    return 0
+
+
 def default_checkpoint(kind: str = 'ladon', model_id: str | None = None) -> Path:
     """The shipped checkpoint for ``kind`` ('ladon' or 'teacher').
 
-    For 'ladon' it is the most accurate shipped rate point (the lowest beta): on the small
-    synthetic-world model the higher betas lose most of the detection accuracy (see
-    docs/TRAINING.md), and the embedded default should show what the heads can do. Other
-    rate points are chosen explicitly (ROS parameter ``rate_point``, or a checkpoint path).
-    Falls back to ``random_checkpoint`` when nothing is shipped.
+    For 'ladon' it is the shipped rate point ``DEFAULT_RATE_POINT`` (beta 4, the one that pays
+    on a slow link; docs/TRAINING.md), or the most accurate one (the lowest beta) of a model
+    that does not ship it. Other rate points are chosen explicitly (ROS parameter
+    ``rate_point``, or a checkpoint path). Falls back to ``random_checkpoint`` when nothing is
+    shipped.
 
     Args:
         kind: 'ladon' or 'teacher'.
@@ -62,7 +76,9 @@ def default_checkpoint(kind: str = 'ladon', model_id: str | None = None) -> Path
     if kind == 'ladon':
         model_id = model_id or DEFAULT_LADON
         points = ladon_rate_points(model_id)
-        return points[0][0] if points else random_checkpoint(model_id)
+        if not points:
+            return random_checkpoint(model_id)
+        return points[default_index([m.rate_point for _, m in points])][0]
     if kind == 'teacher':
         model_id = model_id or DEFAULT_TEACHER
         for path, meta in shipped_checkpoints():
@@ -78,7 +94,7 @@ def resolve_ladon_checkpoint(checkpoint: str = '', model: str = '', rate_point: 
     Args:
         checkpoint: Explicit file ('' = a shipped one).
         model: Required model id ('' = any; the default model when picking a shipped one).
-        rate_point: Shipped rate point to pick (0 = the default: the most accurate one).
+        rate_point: Shipped rate point to pick (0 = the default, ``DEFAULT_RATE_POINT``).
 
     Raises:
         ConfigError: The file is of another model/kind, or no shipped file has that rate point.
@@ -110,8 +126,8 @@ def shipped_camera_bundle(checkpoint: str = '', model: str = '', rate_point: flo
     """The shipped ONNX camera bundle of the checkpoint ``resolve_ladon_checkpoint`` picks (no torch).
 
     The same rule over the bundles' ``camera.json``: ``checkpoint`` '' = a shipped rate point
-    of ``model`` (default ``DEFAULT_LADON``): ``rate_point``, or the most accurate one (the
-    lowest beta) when 0; an explicit ``checkpoint`` must be one of the shipped files.
+    of ``model`` (default ``DEFAULT_LADON``): ``rate_point``, or the default one
+    (``default_index``) when 0; an explicit ``checkpoint`` must be one of the shipped files.
 
     Raises:
         ConfigError: No shipped bundle matches (an own checkpoint: export it with
@@ -135,7 +151,8 @@ def shipped_camera_bundle(checkpoint: str = '', model: str = '', rate_point: flo
     if not found:
         raise ConfigError(f'no shipped ONNX camera bundle for checkpoint={checkpoint!r} model={model!r} '
                           f'rate_point={rate_point}; {hint}')
-    return min(found, key=lambda fi: fi[1]['rate_point'])[0]
+    found.sort(key=lambda fi: fi[1]['rate_point'])
+    return found[default_index([i['rate_point'] for _, i in found])][0]
 
 
 def is_random(meta: CheckpointMeta) -> bool:
