@@ -177,6 +177,25 @@ def to_label_info(classes: TaskClasses, task: str, header: Header, threshold: fl
         VisionClass(class_id=i, class_name=name) for i, name in enumerate(classes.for_task(task))])
 
 
+def head_messages(results: FrameResults, wants: tuple[str, ...], header: Header,
+                  sequence: int = 0) -> list[tuple[str, object]]:
+    """The robot's compact result messages of one served frame, for the heads in ``wants``.
+
+    Returns (topic key, message) pairs, in publishing order: ``classification``
+    (Classification), ``detections`` (Detection2DArray), ``segmentation_png`` (the label map
+    as PNG at the model's resolution). The edge publishes them with the frame's FrameStats;
+    ``serialize_compact_results`` measures their cost.
+    """
+    out = []
+    if 'classification' in wants:
+        out.append(('classification', to_classification(results, header)))
+    if 'detection' in wants:
+        out.append(('detections', to_detections(results, header, sequence)))
+    if 'segmentation' in wants:
+        out.append(('segmentation_png', labels_to_compressed(results.compact_segmentation(), header)))
+    return out
+
+
 def serialize_compact_results(results: FrameResults, wants: tuple[str, ...]) -> int:
     """Builds and serialises (CDR) the compact result messages of one served frame, as the edge
     publishes them for the heads in ``wants`` plus its FrameStats; returns their bytes.
@@ -187,12 +206,6 @@ def serialize_compact_results(results: FrameResults, wants: tuple[str, ...]) -> 
 
     from ladon_ros.msg import FrameStats
     h = Header()
-    msgs = []
-    if 'classification' in wants:
-        msgs.append(to_classification(results, h))
-    if 'detection' in wants:
-        msgs.append(to_detections(results, h, 0))
-    if 'segmentation' in wants:
-        msgs.append(labels_to_compressed(results.compact_segmentation(), h))
+    msgs = [m for _, m in head_messages(results, wants, h)]
     msgs.append(FrameStats(header=h, decode_ms=results.timings_ms['decode'], heads_ms=results.timings_ms['heads']))
     return sum(len(serialize_message(m)) for m in msgs)

@@ -10,6 +10,7 @@ import collections
 
 import numpy as np
 from diagnostic_msgs.msg import DiagnosticStatus
+from rclpy.event_handler import PublisherEventCallbacks, SubscriptionEventCallbacks
 from sensor_msgs.msg import CompressedImage, Image
 from std_msgs.msg import Header
 
@@ -18,8 +19,7 @@ from ladon_ros.fleet.queue import RobotAccount
 from ladon_ros.msg import (Classification, Detection2DArray, FrameStats, LatentFrame, LinkFeedback)
 from ladon_ros.results import FrameResults
 from ladon_ros.ros import qos
-from ladon_ros.ros.conversions import (labels_to_compressed, labels_to_image, rgb_to_image, to_classification,
-                                      to_detections)
+from ladon_ros.ros.conversions import head_messages, labels_to_image, rgb_to_image
 from ladon_ros.ros.diagnostics import status
 from ladon_ros.ros.stats import LinkStats
 from ladon_ros.visualize import annotate, colorize_labels
@@ -47,7 +47,15 @@ class RobotChannel:
         self._serving_since_ns: int | None = None  # until its first result after set_serving(True)
         self.held = None  # while not serving: its newest (message, arrival [ns, node clock])
         self.served_here = False  # a result published since set_serving(True)
-        pub = node.create_lifecycle_publisher
+        # No QoS event handlers on the per-robot publishers: rclpy's defaults (two per
+        # publisher: incompatible QoS and type warnings) are waitables that the executor walks
+        # in Python on every wake, 16 per robot; with 16 robots that walk was 38 % of the
+        # edge's CPU (py-spy, docs/FLEET_BENCH.md). A mismatched reader still logs the
+        # warning on its own side.
+        events = PublisherEventCallbacks(use_default_callbacks=False)
+
+        def pub(msg_type, name, profile):
+            return node.create_lifecycle_publisher(msg_type, name, profile, event_callbacks=events)
         self.pubs = {
             'classification': pub(Classification, topic(ns, 'perception/classification'), qos.RESULTS),
             'detections': pub(Detection2DArray, topic(ns, 'perception/detections'), qos.RESULTS),
@@ -75,8 +83,18 @@ class RobotChannel:
         self.skipped: collections.Counter = collections.Counter()
 
     def _subscribe(self) -> None:
+        # One event handler, not rclpy's default two: a best-effort, volatile reader with no
+        # deadline or liveliness (qos.LATENT) is compatible with every writer's QoS, so only a
+        # robot publishing another LatentFrame definition (an old build) is worth a warning.
+        events = SubscriptionEventCallbacks(incompatible_type=self._incompatible_type, use_default_callbacks=False)
         self.sub = self.node.create_subscription(LatentFrame, topic(self.ns, 'latent'),
-                                                 lambda m: self.on_latent(self, m), qos.LATENT)
+                                                 lambda m: self.on_latent(self, m), qos.LATENT,
+                                                 event_callbacks=events)
+
+    def _incompatible_type(self, _event) -> None:
+        self.node.get_logger().warning(
+            f'{topic(self.ns, "latent")}: a publisher offers another LatentFrame type (a robot of another '
+            'ladon_ros build?): its frames are not received')
 
     def set_serving(self, serving: bool, now_ns: int) -> None:
         """Serve this robot from now on (``now_ns``: the node's clock), or only listen."""
@@ -142,12 +160,9 @@ class RobotChannel:
         frame was served: nothing is published on it.
         """
         h, frame = arrival.header, arrival.frame
-        if 'classification' in wants:
-            self.pubs['classification'].publish(to_classification(results, h))
-        if 'detection' in wants:
-            self.pubs['detections'].publish(to_detections(results, h, arrival.sequence))
+        for key, msg in head_messages(results, wants, h, arrival.sequence):
+            self.pubs[key].publish(msg)
         if 'segmentation' in wants:
-            self.pubs['segmentation_png'].publish(labels_to_compressed(results.compact_segmentation(), h))
             # The big images are rendered only while somebody listens: with nobody subscribed
             # they would cost edge CPU (fleet capacity) for nothing.
             if self._wanted('segmentation'):
