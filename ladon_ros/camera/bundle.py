@@ -13,9 +13,9 @@ checkpoints (``ladon_ros.weights.shipped_camera_bundle``).
 """
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
+from ladon_ros.bundle_file import read_index
 from ladon_ros.codec.latent.coder import LatentCoder
 from ladon_ros.codec.latent.quantize import EncoderWeights
 from ladon_ros.codec.latent.tables import EntropyTables
@@ -26,11 +26,7 @@ BUNDLE_FORMAT = 'ladon_ros.camera/1'
 def read_bundle_info(folder: str | Path) -> dict:
     """Reads and validates ``camera.json``."""
     path = Path(folder) / 'camera.json'
-    if not path.is_file():
-        raise FileNotFoundError(f'{path} not found: run `ladon-ros export` first')
-    info = json.loads(path.read_text())
-    if info.get('format') != BUNDLE_FORMAT:
-        raise ValueError(f'{path}: format {info.get("format")!r}, expected {BUNDLE_FORMAT!r}')
+    info = read_index(folder, 'camera.json', BUNDLE_FORMAT, 'ladon-ros export')
     info['input_size'] = tuple(int(v) for v in info['input_size'])
     info['latent_shape'] = tuple(int(v) for v in info['latent_shape'])
     if len(info['input_size']) != 2 or len(info['latent_shape']) != 3 or len(str(info['weights_hash'])) < 16:

@@ -18,9 +18,9 @@ writer is ``ladon_ros.export.edge_bundle``.
 """
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
+from ladon_ros.bundle_file import read_index
 from ladon_ros.checkpoint import CheckpointMeta
 
 EDGE_BUNDLE_FORMAT = 'ladon_ros.edge/1'
@@ -30,11 +30,7 @@ SHIPPED_EDGE_DIR = Path(__file__).resolve().parents[1] / 'weights' / 'edge'
 def read_edge_bundle(folder: str | Path) -> tuple[dict, CheckpointMeta]:
     """Reads and validates ``edge.json``: (the file's fields, the checkpoint's metadata)."""
     path = Path(folder) / 'edge.json'
-    if not path.is_file():
-        raise FileNotFoundError(f'{path} not found: run `ladon-ros export --edge` first')
-    info = json.loads(path.read_text())
-    if info.get('format') != EDGE_BUNDLE_FORMAT:
-        raise ValueError(f'{path}: format {info.get("format")!r}, expected {EDGE_BUNDLE_FORMAT!r}')
+    info = read_index(folder, 'edge.json', EDGE_BUNDLE_FORMAT, 'ladon-ros export --edge')
     meta = CheckpointMeta.from_json(info['meta'])
     needed = ['body', 'classification', 'segmentation', 'detection']
     needed += ['decoder', 'tables'] if meta.kind == 'ladon' else ['stem']
