@@ -2,7 +2,8 @@
 
 Runtime: ``camera`` (robot side), ``codec`` (wire formats, the latent codec), ``edge`` and
 ``fleet`` (base stations), ``rate`` (rate control), ``models``, ``checkpoint``, ``weights``.
-Tools: ``train``, ``data``, ``eval``, ``export``, ``bench``, ``reference``, ``cli``.
+Tools: ``train``, ``data``, ``eval``, ``export``, ``reference``, ``cli`` (and the benchmark lab,
+the sibling package ``ladon_bench``).
 Everything outside ``ladon_ros.ros`` (the thin ROS layer) imports without rclpy; the
 layout is in docs/CONTRACTS.md.
 """
