@@ -93,6 +93,15 @@ def test_rows_read_back_from_json_for_reports_of_several_runs():
     assert headline([back]) == headline([row]) or math.isnan(headline([row])[0]['within_over_floor'])
 
 
+def test_plots_survive_a_cell_where_no_robot_got_a_result(tmp_path):
+    # An overload cell (96 robots on 2 cores) once served nobody in its window: the log-scaled
+    # latency axis had no positive value and matplotlib raised after the run, losing the plots.
+    from ladon_bench.fleet.report import plot_vs_robots
+    empty = cell_row(_cell(robots=96), [[] for _ in range(3)])
+    assert math.isnan(empty.latency_p95_ms)
+    assert plot_vs_robots([empty], tmp_path / 'vs.png', 250.0).is_file()
+
+
 def test_veth_checks_catch_a_bypass():
     recs = [_robot(10, 100.0, 10, 0.1)]
     honest = cell_row(_cell(robots=1), recs)

@@ -235,11 +235,18 @@ def plot_vs_robots(rows: list[FleetRow], path: str | Path, budget_ms: float) -> 
         axes[0][j].axhline(budget_ms, color='k', ls='--', lw=0.8)
         axes[1][j].axhline(0.9 * fps, color='k', ls='--', lw=0.8)
         axes[0][j].set_title(f'{setting} {link:g} Mbit/s, {fps:g} Hz, {edges} edge(s)', fontsize=9)
-        for ax in (axes[0][j], axes[1][j]):
+        # A cell where no robot got a result (an overload cell) has no latency to plot: log
+        # axes over no finite positive value make matplotlib raise at layout time.
+        has_latency = any(math.isfinite(r.latency_p95_ms) and r.latency_p95_ms > 0 for r in cells)
+        for ax in (axes[0][j], axes[1][j]) if has_latency else (axes[1][j],):
             ax.set_xscale('log', base=2)
+        for ax in (axes[0][j], axes[1][j]):
             ax.grid(True, alpha=0.3)
             ax.set_xlabel('robots')
-        axes[0][j].set_yscale('log')
+        if has_latency:
+            axes[0][j].set_yscale('log')
+        else:
+            axes[0][j].text(0.5, 0.5, 'no result in the window', transform=axes[0][j].transAxes, ha='center')
         axes[0][j].set_ylabel('capture -> results at robot [ms]\n(solid p95, dotted p50; -- budget)', fontsize=8)
         axes[1][j].set_ylabel('delivered fps, worst robot\n(-- 90 %)', fontsize=8)
         axes[1][j].set_ylim(bottom=0)
