@@ -52,24 +52,23 @@ class RobotChannel:
         # in Python on every wake, 16 per robot; with 16 robots that walk was 38 % of the
         # edge's CPU (py-spy, docs/FLEET_BENCH.md). A mismatched reader still logs the
         # warning on its own side.
-        events = PublisherEventCallbacks(use_default_callbacks=False)
-
-        def pub(msg_type, name, profile):
-            return node.create_lifecycle_publisher(msg_type, name, profile, event_callbacks=events)
+        quiet = {'event_callbacks': PublisherEventCallbacks(use_default_callbacks=False)}
+        pub = node.create_lifecycle_publisher
         self.pubs = {
-            'classification': pub(Classification, topic(ns, 'perception/classification'), qos.RESULTS),
-            'detections': pub(Detection2DArray, topic(ns, 'perception/detections'), qos.RESULTS),
+            'classification': pub(Classification, topic(ns, 'perception/classification'), qos.RESULTS, **quiet),
+            'detections': pub(Detection2DArray, topic(ns, 'perception/detections'), qos.RESULTS, **quiet),
             # The robot's compact results contract (what may cross its slow link back):
             # classification, detections, the label map as PNG at the model's resolution in
             # the camera's aspect ratio (image_transport 'compressed' naming; upsample it
             # nearest to the camera size) and frame_stats. The raw label map, overlay and
             # debug images are 100-1000x larger: for base-station viewers only.
-            'segmentation_png': pub(CompressedImage, topic(ns, 'perception/segmentation/compressed'), qos.RESULTS),
-            'segmentation': pub(Image, topic(ns, 'perception/segmentation'), qos.RESULTS),
-            'overlay': pub(Image, topic(ns, 'perception/segmentation_overlay'), qos.RESULTS),
-            'debug': pub(Image, topic(ns, 'perception/debug_image'), qos.RESULTS),
-            'stats': pub(FrameStats, topic(ns, 'perception/frame_stats'), qos.RESULTS),
-            'feedback': pub(LinkFeedback, topic(ns, 'link_feedback'), qos.FEEDBACK),
+            'segmentation_png': pub(CompressedImage, topic(ns, 'perception/segmentation/compressed'), qos.RESULTS,
+                                    **quiet),
+            'segmentation': pub(Image, topic(ns, 'perception/segmentation'), qos.RESULTS, **quiet),
+            'overlay': pub(Image, topic(ns, 'perception/segmentation_overlay'), qos.RESULTS, **quiet),
+            'debug': pub(Image, topic(ns, 'perception/debug_image'), qos.RESULTS, **quiet),
+            'stats': pub(FrameStats, topic(ns, 'perception/frame_stats'), qos.RESULTS, **quiet),
+            'feedback': pub(LinkFeedback, topic(ns, 'link_feedback'), qos.FEEDBACK, **quiet),
         }
         self.on_latent = on_latent
         self.sub = None
