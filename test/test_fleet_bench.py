@@ -64,6 +64,32 @@ def test_frames_count_once_and_need_every_result():
     assert complete(frames[1.0]) and not complete(frames[2.0])
 
 
+def _bundled(recs: list[dict]) -> list[dict]:
+    """The same frames as the thin robot receives them: one perception/results message each."""
+    out = {}
+    for r in recs:
+        b = out.setdefault(r['stamp'], {'topic': 'results', 'bytes': 0})
+        b['bytes'] += r['bytes']
+        b.update({k: v for k, v in r.items() if k not in ('topic', 'bytes')} if r['topic'] == 'frame_stats' else {})
+    return list(out.values())
+
+
+def test_one_results_message_per_frame_is_a_complete_frame_with_less_framing():
+    split = _robot(10.0, 100.0, 10.0, 0.05) + _robot(10.0, 100.0, 10.0, 0.06)
+    one = _bundled(_robot(10.0, 100.0, 10.0, 0.05)) + _bundled(_robot(10.0, 100.0, 10.0, 0.06))
+    frames = frames_of(one)
+    assert len(frames) == 100 and all(len(f['t']) == 1 and 'stats' in f for f in frames.values())
+    a, b = cell_row(_cell(robots=1), [split[:400]]), cell_row(_cell(robots=1), [one[:100]])
+    assert a.extra['frames_delivered'] == b.extra['frames_delivered'] == 100
+    assert a.extra['bytes_down_per_frame'] == b.extra['bytes_down_per_frame']  # the same CDR bytes
+    assert (a.extra['result_messages_per_frame'], b.extra['result_messages_per_frame']) == (4, 1)
+    # Three datagrams fewer per frame: the down link carries more robots, and the same veth
+    # bytes leave more per-robot overhead once the modelled messages are fewer.
+    assert b.extra['floor_link_down_robots'] > a.extra['floor_link_down_robots']
+    assert b.extra['overhead_down_bps_per_robot'] > a.extra['overhead_down_bps_per_robot']
+    assert b.edges == a.edges and b.fps_delivered_min == a.fps_delivered_min
+
+
 def test_cell_passes_only_when_every_robot_gets_90_percent_within_budget():
     fast = _robot(10, 100.0, 10, 0.1)
     ok = cell_row(_cell(), [fast, _robot(10, 100.0, 10, 0.1, seq0=50)])

@@ -16,6 +16,7 @@ def test_profile_is_part_of_the_setting_and_splits_back():
     assert plan.with_profile('lossy', 'thin') == 'lossy+thin'
     assert plan.split_setting('clean') == ('clean', 'fleet')
     assert plan.split_setting('lossy+thin') == ('lossy', 'thin')
+    assert plan.split_setting(plan.with_profile('clean', 'thin-split')) == ('clean', 'thin-split')
     with pytest.raises(ValueError):
         plan.with_profile('clean', 'zenoh')
     s = [plan.Search('ladon@1', 'clean', 5.0, 2.0, 1), plan.Search('ladon@1', 'clean', 5.0, 2.0, 2)]

@@ -100,10 +100,11 @@ class Robots:
         self.procs.start_command(label, [
             sys.executable, '-m', 'ladon_ros.ros.tools.bench_nodes', 'latent-player', '--frames', str(self.frames),
             '--rate-hz', f'{RATE_HZ:g}', '--results', str(rec), '--results-qos', 'best_effort',
+            '--results-topic', 'bundle',  # the thin robot's results: one message per frame
             '--ros-args', '-r', f'__ns:={ns}'], env=self.env)
 
     def records(self, ns: str, latest: bool = True) -> list[dict]:
-        """frame_stats records of ``ns`` (its latest process's, or all its processes')."""
+        """perception/results records of ``ns`` (its latest process's, or all its processes')."""
         keys = [k for k in self.files if k.startswith(ns + '#')]
         rows = []
         for k in (keys[-1:] if latest else keys):
@@ -113,7 +114,7 @@ class Robots:
                         r = json.loads(line)
                     except ValueError:
                         continue  # a line still being written
-                    if r.get('topic') == 'frame_stats':
+                    if r.get('topic') == 'results':
                         rows.append(r)
         return rows
 
@@ -191,6 +192,9 @@ def test_thin_fleet_discovery_failover_join_and_server_loss(frames_file, tmp_pat
                         params={**EDGE_PARAMS, 'edge_id': ns.strip('/')}, env=edge_env)
         assert robots.wait(lambda: all(robots.records(ns) for ns in ROBOTS), 120), \
             'not every robot served within 120 s\n' + logs()
+        # A robot that subscribes only perception/results gets every head's result in it.
+        first = robots.records(ROBOTS[0])[0]
+        assert first['classes'] >= 1 and first['png_bytes'] > 0 and first['seq'] >= 0, first
 
         # 1. A robot's participant learns only the endpoints it matches: its own topics.
         lister = procs.start_command('lister', [sys.executable, '-c', LIST_GRAPH, '/robot1', '4'], env=robot_env)

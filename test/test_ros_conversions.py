@@ -104,6 +104,22 @@ def test_results_to_messages():
     assert [(c.class_id, c.class_name) for c in info.class_map][:2] == [(0, 'background'), (1, 'region_1')]
 
 
+def test_perception_results_hold_the_parts_of_one_frame():
+    from ladon_ros.msg import FrameStats
+    r, h = _results(), Header(frame_id='cam')
+    h.stamp.sec = 12
+    stats = FrameStats(header=h, sequence=17, codec='ladon', payload_bytes=501, served_by='base1')
+    parts = cv.head_messages(r, ('classification', 'detection', 'segmentation'), h, 17)
+    msg = cv.to_perception_results(parts, stats)
+    assert msg.header == h and msg.stats == stats
+    assert msg.classification == parts[0][1] and msg.detections == parts[1][1] and msg.segmentation == parts[2][1]
+    assert cv.compressed_to_labels(msg.segmentation).shape == r.compact_segmentation().shape
+    # A head not run leaves its part empty, with the frame's header (nothing to read, no stale result).
+    only = cv.to_perception_results(cv.head_messages(r, ('classification',), h, 17), stats)
+    assert only.classification.results and not only.detections.detections and not len(only.segmentation.data)
+    assert only.detections.header == only.segmentation.header == h
+
+
 def test_visualize():
     pal = label_palette()
     assert len({tuple(c) for c in pal}) == 256 and tuple(pal[0]) == (0, 0, 0)

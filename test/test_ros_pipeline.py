@@ -18,9 +18,10 @@ from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import Image
 from std_msgs.msg import Header
 
-from ladon_ros.msg import Classification, Detection2DArray, FrameStats, LabelInfo, LatentFrame, LinkFeedback
+from ladon_ros.msg import (Classification, Detection2DArray, FrameStats, LabelInfo, LatentFrame, LinkFeedback,
+                           PerceptionResults)
 from ladon_ros.ros import qos
-from ladon_ros.ros.conversions import wire_to_latent
+from ladon_ros.ros.conversions import LABELS_PNG_FORMAT, wire_to_latent
 from ros_harness import NodeProcesses, Probe, environment, ros_domain
 
 pytestmark = pytest.mark.ros  # rclpy nodes / DDS processes (setup.cfg)
@@ -60,6 +61,8 @@ def pipeline(tmp_path_factory):
             rec.listen(Image, f'{ns}/perception/segmentation')
             rec.listen(FrameStats, f'{ns}/perception/frame_stats')
             rec.listen(LinkFeedback, f'{ns}/link_feedback', qos.FEEDBACK)
+        # The thin link's one message per frame, for one robot (as a thin robot subscribes it).
+        rec.listen(PerceptionResults, f'{ROBOTS[0]}/perception/results', qos.RESULTS_LIVE)
         deep = QoSProfile(depth=100, reliability=ReliabilityPolicy.BEST_EFFORT)  # miss no source frame
         for ns in ROBOTS:
             rec.listen(Image, f'{ns}/image_raw', deep)
@@ -124,6 +127,32 @@ def test_results_of_every_task_match_each_robots_source_frames(pipeline):
         assert stats.codec == 'ladon' and stats.payload_bytes > 30 and stats.total_ms >= stats.heads_ms
         for d in m[f'{ns}/perception/detections'][-1].detections:
             assert d.id.split('-')[0].isdigit() and d.results[0].class_id
+
+
+def test_perception_results_hold_the_split_topics_of_the_same_frame(pipeline):
+    procs, rec = pipeline
+    m, ns = rec.msgs, ROBOTS[0]
+    bundles = m[f'{ns}/perception/results']
+
+    def paired():
+        split = {_stamp(s.header) for s in m[f'{ns}/perception/frame_stats']}
+        return [b for b in bundles if _stamp(b.header) in split]
+    assert rec.spin_until(lambda: len(paired()) >= 3, timeout=90), \
+        f'{len(bundles)} perception/results\n' + procs.log('edge_perception')[-1500:]
+    by_stamp = {t: {_stamp(r.header): r for r in m[f'{ns}/perception/{t}']}
+                for t in ('classification', 'detections', 'frame_stats')}
+    for b in paired():
+        key = _stamp(b.header)
+        assert b.header.frame_id == 'cam1'
+        for part in (b.classification, b.detections, b.segmentation, b.stats):
+            assert _stamp(part.header) == key and part.header.frame_id == 'cam1'
+        assert b.stats == by_stamp['frame_stats'][key]
+        if key in by_stamp['classification']:
+            assert b.classification == by_stamp['classification'][key]
+        if key in by_stamp['detections']:
+            assert b.detections == by_stamp['detections'][key]
+        # The label map travels as PNG, as on perception/segmentation/compressed.
+        assert b.segmentation.format == LABELS_PNG_FORMAT and bytes(b.segmentation.data[1:4]) == b'PNG'
 
 
 def test_label_maps_are_latched_and_link_feedback_flows(pipeline):

@@ -141,6 +141,7 @@ class FleetBench:
             self.env.pop(var, None)
         self.envs = {'robot': self.env, 'edge': self.env, 'diag': self.env}  # per DDS profile: _profile_envs
         self.results_qos = 'reliable'  # the robots' results subscriptions, per DDS profile
+        self.results_topic = 'split'  # the four result topics, or perception/results (thin)
         self.rows: list[FleetRow] = []
         self.frames: dict[str, tuple[Path, dict]] = {}
         self._spawned = 0
@@ -191,7 +192,7 @@ class FleetBench:
             v = [x for x in v if x is not None and x == x]
             if v:
                 return percentile(v, 50)
-            return planning.THIN_OVERHEAD_PRIOR_BPS if profile == 'thin' else planning.OVERHEAD_PRIOR_BPS
+            return planning.THIN_OVERHEAD_PRIOR_BPS if (profile or '').startswith('thin') else planning.OVERHEAD_PRIOR_BPS
         return med('overhead_up_bps_per_robot'), med('overhead_down_bps_per_robot')
 
     def _edge_ms(self) -> float:
@@ -348,7 +349,8 @@ class FleetBench:
         the fleet profile's announcements; the diagnostics recorder stays on the base
         namespace's loopback (LOCALHOST range), so the robots never learn of it.
         thin: robots Discovery Server clients with the thin robot profile, subscribing their
-        results best effort (``qos.RESULTS_LIVE``), edges (and the recorder, which must see
+        results best effort (``qos.RESULTS_LIVE``) as one message per frame
+        (``perception/results``), edges (and the recorder, which must see
         their /diagnostics) super clients with the thin edge profile; both servers in the base
         namespace with the thin server profile, as a base station would run them.
         """
@@ -356,9 +358,11 @@ class FleetBench:
         if profile == 'fleet':
             self.envs = {'robot': self.env, 'edge': self.env,
                          'diag': {**self.env, 'ROS_AUTOMATIC_DISCOVERY_RANGE': 'LOCALHOST'}}
-            self.results_qos = 'reliable'
+            self.results_qos, self.results_topic = 'reliable', 'split'
             return []
-        self.results_qos = 'best_effort'  # the thin robot subscribes its live results best effort
+        # The thin robot subscribes its live results best effort, as one message per frame
+        # ('thin-split': on the four split topics, for a side-by-side comparison).
+        self.results_qos, self.results_topic = 'best_effort', 'split' if profile == 'thin-split' else 'bundle'
         servers_var = ';'.join(f'{EDGE_ADDR}:{port}' for port in DISCOVERY_PORTS)
         robot = {**self._profile_env('robot'), SERVERS_VAR: servers_var}
         robot.pop(SUPER_CLIENT_VAR, None)
@@ -591,7 +595,7 @@ class _Players:
         rec.unlink(missing_ok=True)
         argv = [sys.executable, '-m', 'ladon_ros.ros.tools.bench_nodes', 'latent-player', '--frames',
                 str(self.b.frames[self.case.label][0]), '--rate-hz', f'{self.fps:g}', '--results', str(rec),
-                '--results-qos', self.b.results_qos,
+                '--results-qos', self.b.results_qos, '--results-topic', self.b.results_topic,
                 '--ros-args', '-r', f'__ns:=/robot{k}']
         if self.pin is not None and shutil.which('taskset'):
             argv = ['taskset', '-c', self.pin, *argv]

@@ -15,6 +15,8 @@ from ladon_bench.link.floor import ETH_IP_OVERHEAD, IP_MTU_PAYLOAD, RTPS_OVERHEA
     wire_bytes
 
 RESULT_TOPICS = ('classification', 'detections', 'segmentation/compressed', 'frame_stats')
+# The same four as one message per frame (``perception/results``, the thin robot's choice).
+BUNDLE_TOPIC = 'results'
 # A cell passes when every robot gets at least this share of its frames...
 MIN_DELIVERED = 0.9
 # ...and frames from one edge batch are published within this span of each other [ms].
@@ -79,14 +81,14 @@ def frames_of(records: list[dict]) -> dict[float, dict]:
             continue  # a duplicate (reliable retransmission seen twice): count it once
         f['t'][r['topic']] = r['t']
         f['bytes'] += r['bytes']
-        if r['topic'] == 'frame_stats':
+        if r['topic'] in ('frame_stats', BUNDLE_TOPIC):
             f['stats'] = r
     return dict(out)
 
 
 def complete(frame: dict) -> bool:
-    """Every result topic of the frame reached the robot."""
-    return all(t in frame['t'] for t in RESULT_TOPICS)
+    """Every result topic of the frame (or the one message that holds them all) reached the robot."""
+    return BUNDLE_TOPIC in frame['t'] or all(t in frame['t'] for t in RESULT_TOPICS)
 
 
 def robot_latency_ms(stamp: float, frame: dict) -> float:
@@ -160,6 +162,7 @@ def cell_row(c: CellInput, per_robot: list[list[dict]]) -> FleetRow:
     span = c.t1 - c.t0
     offered = c.fps * span
     delivered, rob_lat, edge_lat, stats, up_payload, down_bytes, published = [], [], [], [], [], [], []
+    down_msgs = []  # result messages per delivered frame: 4 split topics, or 1 (perception/results)
     for recs in per_robot:
         frames = frames_of(recs)
         n = 0
@@ -174,6 +177,7 @@ def cell_row(c: CellInput, per_robot: list[list[dict]]) -> FleetRow:
                     n += 1
                     rob_lat.append(robot_latency_ms(stamp, f))
                     down_bytes.append(f['bytes'])
+                    down_msgs.append(len(f['t']))
         delivered.append(n / span if span > 0 else 0.0)
         seqs = [f['stats']['seq'] for s, f in frames.items() if c.t0 <= s <= c.t1 and 'stats' in f]
         published.append((max(seqs) - min(seqs) + 1) / span if len(seqs) >= 2 and span > 0 else math.nan)
@@ -187,11 +191,12 @@ def cell_row(c: CellInput, per_robot: list[list[dict]]) -> FleetRow:
                   and p95 <= c.budget_ms)
     up_b = sum(up_payload) / len(up_payload) if up_payload else c.frame_bytes
     down_b = sum(down_bytes) / len(down_bytes) if down_bytes else math.nan
+    msgs = sum(down_msgs) / len(down_msgs) if down_msgs else len(RESULT_TOPICS)
     edge_ms = percentile([s['decode_ms'] + s['heads_ms'] for s in stats], 50)
     served = len(stats)
     edge_cpu = sum(c.edge_cpu_s)
     floor = floor_robots(link_mbps=c.link_mbps, fps=c.fps, up_bytes=up_b, down_msgs_bytes=down_b, edges=c.edges,
-                         edge_ms=edge_ms)
+                         edge_ms=edge_ms, down_messages=msgs)
     link_bps = c.link_mbps * 1e6
     sizes = batch_sizes(stats)
     up_model = sum(wire_bytes(b) for b in up_payload)
@@ -209,14 +214,14 @@ def cell_row(c: CellInput, per_robot: list[list[dict]]) -> FleetRow:
     use_down = ovh_down if ovh_down == ovh_down else c.overhead_prior_down_bps
     edge_cpu_ms = edge_cpu * 1e3 / served if served else math.nan
     proto = {'up': proto_link_floor(link_bps, c.fps, _wire(up_b), use_up),
-             'down': proto_link_floor(link_bps, c.fps, down_wire(down_b), use_down),
+             'down': proto_link_floor(link_bps, c.fps, down_wire(down_b, msgs), use_down),
              'edge': capacity(c.edges * 1e3, edge_cpu_ms * c.fps)}
     realised = (c.diag_frames_batched / c.diag_batches if c.diag_batches and c.diag_batches == c.diag_batches
                 else math.nan)
     extra = {
         'latency_edge_p50_ms': percentile(edge_lat, 50), 'latency_edge_p95_ms': percentile(edge_lat, 95),
         'frames_offered': offered * c.robots, 'frames_delivered': frames_delivered, 'frames_served_edge': served,
-        'bytes_up_per_frame': up_b, 'bytes_down_per_frame': down_b,
+        'bytes_up_per_frame': up_b, 'bytes_down_per_frame': down_b, 'result_messages_per_frame': msgs,
         'veth_up_bytes_per_frame': c.up_tx_bytes / served if served else math.nan,
         'veth_down_bytes_per_frame': c.down_tx_bytes / frames_delivered if frames_delivered else math.nan,
         'link_util_up': c.up_tx_bytes * 8 / span / link_bps if span > 0 else math.nan,
@@ -234,9 +239,9 @@ def cell_row(c: CellInput, per_robot: list[list[dict]]) -> FleetRow:
         'robot_cpu_cores': c.player_cpu_s / span if span > 0 else math.nan,
         'encode_ms_p50': c.encode_ms_p50,
         'floor_link_up_robots': capacity(link_bps, _wire(up_b) * 8 * c.fps),
-        'floor_link_down_robots': capacity(link_bps, down_wire(down_b) * 8 * c.fps),
+        'floor_link_down_robots': capacity(link_bps, down_wire(down_b, msgs) * 8 * c.fps),
         'floor_edge_robots': capacity(c.edges * 1e3, edge_ms * c.fps),
-        'floor_ms': c.encode_ms_p50 + (_wire(up_b) + down_wire(down_b)) * 8 / link_bps * 1e3 + edge_ms,
+        'floor_ms': c.encode_ms_p50 + (_wire(up_b) + down_wire(down_b, msgs)) * 8 / link_bps * 1e3 + edge_ms,
         'batches': len(sizes), 'qdisc_drops_up': c.qdisc_drops_up, 'qdisc_drops_down': c.qdisc_drops_down,
         'loadavg_1min': c.loadavg_1min, 'budget_ms': c.budget_ms, 'window_s': span,
         # The edges' realised batch size (their own counters) and the estimate from FrameStats.
@@ -252,7 +257,7 @@ def cell_row(c: CellInput, per_robot: list[list[dict]]) -> FleetRow:
         'floor_proto_robots': _min_known(proto.values()),
         # Within the latency budget: frames that arrive close together queue on the link, so a
         # link that carries N robots' bytes may still miss the p95 budget well before N.
-        'floor_queue_link_up_robots': _queue_floor(c, up_b, down_b, use_up, edge_ms),
+        'floor_queue_link_up_robots': _queue_floor(c, up_b, down_b, use_up, edge_ms, msgs),
     }
     return FleetRow(
         c.codec, c.setting, c.link_mbps, c.robots, c.fps, c.edges,
@@ -274,15 +279,17 @@ def add_queue_floor(row: FleetRow) -> FleetRow:
         e['floor_queue_link_up_robots'] = _queue_floor(c, e.get('bytes_up_per_frame', math.nan),
                                                        e.get('bytes_down_per_frame', math.nan),
                                                        e.get('overhead_used_up_bps', math.nan),
-                                                       e.get('edge_ms_p50', math.nan))
+                                                       e.get('edge_ms_p50', math.nan),
+                                                       e.get('result_messages_per_frame', len(RESULT_TOPICS)))
     return row
 
 
-def _queue_floor(c: CellInput, up_b: float, down_b: float, overhead_bps: float, edge_ms: float) -> float:
+def _queue_floor(c: CellInput, up_b: float, down_b: float, overhead_bps: float, edge_ms: float,
+                 down_messages: float = len(RESULT_TOPICS)) -> float:
     from ladon_bench.fleet.plan import latency_link_floor
     if up_b != up_b or c.link_mbps <= 0:
         return math.nan
-    down_ms = down_wire(down_b) * 8 / (c.link_mbps * 1e6) * 1e3 if down_b == down_b else 0.0
+    down_ms = down_wire(down_b, down_messages) * 8 / (c.link_mbps * 1e6) * 1e3 if down_b == down_b else 0.0
     fixed = c.encode_ms_p50 + (edge_ms if edge_ms == edge_ms else 0.0) + down_ms
     return latency_link_floor(link_mbps=c.link_mbps, fps=c.fps, wire_per_frame=_wire(up_b), overhead_bps=overhead_bps,
                               fixed_ms=fixed, budget_ms=c.budget_ms)
@@ -300,13 +307,13 @@ def proto_link_floor(link_bps: float, fps: float, wire_per_frame: float, overhea
     return capacity(link_bps, wire_per_frame * 8 * fps + (overhead_bps if overhead_bps == overhead_bps else 0.0))
 
 
-def down_wire(msgs_bytes: float) -> float:
-    """Veth bytes of one frame's four result messages of ``msgs_bytes`` CDR bytes in all."""
+def down_wire(msgs_bytes: float, messages: float = len(RESULT_TOPICS)) -> float:
+    """Veth bytes of one frame's result messages (``messages`` of them, ``msgs_bytes`` CDR bytes in all)."""
     if msgs_bytes != msgs_bytes:
         return math.nan
-    # Four messages, most of the bytes in the segmentation PNG: model them as one message of
-    # the total plus the per-message overhead of the other three.
-    return result_wire_bytes(msgs_bytes) + 3 * (RTPS_OVERHEAD + UDP_HEADER + ETH_IP_OVERHEAD)
+    # Most of the bytes are in the segmentation PNG: model the messages as one of the total
+    # plus the per-message overhead of the others (none for perception/results).
+    return result_wire_bytes(msgs_bytes) + (messages - 1) * (RTPS_OVERHEAD + UDP_HEADER + ETH_IP_OVERHEAD)
 
 
 def capacity(budget: float, cost_per_robot: float) -> float:
@@ -317,7 +324,7 @@ def capacity(budget: float, cost_per_robot: float) -> float:
 
 
 def floor_robots(*, link_mbps: float, fps: float, up_bytes: float, down_msgs_bytes: float, edges: int,
-                 edge_ms: float) -> float:
+                 edge_ms: float, down_messages: float = len(RESULT_TOPICS)) -> float:
     """Robots the link (each direction) and the edges can carry at ``fps``: the smallest of the three.
 
     Link: bit rate / (wire bytes of one frame x 8 x fps), up (the frame) and down (its results).
@@ -325,7 +332,7 @@ def floor_robots(*, link_mbps: float, fps: float, up_bytes: float, down_msgs_byt
     """
     bps = link_mbps * 1e6
     caps = [capacity(bps, _wire(up_bytes) * 8 * fps),
-            capacity(bps, down_wire(down_msgs_bytes) * 8 * fps), capacity(edges * 1e3, edge_ms * fps)]
+            capacity(bps, down_wire(down_msgs_bytes, down_messages) * 8 * fps), capacity(edges * 1e3, edge_ms * fps)]
     known = [x for x in caps if x == x]
     return min(known) if known else math.nan
 
@@ -468,7 +475,7 @@ def join_seconds(records: list[dict], fps: float) -> float:
     its sequence number over ``fps`` (the player numbers its frames from 0 at start).
     """
     for r in records:
-        if r.get('topic') == 'frame_stats' and r.get('seq') is not None:
+        if r.get('topic') in ('frame_stats', BUNDLE_TOPIC) and r.get('seq') is not None:
             return r['t'] - (r['stamp'] - r['seq'] / fps)
     return math.nan
 

@@ -61,8 +61,10 @@ class Search:
 
 
 # DDS profiles a run can compare side by side: 'fleet' (SIMPLE discovery, config/fastdds_fleet.xml)
-# and 'thin' (two discovery servers in the base namespace, config/fastdds_thin_{robot,edge}.xml).
-DDS_PROFILES = ('fleet', 'thin')
+# and 'thin' (two discovery servers in the base namespace, config/fastdds_thin_{robot,edge}.xml;
+# the robots read their results as one perception/results message per frame); 'thin-split' is
+# 'thin' with the robots on the four split result topics (the thin profile before that message).
+DDS_PROFILES = ('fleet', 'thin', 'thin-split')
 
 
 def with_profile(setting: str, profile: str) -> str:

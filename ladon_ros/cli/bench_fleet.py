@@ -52,8 +52,9 @@ def register(sub) -> None:
     p.add_argument('--dds-profiles', default='fleet',
                    help="comma list of DDS profiles, each running every search side by side in one run: 'fleet' "
                         "(SIMPLE discovery, config/fastdds_fleet.xml) and 'thin' (two discovery servers in the "
-                        "base namespace, robots clients and edges super clients with config/fastdds_thin_*.xml); "
-                        "thin settings are named '<setting>+thin'")
+                        "base namespace, robots clients and edges super clients with config/fastdds_thin_*.xml, "
+                        "robots reading perception/results) and 'thin-split' (thin, robots reading the four split "
+                        "result topics); their settings are named '<setting>+thin' / '<setting>+thin-split'")
     p.add_argument('--nice', type=int, default=-10,
                    help='nice value of the edges and robots (default -10: on a shared machine other jobs take '
                         'less of their cores; 0 = as any process)')

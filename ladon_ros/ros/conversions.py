@@ -15,8 +15,8 @@ from std_msgs.msg import Header
 
 from ladon_ros.codec.wire import WireFrame, from_message
 from ladon_ros.errors import FrameRejected
-from ladon_ros.msg import (BoundingBox2D, Classification, Detection2D, Detection2DArray, LabelInfo,
-                           LatentFrame, ObjectHypothesis, VisionClass)
+from ladon_ros.msg import (BoundingBox2D, Classification, Detection2D, Detection2DArray, FrameStats, LabelInfo,
+                           LatentFrame, ObjectHypothesis, PerceptionResults, VisionClass)
 
 if TYPE_CHECKING:  # both import torch; the camera side must run without it (ONNX back end)
     from ladon_ros.tasks import TaskClasses
@@ -196,6 +196,23 @@ def head_messages(results: FrameResults, wants: tuple[str, ...], header: Header,
     return out
 
 
+def to_perception_results(parts: list[tuple[str, object]], stats: FrameStats) -> PerceptionResults:
+    """One served frame's compact results as one message (``perception/results``, the thin link's).
+
+    Args:
+        parts: ``head_messages`` of the frame; a head not in it leaves its part empty (with the
+            frame's header), as a split topic would have published nothing.
+        stats: The frame's FrameStats; its header is the frame's.
+    """
+    by_key = dict(parts)
+    h = stats.header
+    return PerceptionResults(
+        header=h, stats=stats,
+        classification=by_key.get('classification') or Classification(header=h),
+        detections=by_key.get('detections') or Detection2DArray(header=h),
+        segmentation=by_key.get('segmentation_png') or CompressedImage(header=h))
+
+
 def serialize_compact_results(results: FrameResults, wants: tuple[str, ...]) -> int:
     """Builds and serialises (CDR) the compact result messages of one served frame, as the edge
     publishes them for the heads in ``wants`` plus its FrameStats; returns their bytes.
@@ -204,7 +221,6 @@ def serialize_compact_results(results: FrameResults, wants: tuple[str, ...]) -> 
     """
     from rclpy.serialization import serialize_message
 
-    from ladon_ros.msg import FrameStats
     h = Header()
     msgs = [m for _, m in head_messages(results, wants, h)]
     msgs.append(FrameStats(header=h, decode_ms=results.timings_ms['decode'], heads_ms=results.timings_ms['heads']))

@@ -16,10 +16,10 @@ from std_msgs.msg import Header
 
 from ladon_ros.edge.serving import Arrival, RobotHealth
 from ladon_ros.fleet.queue import RobotAccount
-from ladon_ros.msg import (Classification, Detection2DArray, FrameStats, LatentFrame, LinkFeedback)
+from ladon_ros.msg import (Classification, Detection2DArray, FrameStats, LatentFrame, LinkFeedback, PerceptionResults)
 from ladon_ros.results import FrameResults
 from ladon_ros.ros import qos
-from ladon_ros.ros.conversions import head_messages, labels_to_image, rgb_to_image
+from ladon_ros.ros.conversions import head_messages, labels_to_image, rgb_to_image, to_perception_results
 from ladon_ros.ros.diagnostics import status
 from ladon_ros.ros.stats import LinkStats
 from ladon_ros.visualize import annotate, colorize_labels
@@ -68,6 +68,9 @@ class RobotChannel:
             'overlay': pub(Image, topic(ns, 'perception/segmentation_overlay'), qos.RESULTS, **quiet),
             'debug': pub(Image, topic(ns, 'perception/debug_image'), qos.RESULTS, **quiet),
             'stats': pub(FrameStats, topic(ns, 'perception/frame_stats'), qos.RESULTS, **quiet),
+            # The same compact results as one message per frame (the thin link's choice: one
+            # datagram instead of four; docs/FLEET.md "Thin links"). Made only while subscribed.
+            'results': pub(PerceptionResults, topic(ns, 'perception/results'), qos.RESULTS, **quiet),
             'feedback': pub(LinkFeedback, topic(ns, 'link_feedback'), qos.FEEDBACK, **quiet),
         }
         self.on_latent = on_latent
@@ -107,7 +110,7 @@ class RobotChannel:
         ``fleet_view``) only then: results published before DDS matched them were lost, and a
         returning edge left gaps of 0.9-1.0 s. A reader that never matches costs at most the
         old owner's hand-over limit (``HANDOVER_S``)."""
-        for key in ('classification', 'detections', 'stats'):
+        for key in ('classification', 'detections', 'stats', 'results'):
             pub = self.pubs[key]
             if pub.get_subscription_count() < self.node.count_subscribers(pub.topic_name):
                 return False
@@ -139,9 +142,9 @@ class RobotChannel:
 
         classification: ``perception/classification``; detection: ``perception/detections``;
         segmentation: the label map (compressed or raw) or the overlay; the debug image (when
-        published) draws all three.
+        published) and ``perception/results`` need all three.
         """
-        debug = debug_image and self._wanted('debug')
+        debug = (debug_image and self._wanted('debug')) or self._wanted('results')
         wants = []
         if debug or self._wanted('classification'):
             wants.append('classification')
@@ -156,11 +159,16 @@ class RobotChannel:
         """Publishes the result topics of the heads run (``wants``) for one served frame, and its stats.
 
         Header = the camera frame's. A topic whose head was not run had no subscriber when the
-        frame was served: nothing is published on it.
+        frame was served: nothing is published on it. ``perception/results`` (all of them in one
+        message) is published only while subscribed.
         """
         h, frame = arrival.header, arrival.frame
-        for key, msg in head_messages(results, wants, h, arrival.sequence):
-            self.pubs[key].publish(msg)
+        parts = head_messages(results, wants, h, arrival.sequence)
+        for key, msg in parts:
+            # A head may run for another topic (the debug image, perception/results): its own
+            # topic then has no reader, and an unread message is serialised for nothing.
+            if self._wanted(key):
+                self.pubs[key].publish(msg)
         if 'segmentation' in wants:
             # The big images are rendered only while somebody listens: with nobody subscribed
             # they would cost edge CPU (fleet capacity) for nothing.
@@ -171,11 +179,14 @@ class RobotChannel:
         if debug_image and set(wants) == {'classification', 'detection', 'segmentation'} and self._wanted('debug'):
             canvas = np.full((*results.segmentation.shape, 3), _CANVAS_GREY, np.uint8)
             self.pubs['debug'].publish(rgb_to_image(annotate(canvas, results, alpha), h))
-        self.pubs['stats'].publish(FrameStats(
+        stats = FrameStats(
             header=h, sequence=arrival.sequence, codec=frame.codec, rate_point=float(frame.rate_point),
             payload_bytes=len(frame.payload), encode_ms=float(frame.encode_ms), transit_ms=stages_ms['transit'],
             decode_ms=stages_ms['decode'], heads_ms=stages_ms['heads'], total_ms=stages_ms['total'],
-            served_by=self.served_by))
+            served_by=self.served_by)
+        self.pubs['stats'].publish(stats)
+        if self._wanted('results'):
+            self.pubs['results'].publish(to_perception_results(parts, stats))
 
     def activate(self) -> None:
         """Enables the lifecycle publishers of a channel made while the node is active."""

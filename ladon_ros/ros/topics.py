@@ -53,6 +53,9 @@ TOPICS = (
           'boxes, labels and mask; rendered only while subscribed'),
     Topic('perception/frame_stats', 'ladon_ros/FrameStats', 'RESULTS', 'edge_perception', 'the robot, rate_adapter',
           'bytes and stage latencies of each served frame'),
+    Topic('perception/results', 'ladon_ros/PerceptionResults', 'RESULTS', 'edge_perception',
+          'a robot on a thin link', 'the four compact results as one message (one datagram per frame); '
+          'made only while subscribed, and then all three heads run'),
     Topic('link_feedback', 'ladon_ros/LinkFeedback', 'FEEDBACK', 'edge_perception', 'rate_adapter',
           'published only while a rate adapter listens; only the newest matters'),
     *(Topic(f'label_info/{task}', 'ladon_ros/LabelInfo', 'LATCHED', 'edge_perception', 'anyone',

@@ -158,7 +158,7 @@ class LatentPlayer(Node):
     """Publishes pre-encoded ``LatentFrame``s in a loop at ``rate_hz`` (a robot, minus its camera)."""
 
     def __init__(self, frames_file: str, rate_hz: float, count: int, results_out: str | None,
-                 node_name: str = 'latent_player', results_qos: str = 'reliable'):
+                 node_name: str = 'latent_player', results_qos: str = 'reliable', results_topic: str = 'split'):
         super().__init__(node_name)
         from ladon_ros.codec.wire import load_frames
         from ladon_ros.msg import LatentFrame
@@ -172,11 +172,14 @@ class LatentPlayer(Node):
             # What the robot's planner would subscribe to: the compact results contract.
             from sensor_msgs.msg import CompressedImage
 
-            from ladon_ros.msg import Classification, Detection2DArray, FrameStats
+            from ladon_ros.msg import Classification, Detection2DArray, FrameStats, PerceptionResults
             # results_qos 'best_effort': the thin-link robot (qos.RESULTS_LIVE; docs/FLEET.md).
             profile = {'reliable': qos.RESULTS, 'best_effort': qos.RESULTS_LIVE}[results_qos]
-            for name, typ in (('classification', Classification), ('detections', Detection2DArray),
-                              ('segmentation/compressed', CompressedImage), ('frame_stats', FrameStats)):
+            # results_topic 'bundle': the four as one message per frame (perception/results).
+            topics = {'split': (('classification', Classification), ('detections', Detection2DArray),
+                                ('segmentation/compressed', CompressedImage), ('frame_stats', FrameStats)),
+                      'bundle': (('results', PerceptionResults),)}[results_topic]
+            for name, typ in topics:
                 self.create_subscription(typ, f'perception/{name}', lambda m, n=name: self._on_result(n, m),
                                          profile, raw=True)
 
@@ -194,19 +197,23 @@ class LatentPlayer(Node):
         # raw=True: the serialized CDR bytes, i.e. what crossed the link back to the robot.
         from rclpy.serialization import deserialize_message
         typ = {'classification': 'Classification', 'detections': 'Detection2DArray',
-               'frame_stats': 'FrameStats'}.get(name)
+               'frame_stats': 'FrameStats', 'results': 'PerceptionResults'}.get(name)
         if typ is None:
             from sensor_msgs.msg import CompressedImage as cls
         else:
             import ladon_ros.msg as m
             cls = getattr(m, typ)
         msg = deserialize_message(raw, cls)
+        stats = msg.stats if name == 'results' else msg  # perception/results carries the frame's FrameStats
         rec = {'t': time.time(), 'topic': name, 'stamp': _stamp_s(msg.header.stamp), 'bytes': len(raw),
-               'served_by': getattr(msg, 'served_by', ''), 'total_ms': getattr(msg, 'total_ms', None)}
-        if name == 'frame_stats':
+               'served_by': getattr(stats, 'served_by', ''), 'total_ms': getattr(stats, 'total_ms', None)}
+        if name in ('frame_stats', 'results'):
             # The edge's costs of the frame (the fleet benchmark's floor, batches, published count).
-            rec.update(seq=msg.sequence, payload_bytes=msg.payload_bytes, encode_ms=msg.encode_ms,
-                       transit_ms=msg.transit_ms, decode_ms=msg.decode_ms, heads_ms=msg.heads_ms)
+            rec.update(seq=stats.sequence, payload_bytes=stats.payload_bytes, encode_ms=stats.encode_ms,
+                       transit_ms=stats.transit_ms, decode_ms=stats.decode_ms, heads_ms=stats.heads_ms)
+        if name == 'results':  # what the one message held (every head runs for its subscriber)
+            rec.update(classes=len(msg.classification.results), detections=len(msg.detections.detections),
+                       png_bytes=len(msg.segmentation.data))
         self.out.write(rec)
 
 
@@ -299,6 +306,9 @@ def main(argv: list[str] | None = None) -> int:
     lp.add_argument('--results', default=None, help='JSON lines of the compact results received back')
     lp.add_argument('--results-qos', choices=('reliable', 'best_effort'), default='reliable',
                     help="reliability of the results subscriptions (best_effort: the thin-link robot's choice)")
+    lp.add_argument('--results-topic', choices=('split', 'bundle'), default='split',
+                    help="the four compact result topics, or perception/results (bundle: one message per frame, "
+                         "the thin-link robot's choice)")
     hp = sub.add_parser('hostile-player')
     hp.add_argument('--frames', required=True, help='genuine frames (save_frames) the crafted ones start from')
     hp.add_argument('--rate-hz', type=float, default=200.0)
@@ -322,7 +332,8 @@ def main(argv: list[str] | None = None) -> int:
         elif args.role == 'probe-listener':
             node = ProbeListener(args.out)
         elif args.role == 'latent-player':
-            node = LatentPlayer(args.frames, args.rate_hz, args.count, args.results, results_qos=args.results_qos)
+            node = LatentPlayer(args.frames, args.rate_hz, args.count, args.results, results_qos=args.results_qos,
+                                results_topic=args.results_topic)
         elif args.role == 'hostile-player':
             node = HostilePlayer(args.frames, args.rate_hz, args.count, args.kinds.split(','), args.max_side,
                                  args.seed, args.order)
