@@ -138,6 +138,14 @@ def test_eval_cli_writes_the_issue_json_plot_and_table(trained):
     assert '| teacher |' in (out / 'table.md').read_text()
     tgt = json.loads((out / 'targets.json').read_text())
     assert set(tgt['bytes_vs_webp']) == set(tgt['bytes_vs_jpeg']) == {'1.0', '4.0'}
+    assert 'Ladon rows: `ladon_small`' in (out / 'table.md').read_text()
+    # One model per study (its rows are keyed by rate point): a model the folder lacks is refused.
+    assert main(['eval', '--quick', '--scenes', '2', '--weights-dir', str(tmp_path / 'w'), '--model',
+                 'ladon_small_wide', '--out', str(out)]) == 2
+    from ladon_ros.eval.study import Study
+    b1 = tmp_path / 'w' / 'ladon_small_b1.safetensors'
+    with pytest.raises(ValueError, match='rate point 1.0 twice'):
+        Study(ladon=[b1, b1], teacher=tmp_path / 'w' / 'teacher_small.safetensors', scenes=1, seed=0)
     assert 'Ladon bytes / WebP bytes' in (out / 'table.md').read_text()
 
 

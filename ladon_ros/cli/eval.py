@@ -11,6 +11,9 @@ def register(sub) -> None:
     p.add_argument('--json', default='', help='write the rows (task -> list of rows) to this file')
     p.add_argument('--out', default='out/eval', help='folder for the plot, table and target comparisons')
     p.add_argument('--weights-dir', default='', help='checkpoints folder (default: the shipped weights)')
+    p.add_argument('--model', default='',
+                   help="the Ladon model whose rate points are studied (default: the shipped default model when "
+                        "the folder holds it, else the folder's only one)")
     p.add_argument('--threads', type=int, default=0, help='torch CPU threads (0 = default)')
     p.add_argument('--edge-engine', choices=['torch', 'onnx', 'onnx-int8'], default='torch',
                    help="the edge's engine (onnx: edge bundles exported for the study; onnx-int8: int8 body)")
@@ -38,23 +41,31 @@ def run(args) -> int:
     from ladon_ros.data.formats import DataError
     from ladon_ros.eval.report import markdown, nan_to_none, plot, targets, to_rows
     from ladon_ros.eval.study import FULL, QUICK, Study, run_study
-    from ladon_ros.weights import WEIGHTS_DIR, is_random
+    from ladon_ros.weights import DEFAULT_LADON, WEIGHTS_DIR, is_random
 
     if args.threads > 0:
         torch.set_num_threads(args.threads)
     wdir = Path(args.weights_dir) if args.weights_dir else WEIGHTS_DIR
-    ladon, teacher = [], None
+    by_model, teacher = {}, None
     for p in sorted(wdir.glob('*.safetensors')):
         meta = read_metadata(p)
         if is_random(meta):
             continue
         if meta.kind == 'ladon':
-            ladon.append(p)
+            by_model.setdefault(meta.model_id, []).append(p)
         elif teacher is None:
             teacher = p
     if teacher is None:
         print(f'no trained teacher checkpoint in {wdir}; run ladon-ros train first', file=sys.stderr)
         return 2
+    # One model's rate points: a study's rows are keyed by rate point.
+    model = args.model or (DEFAULT_LADON if DEFAULT_LADON in by_model or len(by_model) != 1 else next(iter(by_model)))
+    if model not in by_model:
+        print(f'eval: no trained {model!r} checkpoint in {wdir}; it holds {sorted(by_model) or "none"} (--model)',
+              file=sys.stderr)
+        return 2
+    ladon = by_model[model]
+    print(f'eval: {model} rate points {[p.name for p in ladon]}, teacher {teacher.name}', file=sys.stderr)
     grid = dict(QUICK if args.quick else FULL)
     if args.scenes:
         grid['scenes'] = args.scenes
@@ -78,7 +89,8 @@ def run(args) -> int:
     command = 'ladon-ros ' + ' '.join(shlex.quote(a) for a in sys.argv[1:]) if sys.argv[1:2] == ['eval'] \
         else 'ladon-ros eval' + (' --quick' if args.quick else '') + f' --seed {args.seed}' \
         + (f' --dataset {shlex.quote(args.dataset)}' if args.dataset else '')
-    md = markdown(results, tgt, command=command, scenes=grid['scenes'], seed=args.seed, dataset=args.dataset)
+    md = markdown(results, tgt, command=command, scenes=grid['scenes'], seed=args.seed, dataset=args.dataset,
+                  model=model)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     (out / 'table.md').write_text(md)

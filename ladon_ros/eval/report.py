@@ -92,11 +92,11 @@ def _bytes_vs(r: ConfigResult, curve: list[ConfigResult], codec: str, target: fl
 
 
 def markdown(results: list[ConfigResult], tgt: dict, *, command: str, scenes: int, seed: int,
-             dataset: str = '') -> str:
+             dataset: str = '', model: str = '') -> str:
     """A markdown table of every configuration plus the target comparisons (on ``dataset``, a
-    COCO set, when given; else on held-out world ``seed``)."""
+    COCO set, when given; else on held-out world ``seed``); ``model``: the Ladon rows' model id."""
     where = f'Dataset {dataset} ({scenes} images)' if dataset else f'Held-out world {seed} ({scenes} generated scenes)'
-    lines = [f'{where}, made by `{command}`.', '',
+    lines = [f'{where}, made by `{command}`' + (f'; Ladon rows: `{model}`.' if model else '.'), '',
              '| codec | setting | bytes/frame | top-1 | box mAP@[.5:.95] | box mAP@.5 | mIoU |',
              '|---|---|---:|---:|---:|---:|---:|']
     for r in results:

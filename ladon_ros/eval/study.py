@@ -100,6 +100,9 @@ class Study:
         self.ladon: dict[float, tuple[torch.nn.Module, CheckpointMeta]] = {}
         for p in ladon:
             model, meta = load_checkpoint(p)
+            if meta.rate_point in self.ladon:  # rows are keyed by rate point: one model per study
+                raise ValueError(f'{p}: rate point {meta.rate_point} twice ({self.ladon[meta.rate_point][1].model_id} '
+                                 f'and {meta.model_id}); study one model at a time')
             self.ladon[meta.rate_point] = (_for_eval(model, proposals), meta)
         self.classes = self.teacher_meta.classes
         self.input_size = tuple(self.teacher_meta.input_size)
