@@ -28,7 +28,9 @@ def test_every_shipped_ladon_checkpoint_has_its_bundle():
             (meta.model_id, meta.weights_hash, meta.rate_point, tuple(meta.input_size))
         assert info['checkpoint_notes'] == meta.notes
     total = sum(f.stat().st_size for f in BUNDLES_DIR.rglob('*') if f.is_file())
-    assert total < 1_500_000, f'shipped bundles grew to {total} bytes'
+    # Six bundles of ~310 kB: ladon_small's and ladon_small_wide's three rate points (the same
+    # encoder; each bundle carries its own checkpoint's identity).
+    assert total < 2_500_000, f'shipped bundles grew to {total} bytes'
 
 
 def test_shipped_bundle_follows_the_checkpoint_rule():
