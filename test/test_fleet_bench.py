@@ -415,3 +415,10 @@ def test_queueing_floor_is_below_the_throughput_floor_when_a_frame_is_a_large_pa
     # Nothing fits: one frame alone exceeds the budget.
     assert planning.latency_link_floor(link_mbps=1.0, fps=2.0, wire_per_frame=raw, overhead_bps=0, fixed_ms=0,
                                        budget_ms=250.0) == 0
+
+
+def test_a_bad_codec_list_is_refused_with_a_message_not_a_traceback(tmp_path, capsys):
+    from ladon_ros.cli import main
+    assert main(['bench-fleet', '--codecs', 'jpeg@75,jpeg@75', '--link-mbps', '5', '--robots', '2', '--fps', '2',
+                 '--edges', '1', '--no-equal-accuracy', '--plan-only', '--out', str(tmp_path)]) == 2
+    assert "bench-fleet: duplicate codecs ['jpeg@75']" in capsys.readouterr().err

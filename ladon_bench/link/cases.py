@@ -121,7 +121,8 @@ def parse_codecs(text: str, points: list[tuple[Path, float, bool]] | None = None
     labels = [c.label for c in cases]
     dup = {x for x in labels if labels.count(x) > 1}
     if dup:
-        raise ValueError(f'duplicate codecs {sorted(dup)}')
+        raise ValueError(f'duplicate codecs {sorted(dup)} (a case is named by codec and rate point: two '
+                         'checkpoints of one rate point go in separate runs)')
     if not cases:
         raise ValueError('no codecs given')
     return cases

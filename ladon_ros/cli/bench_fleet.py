@@ -148,7 +148,11 @@ def run(args) -> int:
                       f'{c}@{p[c]["run"]} (q {p[c]["quality"]:.1f}, {p[c]["bytes"]:.0f} B, bytes ratio '
                       f'{p[c]["bytes_ratio"]:.2f})' if p.get(c) else f'{c}: no quality reaches it'
                       for c in ('jpeg', 'webp')))
-    cases, searches = build_plan(args, points, pairs)
+    try:
+        cases, searches = build_plan(args, points, pairs)
+    except ValueError as err:  # a bad --codecs list: the user's to fix, not a crash
+        print(f'bench-fleet: {err}', file=sys.stderr)
+        return 2
     print(f'{"standard set" if is_standard(args) else "grid of the flags"}: {len(searches)} searches')
     for s in searches:
         print(f'  {s.codec:>10} {s.setting} {s.link_mbps:>4g} Mbit/s {s.fps:>4g} Hz {s.edges} edge(s)  [{s.why}]')
