@@ -58,8 +58,11 @@ def run(args) -> int:
     if teacher is None:
         print(f'no trained teacher checkpoint in {wdir}; run ladon-ros train first', file=sys.stderr)
         return 2
-    # One model's rate points: a study's rows are keyed by rate point.
-    model = args.model or (DEFAULT_LADON if DEFAULT_LADON in by_model or len(by_model) != 1 else next(iter(by_model)))
+    # One model's rate points (a study's rows are keyed by rate point): the default model, or
+    # the folder's only one when it does not hold the default.
+    model = args.model
+    if not model:
+        model = next(iter(by_model)) if len(by_model) == 1 and DEFAULT_LADON not in by_model else DEFAULT_LADON
     if model not in by_model:
         print(f'eval: no trained {model!r} checkpoint in {wdir}; it holds {sorted(by_model) or "none"} (--model)',
               file=sys.stderr)

@@ -204,13 +204,13 @@ def to_perception_results(parts: list[tuple[str, object]], stats: FrameStats) ->
             frame's header), as a split topic would have published nothing.
         stats: The frame's FrameStats; its header is the frame's.
     """
-    by_key = dict(parts)
     h = stats.header
-    return PerceptionResults(
-        header=h, stats=stats,
-        classification=by_key.get('classification') or Classification(header=h),
-        detections=by_key.get('detections') or Detection2DArray(header=h),
-        segmentation=by_key.get('segmentation_png') or CompressedImage(header=h))
+    msg = PerceptionResults(header=h, stats=stats, classification=Classification(header=h),
+                            detections=Detection2DArray(header=h), segmentation=CompressedImage(header=h))
+    field = {'classification': 'classification', 'detections': 'detections', 'segmentation_png': 'segmentation'}
+    for key, part in parts:
+        setattr(msg, field[key], part)
+    return msg
 
 
 def serialize_compact_results(results: FrameResults, wants: tuple[str, ...]) -> int:

@@ -144,13 +144,13 @@ class RobotChannel:
         segmentation: the label map (compressed or raw) or the overlay; the debug image (when
         published) and ``perception/results`` need all three.
         """
-        debug = (debug_image and self._wanted('debug')) or self._wanted('results')
+        all_heads = (debug_image and self._wanted('debug')) or self._wanted('results')
         wants = []
-        if debug or self._wanted('classification'):
+        if all_heads or self._wanted('classification'):
             wants.append('classification')
-        if debug or self._wanted('detections'):
+        if all_heads or self._wanted('detections'):
             wants.append('detection')
-        if debug or any(self._wanted(k) for k in ('segmentation_png', 'segmentation', 'overlay')):
+        if all_heads or any(self._wanted(k) for k in ('segmentation_png', 'segmentation', 'overlay')):
             wants.append('segmentation')
         return tuple(wants)
 

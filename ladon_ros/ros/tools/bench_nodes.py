@@ -180,7 +180,7 @@ class LatentPlayer(Node):
                                 ('segmentation/compressed', CompressedImage), ('frame_stats', FrameStats)),
                       'bundle': (('results', PerceptionResults),)}[results_topic]
             for name, typ in topics:
-                self.create_subscription(typ, f'perception/{name}', lambda m, n=name: self._on_result(n, m),
+                self.create_subscription(typ, f'perception/{name}', lambda m, n=name, t=typ: self._on_result(n, t, m),
                                          profile, raw=True)
 
     def _tick(self) -> None:
@@ -193,17 +193,10 @@ class LatentPlayer(Node):
         self.pub.publish(self.to_msg(frame, header, self.sent))
         self.sent += 1
 
-    def _on_result(self, name: str, raw: bytes) -> None:
+    def _on_result(self, name: str, msg_type, raw: bytes) -> None:
         # raw=True: the serialized CDR bytes, i.e. what crossed the link back to the robot.
         from rclpy.serialization import deserialize_message
-        typ = {'classification': 'Classification', 'detections': 'Detection2DArray',
-               'frame_stats': 'FrameStats', 'results': 'PerceptionResults'}.get(name)
-        if typ is None:
-            from sensor_msgs.msg import CompressedImage as cls
-        else:
-            import ladon_ros.msg as m
-            cls = getattr(m, typ)
-        msg = deserialize_message(raw, cls)
+        msg = deserialize_message(raw, msg_type)
         stats = msg.stats if name == 'results' else msg  # perception/results carries the frame's FrameStats
         rec = {'t': time.time(), 'topic': name, 'stamp': _stamp_s(msg.header.stamp), 'bytes': len(raw),
                'served_by': getattr(stats, 'served_by', ''), 'total_ms': getattr(stats, 'total_ms', None)}
