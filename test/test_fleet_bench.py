@@ -331,13 +331,32 @@ def test_cpu_quota_slows_a_process_and_is_removed_even_after_kill_9():
         t0 = time.monotonic()
         p.wait(60)
         return time.monotonic() - t0
+    def short_job(quota):
+        """Wall time of a 20 ms CPU job started once the process is in the group."""
+        # (after a pause: the interpreter's start-up spent the quota of its periods)
+        code = ('import sys, time\nsys.stdin.readline()\ntime.sleep(0.25)\n'
+                'w, t = time.monotonic(), time.process_time()\n'
+                'while time.process_time() - t < 0.02: pass\nprint(time.monotonic() - w)\n')
+        p = subprocess.Popen(['taskset', '-c', '0', sys.executable, '-c', code], stdin=subprocess.PIPE,
+                             stdout=subprocess.PIPE, text=True)
+        quota.add(p.pid)
+        out, _ = p.communicate('go\n', timeout=60)
+        return float(out)
     with CpuQuota(0.2) as q:
-        assert int((q.path / 'cpu.cfs_quota_us').read_text()) == int((q.path / 'cpu.cfs_period_us').read_text()) // 5
+        assert int((q.path / 'cpu.cfs_period_us').read_text()) == 10_000
+        assert int((q.path / 'cpu.cfs_quota_us').read_text()) == 2_000
         slow = wall(q)
+        # A job shorter than the kernel's default 100 ms period is slowed too (with that period a
+        # 20 ms job fitted in the 20 ms of quota and ran at full speed: a bursty CPU, not a slow one).
+        short = short_job(q)
         name = q.path.name
     assert name not in our_groups()
     # 0.3 CPU-s at 0.2 core take >= 1.5 s whatever else runs (alone on an idle core: ~0.3 s).
     assert slow >= 0.3 / 0.2 * 0.9, slow
+    assert short >= 0.02 / 0.2 * 0.7, short  # ~0.1 s; full speed would be 0.02 s
+    with CpuQuota(0.05) as q:  # the kernel's 1 ms floor of quota: a longer period, same share
+        assert int((q.path / 'cpu.cfs_period_us').read_text()) == 20_000
+        assert int((q.path / 'cpu.cfs_quota_us').read_text()) == 1_000
     # An owner killed with SIGKILL leaves its group; cleanup_stale removes it (and its processes).
     code = ('import subprocess, sys, time; from ladon_bench.link.cgroup import CpuQuota\n'
             'q = CpuQuota(0.5); p = subprocess.Popen(["sleep", "60"]); q.add(p.pid)\n'

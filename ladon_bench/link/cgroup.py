@@ -2,7 +2,15 @@
 
 ``CpuQuota(0.25)`` makes ``/sys/fs/cgroup/cpu/ldnq<pid>_<n>`` with ``cpu.cfs_quota_us`` =
 0.25 x ``cpu.cfs_period_us``; ``add(pid)`` moves a process (its later threads and children
-follow). The group is removed by ``close()``, which also runs from ``atexit`` and from the
+follow).
+
+The period is short (``PERIOD_US``, 10 ms, not the kernel's 100 ms): a quota caps CPU time per
+period, it does not slow a job that fits in one. With 100 ms, a 22 ms frame at 0.25 core ran at
+full speed (22 of its 25 ms), and a 30 ms one ran 25 ms, waited 75 ms, then finished: a bursty
+CPU, not a slow one, and latencies that jumped between runs (docs/BENCHMARKS.md, "Offloading
+against the on-robot model"). With 10 ms every job longer than a few ms takes about 1/F of its
+CPU time, as on a CPU F times as fast. The kernel's floor of 1 ms of quota lengthens the
+period for F < 0.1. The group is removed by ``close()``, which also runs from ``atexit`` and from the
 same SIGINT/SIGTERM/SIGHUP handlers as the namespaces (``netns.install_cleanup_handlers``
 closes every live ``NetnsLink``; this module registers its own ``atexit`` and a hook there).
 ``cleanup_stale()`` removes groups whose owner pid is gone (a SIGKILLed run).
@@ -22,6 +30,8 @@ from pathlib import Path
 
 CPU_ROOT = Path('/sys/fs/cgroup/cpu')
 PREFIX = 'ldnq'
+PERIOD_US = 10_000  # [us] of the quota's period (see the module doc)
+MIN_QUOTA_US = 1_000  # the kernel refuses a smaller cfs_quota_us
 _NAME_RE = re.compile(rf'^{PREFIX}(\d+)_(\d+)$')
 _LIVE: set['CpuQuota'] = set()
 _LOCK = threading.Lock()
@@ -59,8 +69,10 @@ class CpuQuota:
         self.path.mkdir()
         with _LOCK:
             _LIVE.add(self)
-        period = int((self.path / 'cpu.cfs_period_us').read_text())
-        (self.path / 'cpu.cfs_quota_us').write_text(str(max(1000, int(round(self.cores * period)))))
+        # a new group's quota is -1 (none), so any period may be written first
+        self.period_us = min(1_000_000, max(PERIOD_US, int(-(-MIN_QUOTA_US // self.cores))))
+        (self.path / 'cpu.cfs_period_us').write_text(str(self.period_us))
+        (self.path / 'cpu.cfs_quota_us').write_text(str(max(MIN_QUOTA_US, int(round(self.cores * self.period_us)))))
 
     def __enter__(self) -> 'CpuQuota':
         return self
