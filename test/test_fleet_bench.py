@@ -441,3 +441,15 @@ def test_a_bad_codec_list_is_refused_with_a_message_not_a_traceback(tmp_path, ca
     assert main(['bench-fleet', '--codecs', 'jpeg@75,jpeg@75', '--link-mbps', '5', '--robots', '2', '--fps', '2',
                  '--edges', '1', '--no-equal-accuracy', '--plan-only', '--out', str(tmp_path)]) == 2
     assert "bench-fleet: duplicate codecs ['jpeg@75']" in capsys.readouterr().err
+
+
+def test_edge_params_are_checked_against_the_edge_and_typed_as_it_declares_them(tmp_path, capsys):
+    from ladon_ros.cli import main
+    from ladon_ros.cli.bench_fleet import parse_edge_params
+    assert parse_edge_params(['receive_pause_ms:=0', 'max_batch:=4']) == (('receive_pause_ms', 0.0), ('max_batch', 4))
+    assert isinstance(parse_edge_params(['receive_pause_ms:=0'])[0][1], float)  # a double parameter
+    for bad, why in (('no_such:=1', 'unknown parameter'), ('max_batch:=0', 'max_batch'), ('max_batch=4', 'NAME:=VALUE')):
+        assert main(['bench-fleet', '--codecs', 'jpeg@75', '--link-mbps', '5', '--robots', '2', '--fps', '2',
+                     '--edges', '1', '--no-equal-accuracy', '--plan-only', '--edge-param', bad,
+                     '--out', str(tmp_path)]) == 2
+        assert why in capsys.readouterr().err

@@ -103,6 +103,8 @@ class FleetConfig:
                                    "profile's (0.5 s)", range=(0.0, 60.0))
     takeover_subscriptions: str = param('', "The edges' takeover_subscriptions (backup/all/none); '' = the node's "
                                             "default (backup: with 2 edges each robot's frames cross the link twice)")
+    edge_params: tuple = param((), "(name, value) pairs of edge_perception parameters every edge gets "
+                                   "(bench-fleet --edge-param), recorded in each row")
     nice: int = param(0, 'nice value of the edges and robots (negative, as root: other jobs on a shared '
                          'machine take less of their cores)', range=(-20, 19))
 
@@ -306,7 +308,8 @@ class FleetBench:
             argv = node_command('edge_perception', namespace=f'/base{i + 1}', params={
                 'edge_id': f'base{i + 1}', 'checkpoints': ladon, 'serve_image_codecs': images,
                 'publish_debug_image': False, 'robot_timeout_s': EDGE_ROBOT_TIMEOUT_S,
-                **({'takeover_subscriptions': cfg.takeover_subscriptions} if cfg.takeover_subscriptions else {})})
+                **({'takeover_subscriptions': cfg.takeover_subscriptions} if cfg.takeover_subscriptions else {}),
+                **dict(cfg.edge_params)})
             if shutil.which('taskset') and ncpu > 1:
                 argv = ['taskset', '-c', cores[i], *argv]
             argv = self._niced(argv)
@@ -550,6 +553,7 @@ class FleetBench:
                           for side in ('up', 'down')})
         row.extra['robot_cpu_quota'] = cfg.robot_cpu or None
         row.extra['rate_point'] = case.rate_point
+        row.extra['edge_params'] = dict(cfg.edge_params) or None
         return row
 
     def _diag_delta(self, t0: float, t1: float, n_edges: int) -> tuple[float, float]:

@@ -49,6 +49,9 @@ def register(sub) -> None:
     p.add_argument('--takeover-subscriptions', default='', choices=['', 'backup', 'all', 'none'],
                    help="the edges' takeover_subscriptions; default: the node's (backup: with 2 edges every robot's "
                         "frames cross the link twice)")
+    p.add_argument('--edge-param', action='append', default=[], metavar='NAME:=VALUE',
+                   help="an edge_perception parameter for every edge of the run (YAML value, e.g. "
+                        "receive_pause_ms:=0); repeatable; recorded in each row")
     p.add_argument('--dds-profiles', default='fleet',
                    help="comma list of DDS profiles, each running every search side by side in one run: 'fleet' "
                         "(SIMPLE discovery, config/fastdds_fleet.xml) and 'thin' (two discovery servers in the "
@@ -83,6 +86,23 @@ def _profiles(text: str) -> tuple[str, ...]:
     if bad or not profiles:
         raise SystemExit(f'--dds-profiles: expected a comma list of {DDS_PROFILES}, got {text!r}')
     return profiles
+
+
+def parse_edge_params(items: list[str]) -> tuple[tuple[str, object], ...]:
+    """``['receive_pause_ms:=0']`` -> ``(('receive_pause_ms', 0),)``, each checked against the
+    edge's parameters (name, and value by its validation); ValueError on a bad one."""
+    import yaml
+    from ladon_ros.config import from_mapping
+    from ladon_ros.ros.params import EdgeConfig
+    out = {}
+    for item in items:
+        name, sep, text = item.partition(':=')
+        if not sep or not name.strip():
+            raise ValueError(f'--edge-param: expected NAME:=VALUE, got {item!r}')
+        out[name.strip()] = yaml.safe_load(text)
+    cfg = from_mapping(EdgeConfig, dict(out))  # unknown names, wrong types and out-of-range values
+    # the validated values (0 -> 0.0 for a float parameter: the node declares it a double)
+    return tuple((k, list(v) if isinstance(v, tuple) else v) for k, v in ((k, getattr(cfg, k)) for k in out))
 
 
 def is_standard(args) -> bool:
@@ -149,8 +169,9 @@ def run(args) -> int:
                       f'{p[c]["bytes_ratio"]:.2f})' if p.get(c) else f'{c}: no quality reaches it'
                       for c in ('jpeg', 'webp')))
     try:
+        edge_params = parse_edge_params(args.edge_param)
         cases, searches = build_plan(args, points, pairs)
-    except ValueError as err:  # a bad --codecs list: the user's to fix, not a crash
+    except ValueError as err:  # a bad --codecs list or --edge-param: the user's to fix, not a crash
         print(f'bench-fleet: {err}', file=sys.stderr)
         return 2
     print(f'{"standard set" if is_standard(args) else "grid of the flags"}: {len(searches)} searches')
@@ -165,7 +186,7 @@ def run(args) -> int:
         robot_cpu=args.robot_cpu, budget_ms=args.budget_ms, seconds=args.seconds,
         resolution=args.resolution, max_bisect=args.max_bisect,
         domain_id=args.domain_id, nice=args.nice, announce_s=args.announce_s, join_mbps=args.join_mbps,
-        takeover_subscriptions=args.takeover_subscriptions))
+        takeover_subscriptions=args.takeover_subscriptions, edge_params=edge_params))
     json_path = Path(args.json) if args.json else out / 'fleet_bench.json'
     bench = FleetBench(cfg)
     bench.skipped = []
@@ -173,7 +194,7 @@ def run(args) -> int:
             'weights_key': weights_key(), 'accuracy_file': str(acc) if acc else None,
             'loadavg_start': os.getloadavg(), 'nice': args.nice, 'announce_s': args.announce_s,
             'join_mbps': args.join_mbps, 'takeover_subscriptions': args.takeover_subscriptions,
-            'dds_profiles': args.dds_profiles, 'argv': sys.argv[1:]}
+            'dds_profiles': args.dds_profiles, 'edge_params': dict(edge_params), 'argv': sys.argv[1:]}
 
     def save(rows):
         meta['duration_s'] = time.time() - t_start

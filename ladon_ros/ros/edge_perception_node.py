@@ -22,6 +22,7 @@ from ladon_ros.edge import EdgePerception
 from ladon_ros.edge.serving import Arrival, BatchServer
 from ladon_ros.errors import FrameRejected
 from ladon_ros.fleet.discovery import SUPER_CLIENT_VAR, edge_env
+from ladon_ros.fleet.pacing import ReceivePacer
 from ladon_ros.fleet.queue import FairFrameQueue
 from ladon_ros.msg import LabelInfo, LatentFrame
 from ladon_ros.ros import qos
@@ -60,6 +61,7 @@ class EdgePerceptionNode(ManagedModelNode):
         # frames waiting per robot (converted on arrival)
         self.queue: FairFrameQueue[RobotChannel, Arrival] = FairFrameQueue()
         self.server: BatchServer | None = None
+        self.pacer = ReceivePacer(0.0)  # configured in load()
         self._worker: threading.Thread | None = None
         self.diagnostics = Diagnostics(self, self._diagnostic_statuses)
         self.autostart()
@@ -73,6 +75,7 @@ class EdgePerceptionNode(ManagedModelNode):
             threshold = cfg.min_score if task == 'detection' else 0.0
             pub.publish(to_label_info(self.edge.classes, task, Header(stamp=stamp), threshold))
             self.label_pubs[task] = pub
+        self.pacer = ReceivePacer(cfg.receive_pause_ms / 1e3)
         self._feedback_timer = self.create_timer(FEEDBACK_PERIOD_S, self._publish_feedback)
         self._quarantine_timer = self.create_timer(QUARANTINE_CHECK_S, self._quarantine)
         served = ', '.join(f'{m.model_id}@{m.rate_point} [{h}]' for h, m in self.edge.served_models.items())
@@ -188,13 +191,16 @@ class EdgePerceptionNode(ManagedModelNode):
     def _on_latent(self, robot: RobotChannel, msg: LatentFrame) -> None:
         now = self.get_clock().now().nanoseconds
         transit_ms = (now - _stamp_ns(msg.header)) / 1e6
-        robot.link.on_arrival(msg.sequence, len(msg.data), transit_ms, now)
+        paused, robot.pauses_seen = self.pacer.pauses != robot.pauses_seen, self.pacer.pauses
+        robot.link.on_arrival(msg.sequence, len(msg.data), transit_ms, now, paused_since_last=paused)
         if not robot.serving:
             robot.held = (msg, now)  # subscribed ahead: another edge serves it; kept for a takeover
             return
         robot.health.received_since_served += 1
         if self.active:
             self._enqueue(robot, msg, now)
+            # saturated: a full batch waits, so frames taken later are served no later
+            self.pacer.after_receive(self.queue.waiting() >= self.cfg.max_batch)
 
     def _enqueue(self, robot: RobotChannel, msg: LatentFrame, arrival_ns: int) -> None:
         try:
@@ -282,6 +288,8 @@ class EdgePerceptionNode(ManagedModelNode):
         values['frames_lost_on_link'] = str(sum(r.link.lost for r in self.robots))  # sequence gaps
         server = self.server
         values['batches_run'] = str(server.batches if server else 0)
+        values['receive_pauses'] = str(self.pacer.pauses)  # saturated: frames taken in bursts
+        values['receive_paused_s'] = f'{self.pacer.paused_s:.1f}'
         values['frames_batched'] = str(server.frames if server else 0)
         for task in TASKS:  # frames whose head was not run: none of its topics had a subscriber
             values[f'heads_skipped_{task}'] = str(server.skipped.get(task, 0) if server else 0)

@@ -207,6 +207,13 @@ class EdgeConfig:
     top_k: int = param(5, 'Classification hypotheses per frame', range=(1, 100))
     min_score: float = param(0.3, 'Detections scoring below this are not published', range=(0.0, 1.0))
     max_batch: int = param(8, 'Most frames (from several robots) run through the heads at once', range=(1, 64))
+    # 20 ms: under overload a frame waits ~0.1-0.2 s in the queue anyway; a pause of a fraction of
+    # that takes every robot's newest frame in one executor wake (ladon_ros.fleet.pacing).
+    receive_pause_ms: float = param(20.0, 'While max_batch frames already wait (the edge is saturated), the receive '
+                                    'thread pauses this long after each 5 ms of receiving: newer frames wait in '
+                                    "each robot's keep-last-1 DDS reader and are taken in one executor wake "
+                                    'instead of one wake each (the wake is what costs) [ms]; 0 = never pause',
+                                    range=(0.0, 1000.0))
     publish_debug_image: bool = param(True, 'Publish perception/debug_image (boxes, labels, blended mask)')
     overlay_alpha: float = param(0.5, 'Opacity of the mask in the overlay and debug images', range=(0.0, 1.0))
     autostart: bool = param(True, 'Configure and activate on start (no lifecycle manager needed)')

@@ -83,6 +83,9 @@ class RobotChannel:
         self.health = RobotHealth()
         # Heads not run for this robot because none of their topics had a subscriber.
         self.skipped: collections.Counter = collections.Counter()
+        # The edge's receive-pause count at this robot's last frame (sequence gaps across a
+        # pause are frames replaced in the DDS reader, not lost on the link).
+        self.pauses_seen = 0
 
     def _subscribe(self) -> None:
         # One event handler, not rclpy's default two: a best-effort, volatile reader with no
@@ -211,6 +214,7 @@ class RobotChannel:
         """Per-robot status for /diagnostics: the link, and the robot's share of the edge (``queue``)."""
         f = self.link.feedback(self.node.get_clock().now().nanoseconds)
         values = {'frames_received': self.link.received, 'frames_lost': self.link.lost,
+                  'frames_replaced_in_reader': self.link.replaced_in_reader,
                   'camera_restarts': self.link.restarts, **{k: f'{v:.1f}' for k, v in f.items()},
                   'frames_dropped_stale': queue.dropped_stale, 'edge_time_s': f'{queue.edge_time_s:.3f}',
                   'frames_rejected': sum(self.rejected.values()), 'quarantines': self.health.quarantines,

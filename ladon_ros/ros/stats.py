@@ -17,15 +17,28 @@ class LinkStats:
         self._arrivals: deque[tuple[int, int, float]] = deque()  # (arrival_ns, bytes, delay_ms)
         self.received = 0
         self.lost = 0
+        self.replaced_in_reader = 0  # gaps while the edge paced its receiving (not the link's)
         self.restarts = 0
         self._last_seq: int | None = None
 
-    def on_arrival(self, sequence: int, nbytes: int, delay_ms: float, now_ns: int) -> None:
-        """Records one received frame; a gap in ``sequence`` counts the missing frames as lost."""
+    def on_arrival(self, sequence: int, nbytes: int, delay_ms: float, now_ns: int, *,
+                   paused_since_last: bool = False) -> None:
+        """Records one received frame; a gap in ``sequence`` counts the missing frames as lost.
+
+        Args:
+            paused_since_last: The edge paused its receiving (``ReceivePacer``) since this
+                robot's previous frame: a gap is then counted as replaced in the DDS reader
+                (keep-last 1), not as lost on the link, so the robot's rate adapter does not
+                step down for the edge's overload.
+        """
         self.received += 1
         if self._last_seq is not None:
             if sequence > self._last_seq:
-                self.lost += sequence - self._last_seq - 1
+                gap = sequence - self._last_seq - 1
+                if paused_since_last:
+                    self.replaced_in_reader += gap
+                else:
+                    self.lost += gap
             else:
                 self.restarts += 1  # the camera node restarted (its counter began again)
         self._last_seq = sequence
