@@ -84,13 +84,15 @@ register_model(dataclasses.replace(_PAPER, name='ladon_resnest269e', bottleneck_
 
 # Small configuration for a CPU and the synthetic world (the embedded default). Sized so
 # the whole training (teacher + 3 rate points) fits about an hour on 2 CPU cores and each
-# shipped checkpoint (fp16) stays under 3 MB; see docs/TRAINING.md.
+# shipped checkpoint (fp16) stays under 3 MB; see docs/TRAINING.md. 50 RPN proposals at test
+# time (the scenes hold at most 7 objects): the RoI head's cost scales with them, and 300 -> 100
+# -> 50 left every model's mAP unchanged within 0.005 (docs/BENCHMARKS.md, "RPN proposals").
 _SMALL = ModelSpec(
     name='ladon_small', input_size=(128, 128), bottleneck_channels=12, stem_channels=48,
     body='basic', body_widths=(64, 96, 128), body_blocks=(1, 1, 1), dilate_layer4=True,
     fpn_channels=40, roi_hidden=128, aspp_channels=48, aspp_rates=(2, 4, 6),
     rpn_anchor_sizes=(12, 22, 40, 64, 96), det_score_thresh=0.3, det_max_per_image=50,
-    rpn_post_nms_test=100, classes=SYNTHETIC_CLASSES)
+    rpn_post_nms_test=50, classes=SYNTHETIC_CLASSES)
 register_model(_SMALL, kind='ladon')
 register_model(dataclasses.replace(_SMALL, name='teacher_small'), kind='teacher')
 # The same robot side (encoder, entropy model: the same bitstream) with a wider edge-side
