@@ -356,7 +356,8 @@ def test_results_a_robot_receives_stay_compact(frames_file, tmp_path, capsys):
     outputs, not by the camera's resolution (the label map travels as PNG at the model's
     resolution), about one beta-1 latent (~1.3 kB) per frame. Against the latent it depends
     on the rate point: below 1 at beta 0.25 (the default until issue 21, when this test
-    asserted it), ~0.9x at beta 1, ~2.3x at beta 4 (the default now, ~500 B latents):
+    asserted it), ~0.9x at beta 1 (the default again since issue 21's fourth pass), ~2.3x at beta 4 (~500 B
+    latents):
     reported, not asserted.
 
     Both directions are counted the same way: the serialized CDR message (``raw=True``

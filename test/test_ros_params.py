@@ -97,15 +97,15 @@ def test_declared_parameters_are_described_with_ranges():
 
 
 def test_the_rate_adapter_starts_where_a_default_camera_encoder_starts():
-    # start_point -1: the index of the shipped default rate point (beta 4, the third shipped point),
+    # start_point -1: the index of the shipped default rate point (beta 1, the second shipped point),
     # so the adapter and an encoder with default parameters agree without anyone counting indexes.
     from ladon_ros.weights import default_checkpoint, shipped_camera_bundle
     cfg = from_mapping(P.RateAdapterConfig, {})
     assert cfg.start_point == -1
     settings = cfg.settings()
     assert settings[cfg.start_index()].checkpoint_path() == default_checkpoint('ladon')
-    assert str(settings[cfg.start_index()]) == 'ladon@4'
-    # The camera encoder's own default agrees: its checkpoint and its ONNX bundle are beta 4.
+    assert str(settings[cfg.start_index()]) == 'ladon@1'
+    # The camera encoder's own default agrees: its checkpoint and its ONNX bundle are beta 1.
     assert resolve_ladon_checkpoint('', '', 0.0) == default_checkpoint('ladon')
     assert shipped_camera_bundle().name == default_checkpoint('ladon').stem
     # Explicit indexes are kept; a ladder without the default starts at its first point.

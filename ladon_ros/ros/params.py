@@ -118,7 +118,7 @@ class CameraEncoderConfig:
     model: str = param('', "Ladon model id the checkpoint must be; '' = any (default model when checkpoint is '')",
                        check=check_model)
     rate_point: float = param(0.0, "Shipped rate point (beta) to use when checkpoint is ''; "
-                              '0 = the shipped default (beta 4: fewest bytes at equal accuracy; docs/TRAINING.md)',
+                              '0 = the shipped default (beta 1: the teacher\'s accuracy at under half of WebP\'s bytes; docs/TRAINING.md)',
                               range=(0.0, 1000.0))
     quality: int = param(-1, 'Image codec quality (jpeg/webp 1..100, png 0..9); -1 = codec default',
                          range=(-1, 100))
