@@ -37,7 +37,7 @@ def test_saturated_it_pauses_after_each_burst_and_counts_the_pauses():
         t.now += 0.001
         paused.append(p.after_receive(True))
     # burst of 5 ms from the first saturated frame, then 20 ms pause, a new 5 ms burst, ...
-    assert paused[:4] == [0.0] * 4 and paused[5] == 0.02
+    assert paused[:4] == [0.0] * 4 and paused[5] == pytest.approx(0.02)
     assert t.slept == [0.02] * p.pauses and p.pauses >= 5
     assert p.paused_s == pytest.approx(0.02 * p.pauses)
     # every pause is followed by at least one frame taken before the next pause
@@ -74,3 +74,27 @@ def test_a_sequence_gap_across_a_receive_pause_is_not_counted_as_link_loss():
     link.on_arrival(4, 100, 5.0, 2_000)  # 2 and 3 missing, no pause: the link lost them
     link.on_arrival(7, 100, 5.0, 3_000, paused_since_last=True)  # 5 and 6 replaced in the reader
     assert (link.received, link.lost, link.replaced_in_reader) == (3, 2, 2)
+
+
+def test_a_pause_ends_when_the_worker_takes_a_batch_so_the_worker_never_waits_for_it():
+    """The edge node pauses with FairFrameQueue.wait_below(max_batch): with max_batch 1 a
+    20 ms pause would otherwise outlast a 10 ms batch and idle the worker."""
+    import threading
+    import time
+    from ladon_ros.fleet.queue import FairFrameQueue
+    q = FairFrameQueue()
+    q.put('r1', 'f1')
+    pacer = ReceivePacer(5.0, burst_s=0.0, sleep=lambda s: q.wait_below(1, s))
+    taker = threading.Timer(0.05, lambda: q.take(1, timeout=1.0))
+    t0 = time.monotonic()
+    taker.start()
+    paused = pacer.after_receive(True)  # burst_s 0: pauses at once, until the take
+    taker.join()
+    # it waited for the take (not returned at once: a frame waited), and ended with it, not after 5 s
+    assert q.waiting() == 0 and time.monotonic() - t0 < 2.0
+    assert 0.0 < paused < 2.0 and pacer.paused_s == pytest.approx(paused)
+    assert not q.wait_below(0, 0.01)  # never below 0: times out and says so
+    q.put('r1', 'f2')
+    assert not q.wait_below(1, 0.02)  # a full batch waits and nobody takes it
+    q.close()
+    assert not q.wait_below(1, 5.0)   # close wakes it at once (still full)

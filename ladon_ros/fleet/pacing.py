@@ -9,9 +9,11 @@ edge time from the frames that are served (docs/FLEET_BENCH.md, overload).
 
 While the edge is saturated (a full batch already waits, so a frame received now is not
 served sooner for being received now) the receive thread pauses ``pause_s`` after each
-burst of ``burst_s`` of receiving. Meanwhile each robot's newest frame waits in its DDS
-reader (the latent subscription is keep-last 1: a newer frame replaces an older one there,
-as it would in the queue), and the next wake takes every waiting robot's frame at once.
+burst of ``burst_s`` of receiving; the edge node's pause ends early when the worker takes a
+batch (``FairFrameQueue.wait_below``), so the worker never waits for a pause to end.
+Meanwhile each robot's newest frame waits in its DDS reader (the latent subscription is
+keep-last 1: a newer frame replaces an older one there, as it would in the queue), and the
+next wake takes every waiting robot's frame at once.
 Robots are taken in the executor's order of one wake, all of them before the next wake, so
 every robot reaches the fair queue each burst: the queue's fairness is unchanged. An edge
 that is not saturated never pauses (light load: each frame is taken the moment it arrives).
@@ -32,7 +34,8 @@ class ReceivePacer:
         pause_s: Length of one pause [s]; 0 = never pause.
         burst_s: Receiving between two pauses [s] (at least one frame is taken).
         clock: Seconds, monotonic.
-        sleep: Blocks the calling (receive) thread for the given seconds.
+        sleep: Blocks the calling (receive) thread for at most the given seconds (the edge
+            node passes the queue's ``wait_below``: the pause ends when a batch is taken).
 
     Attributes:
         pauses: Pauses taken so far.
@@ -64,7 +67,8 @@ class ReceivePacer:
         if now < self._burst_end:
             return 0.0
         self._sleep(self.pause_s)
+        end = self._clock()
         self.pauses += 1
-        self.paused_s += self.pause_s
-        self._burst_end = self._clock() + self.burst_s
-        return self.pause_s
+        self.paused_s += end - now  # a pause may end early (a batch was taken)
+        self._burst_end = end + self.burst_s
+        return end - now

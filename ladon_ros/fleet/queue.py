@@ -138,7 +138,22 @@ class FairFrameQueue(Generic[R, F]):
                 acc = self._accounts[w.robot]
                 acc.served += 1
                 acc.last_served = now
+            if order:
+                self._cv.notify_all()  # a receive thread in wait_below may go on receiving
             return order
+
+    def wait_below(self, n: int, timeout: float) -> bool:
+        """Blocks until fewer than ``n`` frames wait (the worker took a batch), ``close``, or
+        ``timeout`` seconds; returns whether fewer than ``n`` wait. The edge's receive pacing
+        pauses with it, so a pause never outlasts the batch the worker is waiting for."""
+        end = time.monotonic() + timeout
+        with self._cv:
+            while len(self._waiting) >= n and not self._closed:
+                left = end - time.monotonic()
+                if left <= 0:
+                    break
+                self._cv.wait(left)
+            return len(self._waiting) < n
 
     def charge(self, robot: R, seconds: float) -> None:
         """Adds edge time spent on ``robot``'s frame (decode + its share of the batch)."""

@@ -75,7 +75,9 @@ class EdgePerceptionNode(ManagedModelNode):
             threshold = cfg.min_score if task == 'detection' else 0.0
             pub.publish(to_label_info(self.edge.classes, task, Header(stamp=stamp), threshold))
             self.label_pubs[task] = pub
-        self.pacer = ReceivePacer(cfg.receive_pause_ms / 1e3)
+        # A pause ends early when the worker takes a batch: the worker never waits for it.
+        self.pacer = ReceivePacer(cfg.receive_pause_ms / 1e3,
+                                  sleep=lambda s: self.queue.wait_below(self.cfg.max_batch, s))
         self._feedback_timer = self.create_timer(FEEDBACK_PERIOD_S, self._publish_feedback)
         self._quarantine_timer = self.create_timer(QUARANTINE_CHECK_S, self._quarantine)
         served = ', '.join(f'{m.model_id}@{m.rate_point} [{h}]' for h, m in self.edge.served_models.items())

@@ -118,7 +118,8 @@ class CameraEncoderConfig:
     model: str = param('', "Ladon model id the checkpoint must be; '' = any (default model when checkpoint is '')",
                        check=check_model)
     rate_point: float = param(0.0, "Shipped rate point (beta) to use when checkpoint is ''; "
-                              '0 = the shipped default (beta 1: the teacher\'s accuracy at under half of WebP\'s bytes; docs/TRAINING.md)',
+                              "0 = the shipped default (beta 1: the teacher's accuracy at under half of WebP's bytes; "
+                              'docs/TRAINING.md)',
                               range=(0.0, 1000.0))
     quality: int = param(-1, 'Image codec quality (jpeg/webp 1..100, png 0..9); -1 = codec default',
                          range=(-1, 100))
@@ -210,10 +211,10 @@ class EdgeConfig:
     # 20 ms: under overload a frame waits ~0.1-0.2 s in the queue anyway; a pause of a fraction of
     # that takes every robot's newest frame in one executor wake (ladon_ros.fleet.pacing).
     receive_pause_ms: float = param(20.0, 'While max_batch frames already wait (the edge is saturated), the receive '
-                                    'thread pauses this long after each 5 ms of receiving: newer frames wait in '
-                                    "each robot's keep-last-1 DDS reader and are taken in one executor wake "
-                                    'instead of one wake each (the wake is what costs) [ms]; 0 = never pause',
-                                    range=(0.0, 1000.0))
+                                    'thread pauses up to this long after each 5 ms of receiving, ending when the '
+                                    "worker takes a batch: newer frames wait in each robot's keep-last-1 DDS reader "
+                                    'and are taken in one executor wake instead of one wake each (the wake is what '
+                                    'costs) [ms]; 0 = never pause', range=(0.0, 1000.0))
     publish_debug_image: bool = param(True, 'Publish perception/debug_image (boxes, labels, blended mask)')
     overlay_alpha: float = param(0.5, 'Opacity of the mask in the overlay and debug images', range=(0.0, 1.0))
     autostart: bool = param(True, 'Configure and activate on start (no lifecycle manager needed)')
