@@ -2,7 +2,9 @@
 
 Subscription callbacks convert the message to a ``WireFrame`` and put it in
 ``ladon_ros.fleet.queue.FairFrameQueue`` (keep-latest per robot: a newer frame of the same
-robot replaces one not yet served, and is counted as ``frames_dropped_stale``). One worker
+robot replaces one not yet served, and is counted as ``frames_dropped_stale``); while a full
+batch already waits, the receive callbacks pause between bursts (``ladon_ros.fleet.pacing``:
+newer frames collect in the DDS readers and one executor wake takes them all). One worker
 thread runs ``ladon_ros.edge.serving.BatchServer``: a batch (at most one frame per robot,
 robots in fair order of the edge time they cost) is validated and decoded frame by frame,
 run through the body and the heads its robots' subscribers want as ONE batch, published per
