@@ -10,7 +10,9 @@ full speed (22 of its 25 ms), and a 30 ms one ran 25 ms, waited 75 ms, then fini
 CPU, not a slow one, and latencies that jumped between runs (docs/BENCHMARKS.md, "Offloading
 against the on-robot model"). With 10 ms every job longer than a few ms takes about 1/F of its
 CPU time, as on a CPU F times as fast. The kernel's floor of 1 ms of quota lengthens the
-period for F < 0.1. The group is removed by ``close()``, which also runs from ``atexit`` and from the
+period for F < 0.1.
+
+The group is removed by ``close()``, which also runs from ``atexit`` and from the
 same SIGINT/SIGTERM/SIGHUP handlers as the namespaces (``netns.install_cleanup_handlers``
 closes every live ``NetnsLink``; this module registers its own ``atexit`` and a hook there).
 ``cleanup_stale()`` removes groups whose owner pid is gone (a SIGKILLed run).

@@ -100,9 +100,11 @@ def parse_edge_params(items: list[str]) -> tuple[tuple[str, object], ...]:
         if not sep or not name.strip():
             raise ValueError(f'--edge-param: expected NAME:=VALUE, got {item!r}')
         out[name.strip()] = yaml.safe_load(text)
-    cfg = from_mapping(EdgeConfig, dict(out))  # unknown names, wrong types and out-of-range values
-    # the validated values (0 -> 0.0 for a float parameter: the node declares it a double)
-    return tuple((k, list(v) if isinstance(v, tuple) else v) for k, v in ((k, getattr(cfg, k)) for k in out))
+    cfg = from_mapping(EdgeConfig, out)  # unknown names, wrong types and out-of-range values
+    # the validated values (0 -> 0.0 for a float parameter: the node declares it a double;
+    # tuples back to lists, as a parameter override spells them)
+    validated = {k: getattr(cfg, k) for k in out}
+    return tuple((k, list(v) if isinstance(v, tuple) else v) for k, v in validated.items())
 
 
 def is_standard(args) -> bool:

@@ -146,13 +146,8 @@ class FairFrameQueue(Generic[R, F]):
         """Blocks until fewer than ``n`` frames wait (the worker took a batch), ``close``, or
         ``timeout`` seconds; returns whether fewer than ``n`` wait. The edge's receive pacing
         pauses with it, so a pause never outlasts the batch the worker is waiting for."""
-        end = time.monotonic() + timeout
         with self._cv:
-            while len(self._waiting) >= n and not self._closed:
-                left = end - time.monotonic()
-                if left <= 0:
-                    break
-                self._cv.wait(left)
+            self._cv.wait_for(lambda: len(self._waiting) < n or self._closed, timeout)
             return len(self._waiting) < n
 
     def charge(self, robot: R, seconds: float) -> None:
