@@ -91,7 +91,10 @@ class PipelineStats:
 
     def summary(self, now_ns: int) -> dict[str, str]:
         """Key/value pairs for a DiagnosticStatus (strings, units in the key names)."""
-        f = [x for x in self._frames if now_ns - x[0] <= self.window_ns]
+        # list() copies the deque in one step under the GIL: the worker thread appends to it
+        # (on_served) while the executor thread summarises (iterating it live raised
+        # 'deque mutated during iteration' and killed an edge under a flood).
+        f = [x for x in list(self._frames) if now_ns - x[0] <= self.window_ns]
         out = {
             'frames_served': str(self.served),
             'rate_hz': f'{len(f) / (self.window_ns / 1e9):.2f}',
