@@ -16,6 +16,7 @@ import re
 import shlex
 import subprocess
 import time
+import warnings
 from pathlib import Path
 
 import pytest
@@ -341,6 +342,32 @@ def test_readme_has_launch_examples():
     assert any(c.startswith('ros2 launch') for c in cmds) and any(c.startswith('ros2 run') for c in cmds), cmds
 
 
+def escalated_after_clean_exit(text: str) -> list[str]:
+    """Processes that ``ros2 launch`` reported as finished cleanly and then escalated anyway.
+
+    An upstream launch (3.7.1) race, seen once in a CI run (2026-12-08) and not in 40 local
+    runs under load: after a double Ctrl-C a node logged 'process has finished cleanly', yet
+    launch's SIGTERM and SIGKILL timers for it fired 5 and 15 s later and ``ros2 launch`` had
+    not exited after 15 s. Everything of ours had stopped: the node exited 0 within the budget.
+    """
+    clean = re.findall(r'\[(\S+-\d+)\]: process has finished cleanly', text)
+    return [name for name in clean if f'process[{name}] failed to terminate' in text]
+
+
+def test_escalated_after_clean_exit_reads_the_race():
+    """The signature of the upstream race (lines of the CI run that showed it), and not a slow node."""
+    raced = (
+        "[INFO] [camera_encoder-2]: process has finished cleanly [pid 10027]\n"
+        "[INFO] [edge_perception-3]: process has finished cleanly [pid 10029]\n"
+        "[ERROR] [camera_encoder-2]: process[camera_encoder-2] failed to terminate '5' seconds after "
+        "receiving 'SIGINT', escalating to 'SIGTERM'\n")
+    slow = ("[ERROR] [edge_perception-3]: process[edge_perception-3] failed to terminate '5' seconds after "
+            "receiving 'SIGINT', escalating to 'SIGTERM'\n"
+            "[ERROR] [edge_perception-3]: process has died [pid 1, exit code -15, cmd 'x'].\n")
+    assert escalated_after_clean_exit(raced) == ['camera_encoder-2']
+    assert escalated_after_clean_exit(slow) == []
+
+
 @pytest.mark.parametrize('index', range(len(readme_commands())))
 def test_readme_example_runs_and_stops_cleanly(index, tmp_path):
     """Each README example starts its nodes and stops cleanly.
@@ -351,20 +378,34 @@ def test_readme_example_runs_and_stops_cleanly(index, tmp_path):
     node, so on SIGTERM, or a second SIGINT that lands after the node exited, the wrapper
     itself dies by the signal (-15 / -2; seen once in three fresh-clone runs) although the
     node exited cleanly. Nodes under a double Ctrl-C and SIGTERM: test_ros_shutdown.py.
+    A launch stop that failed only by the upstream race of ``escalated_after_clean_exit`` is
+    tried once more with a fresh launch; any other failure, or the race twice, fails.
     """
     cmd = readme_commands()[index]
-    launched = Launched(cmd, ros_env(5 + index % 4, tmp_path), tmp_path / 'out.log')
-    try:
-        if cmd.startswith('ros2 launch'):
-            how = ('sigterm', 'sigint_twice')[sum(c.startswith('ros2 launch') for c in readme_commands()[:index]) % 2]
-            launched.wait_for(launched_ready(READY), timeout=180)
-            assert_clean_launch_stop(launched, how, list(READY))
-        else:
-            exe = shlex.split(cmd)[3]
-            launched.wait_for([re.escape(READY[exe])], timeout=180)
-            code, took = launched.stop('sigint_once')
-            text = launched.text()
-            assert code == 0 and took < STOP_S and 'Traceback' not in text, \
-                f'{cmd}: exit {code} after a Ctrl-C in {took:.1f} s:\n{text[-3000:]}'
-    finally:
-        launched.kill()
+    for attempt in (1, 2):
+        out = tmp_path / f'try{attempt}'
+        out.mkdir()
+        launched = Launched(cmd, ros_env(5 + index % 4, out), out / 'out.log')
+        try:
+            if cmd.startswith('ros2 launch'):
+                how = ('sigterm', 'sigint_twice')[sum(c.startswith('ros2 launch') for c in readme_commands()[:index]) % 2]
+                launched.wait_for(launched_ready(READY), timeout=180)
+                try:
+                    assert_clean_launch_stop(launched, how, list(READY))
+                except AssertionError:
+                    raced = escalated_after_clean_exit(launched.text())
+                    if attempt == 1 and raced:
+                        warnings.warn(f'{cmd}: launch escalated after {raced} had finished cleanly (upstream '
+                                      'launch race); trying once more')
+                        continue
+                    raise
+            else:
+                exe = shlex.split(cmd)[3]
+                launched.wait_for([re.escape(READY[exe])], timeout=180)
+                code, took = launched.stop('sigint_once')
+                text = launched.text()
+                assert code == 0 and took < STOP_S and 'Traceback' not in text, \
+                    f'{cmd}: exit {code} after a Ctrl-C in {took:.1f} s:\n{text[-3000:]}'
+            return
+        finally:
+            launched.kill()
