@@ -65,6 +65,7 @@ setup(
             'camera_encoder = ladon_ros.ros.camera_encoder_node:main',
             'edge_perception = ladon_ros.ros.edge_perception_node:main',
             'rate_adapter = ladon_ros.ros.rate_adapter_node:main',
+            'robot_camera = ladon_ros.ros.robot_camera_node:main',
         ],
     },
 )

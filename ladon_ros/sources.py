@@ -111,7 +111,7 @@ class ImageSource:
 
     Args:
         cfg: An ``ImageSourceConfig``-like object: ``mode``, ``path``, ``camera_index``,
-            ``width``, ``height``, ``seed``, ``loop``.
+            ``width``, ``height``, ``seed``, ``loop`` (and ``synthetic_frames``, default 0).
         retry_s: Seconds between attempts to reopen a lost camera or a failed video.
         capture: Opens a ``cv2.VideoCapture``-like object from a path or a camera index
             (tests substitute one that fails on cue).
@@ -136,6 +136,7 @@ class ImageSource:
         self._index = 0          # next folder file / next video frame
         self._video_skips = 0    # consecutive unreadable video frames
         self._next_try = 0.0     # clock time of the next reopen attempt
+        self._cycle: list[np.ndarray] = []  # 'synthetic' with synthetic_frames > 0: the frames rendered once
         if cfg.mode == 'synthetic':
             from ladon_ros.world import SceneGenerator
             self._gen = SceneGenerator(image_size=(cfg.height, cfg.width), seed=cfg.seed)
@@ -171,7 +172,7 @@ class ImageSource:
         if self.ended:
             return None
         if self._gen is not None:
-            frame = self._gen.sample(self.frames).image
+            frame = self._synthetic()
         elif self._files:
             frame = self._next_file()
         elif self.cfg.mode == 'video':
@@ -189,6 +190,20 @@ class ImageSource:
             self._cap = None
 
     # -- helpers ------------------------------------------------------------------------
+    def _synthetic(self) -> np.ndarray:
+        # Rendering a scene costs ~30 ms of CPU at 640x480: a robot-side process that both
+        # renders and encodes (``robot_camera``, the weak-robot benchmark) would spend its
+        # CPU on the test pattern. ``synthetic_frames`` N > 0 renders N scenes once, then cycles.
+        n = int(getattr(self.cfg, 'synthetic_frames', 0))
+        if not n:
+            return self._gen.sample(self.frames).image
+        i = self.frames % n
+        if i == len(self._cycle):
+            frame = self._gen.sample(i).image
+            frame.setflags(write=False)  # handed out again and again: nobody may draw on it
+            self._cycle.append(frame)
+        return self._cycle[i]
+
     def _problem(self, reason: str, text: str) -> None:
         self.problems[reason] += 1
         self._events.append(SourceEvent(reason, text))

@@ -128,17 +128,22 @@ def test_bench_link_without_root_exits_2_with_one_line_saying_why(tmp_path):
 @pytest.mark.skipif(LINK_REASON is not None, reason=f'bench-link cell: {LINK_REASON}')
 def test_bench_link_runs_one_tiny_cell_over_the_shaped_veth(tmp_path):
     out = ladon_ros('bench-link', '--codecs', 'jpeg@75', '--link-mbps', '5', '--no-lossy', '--frames', '5',
-                    '--width', '160', '--height', '120', '--no-adaptive', '--domain-id',
+                    '--width', '160', '--height', '120', '--no-adaptive', '--camera-process', 'separate,composed',
+                    '--domain-id',
                     str(ros_domain('bench_link_cli')), '--out', str(tmp_path), cwd=tmp_path, timeout=500,
                     env={'LADON_ROS_CACHE': str(tmp_path / 'cache')})
     assert out.returncode == 0, (out.stdout[-2000:], out.stderr[-3000:])
     # Namespaces are named ldn<owner pid>_...: other checkouts' tests may hold theirs meanwhile.
     assert not [n for n in our_namespaces() if n.startswith(f'ldn{out.pid}_')], 'namespaces left behind'
-    (row,) = json.loads((tmp_path / 'link_bench.json').read_text())
-    assert (row['codec'], row['setting'], row['link_mbps']) == ('jpeg@75', 'clean', 5.0)
-    assert row['frames_served'] > 0 and row['bytes_per_frame'] > 0 and row['latency_p50_ms'] > 0
-    assert row['veth_covers_served_bytes'] is True  # the frames crossed the shaped veth
-    assert '| jpeg@75 | clean | 5 |' in (tmp_path / 'link_table.md').read_text()
+    rows = json.loads((tmp_path / 'link_bench.json').read_text())
+    # Each case in each camera layout: image_source + camera_encoder, and robot_camera (one process).
+    assert [(r['codec'], r['setting'], r['link_mbps']) for r in rows] == [
+        ('jpeg@75', 'clean', 5.0), ('jpeg@75+composed', 'clean', 5.0)]
+    for row in rows:
+        assert row['frames_served'] > 0 and row['bytes_per_frame'] > 0 and row['latency_p50_ms'] > 0
+        assert row['veth_covers_served_bytes'] is True  # the frames crossed the shaped veth
+    table = (tmp_path / 'link_table.md').read_text()
+    assert '| jpeg@75 | clean | 5 |' in table and '| jpeg@75+composed | clean | 5 |' in table
     assert (tmp_path / 'link_latency_vs_rate.png').stat().st_size > 1000
     probe = json.loads((tmp_path / 'link_publisher_probe.json').read_text())
     assert probe['published'] > 0 and probe['qdisc_backlog_max_bytes'] <= probe['queue_bound_bytes']
@@ -155,6 +160,7 @@ def test_bench_link_runs_one_tiny_cell_over_the_shaped_veth(tmp_path):
     (('bench-encoder', '--model', 'nosuch'), 'nosuch'),
     (('bench-link', '--codecs', 'h264'), 'h264'),
     (('bench-link', '--link-mbps', 'fast'), 'fast'),
+    (('bench-link', '--camera-process', 'fused'), 'fused'),
     (('export', '--int8'), '--out'),
 ])
 def test_bad_arguments_exit_2_with_one_clear_line(args, names):

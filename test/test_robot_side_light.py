@@ -1,4 +1,5 @@
-"""The robot-side executables import no torch: image_source, and camera_encoder by default.
+"""The robot-side executables import no torch: image_source, camera_encoder by default, and
+robot_camera (the two in one process).
 
 A fresh interpreter refuses torch and torchvision (an import hook), then runs the two nodes'
 own code paths with their default parameters: image_source draws and publishes one
@@ -48,7 +49,19 @@ SCRIPT = textwrap.dedent('''
     leaked = sorted(m for m in sys.modules if m.split('.')[0] in HEAVY or m == 'compressai')
     assert not leaked, leaked
     print('LIGHT', camera.encoder.backend.name, ident.weights_hash, len(frame.data))
-    camera.close(); camera.destroy_node(); source.close(); source.destroy_node(); rclpy.shutdown()
+    camera.close(); camera.destroy_node(); source.close(); source.destroy_node()
+    from ladon_ros.ros.robot_camera_node import make_nodes
+    composed_source, composed_camera = make_nodes()
+    composed_latents = []
+    composed_camera.pub.publish = composed_latents.append
+    composed_source._tick()  # the frame goes to the encoder in-process
+    assert len(composed_latents) == 1 and composed_latents[0].codec == 'ladon'
+    leaked = sorted(m for m in sys.modules if m.split('.')[0] in HEAVY or m == 'compressai')
+    assert not leaked, leaked
+    print('COMPOSED', len(composed_latents[0].data))
+    for node in (composed_camera, composed_source):
+        node.close(); node.destroy_node()
+    rclpy.shutdown()
 ''')
 
 
@@ -62,6 +75,7 @@ def test_image_source_and_camera_encoder_import_no_torch():
     backend, weights_hash, nbytes = out.stdout.split('LIGHT', 1)[1].split()[:3]
     assert backend == 'onnx' and weights_hash == read_bundle_info(shipped_camera_bundle())['weights_hash']
     assert int(nbytes) > 30  # header + a coded latent
+    assert int(out.stdout.split('COMPOSED', 1)[1].split()[0]) > 30
 
 
 def test_hook_blocks_torch():

@@ -26,6 +26,8 @@ NODES = {
     'edge_perception': ('', {'robot_namespaces': [NS]}, ']: active'),
     # Its own namespace: it would otherwise start reconfiguring the encoder under test.
     'rate_adapter': ('/adapter', {'points': ['jpeg@50']}, 'rate points'),
+    # Camera and encoder in one process (own namespace: a second robot for the edge to ignore).
+    'robot_camera': ('/composed', {'rate_hz': 10.0, 'width': 96, 'height': 72, 'synthetic_frames': 4}, ']: active'),
 }
 
 

@@ -46,6 +46,18 @@ def test_synthetic_frames_are_deterministic():
     assert np.array_equal(b.next(), f1) and a.frames == 2
 
 
+def test_synthetic_frames_cycle_renders_each_scene_once():
+    """``synthetic_frames`` N: the first N scenes of the same seed, then the same N again, read-only."""
+    every, cycle = ImageSource(cfg(seed=3)), ImageSource(cfg(seed=3, synthetic_frames=3))
+    fresh = [every.next() for _ in range(4)]
+    got = [cycle.next() for _ in range(7)]
+    assert all(np.array_equal(g, f) for g, f in zip(got[:3], fresh[:3]))
+    assert not np.array_equal(got[3], fresh[3]) and np.array_equal(got[3], got[0])
+    assert got[6] is got[0] and len(cycle._cycle) == 3 and cycle.frames == 7
+    with pytest.raises(ValueError):
+        got[0][0, 0] = 0  # shared between frames: a consumer that draws on it fails loudly
+
+
 def test_the_new_users_folder_streams_on_and_counts_what_it_skipped(tmp_path):
     expected = write_user_folder(tmp_path)
     src = ImageSource(cfg(mode='folder', path=str(tmp_path)))

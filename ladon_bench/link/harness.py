@@ -2,8 +2,9 @@
 
 For each link topology (clean veth; veth through the delay/loss relay) the harness
 creates the namespaces, starts ``edge_perception`` and a recorder in the edge namespace,
-then for each codec case starts ``image_source`` + ``camera_encoder`` in the camera
-namespace and, for each link rate, re-shapes the tbf, lets the queue settle and records
+then for each codec case starts the robot's camera in the camera namespace
+(``image_source`` + ``camera_encoder`` as two processes, or both in one ``robot_camera``
+process: ``camera_processes``) and, for each link rate, re-shapes the tbf, lets the queue settle and records
 a window of ``frames`` camera frames. Rows come from the edge's FrameStats (what was
 served, how late), the veth counters (what crossed the link) and the tbf counters
 (queue, drops). Every process and namespace is removed when the run ends, however it
@@ -33,6 +34,18 @@ ROBOT_NS = '/robot1'
 # edge core 1, each torch process one intra-op thread. Without this, torch's default
 # threads oversubscribe the two cores and encode times swing by 10x under load.
 CORES = {'camera': '0', 'edge': '1'}
+# The synthetic camera cycles this many scenes rendered once (as the on-robot baseline does):
+# rendering a 640x480 scene costs ~30 ms of CPU, load the benchmark itself would add.
+CAMERA_SCENES = 8
+# How the robot's camera runs: 'separate' (image_source and camera_encoder processes, the
+# image over DDS) or 'composed' (robot_camera: one process, the image handed over in-process).
+CAMERA_PROCESSES = ('separate', 'composed')
+
+
+def _camera_processes(values: tuple) -> None:
+    bad = [v for v in values if v not in CAMERA_PROCESSES]
+    if bad or not values or len(set(values)) != len(values):
+        raise ValueError(f'expected distinct values of {CAMERA_PROCESSES}, got {list(values)}')
 
 
 def _not_empty(values: tuple) -> None:
@@ -60,6 +73,10 @@ class BenchConfig:
     publish_debug_image: bool = param(False, 'Let the edge draw and publish its debug image too')
     robot_cpu: float = param(0.0, 'CPU quota of the robot side (encoder, local baseline) [cores], cgroup v1; '
                              '0 = none', range=(0.0, 64.0))
+    camera_processes: tuple[str, ...] = param(('separate',), "The robot camera's layouts to measure, each case "
+                                              "in each: 'separate' (image_source + camera_encoder) and/or "
+                                              "'composed' (robot_camera; rows named '<codec>+composed')",
+                                              check=_camera_processes)
 
 
 @dataclass
@@ -169,24 +186,34 @@ class LinkBench:
                 'publish_debug_image': cfg.publish_debug_image}), f'edge_{tag}.log')
             self._spawn(link, 'edge', [sys.executable, '-m', 'ladon_ros.ros.tools.bench_nodes', 'record', '--out',
                                        str(rec_path), '--robot-ns', ROBOT_NS], f'recorder_{tag}.log')
-            for case in cases:
-                self._run_case(link, case, settings, reader, tag)
+            for layout in cfg.camera_processes:
+                for case in cases:
+                    self._run_case(link, case, settings, reader, tag, layout)
             reader.poll()
         self.records += [dict(r, topology=tag) for r in reader.rows]
 
-    def _run_case(self, link: NetnsLink, case: CodecCase, settings, reader: RecordReader, tag: str) -> None:
+    def _run_case(self, link: NetnsLink, case: CodecCase, settings, reader: RecordReader, tag: str,
+                  layout: str = 'separate') -> None:
         cfg = self.cfg
-        name = f'{tag}_{case.label.replace("@", "_")}'
+        if layout == 'composed':
+            case = CodecCase(f'{case.label}+composed', case.setting, case.rate_point)
+        name = f'{tag}_{case.label.replace("@", "_").replace("+", "_")}'
         link.shape(settings[0].link_mbps, queue_ms=cfg.queue_ms)
-        procs = [
-            self._spawn(link, 'camera', node_command('image_source', namespace=ROBOT_NS, params={
-                'rate_hz': float(cfg.fps), 'width': cfg.width, 'height': cfg.height}),
-                f'source_{name}.log', pin=False),  # the camera itself: not robot compute
-            self._spawn(link, 'camera', node_command('camera_encoder', namespace=ROBOT_NS,
-                                                     params=case.encoder_params()), f'encoder_{name}.log'),
-        ]
+        camera = {'rate_hz': float(cfg.fps), 'width': cfg.width, 'height': cfg.height,
+                  'synthetic_frames': CAMERA_SCENES}
+        started = time.time()
+        if layout == 'composed':  # camera and encoder in one process: all of it robot compute
+            procs = [self._spawn(link, 'camera', node_command('robot_camera', namespace=ROBOT_NS, params={
+                **camera, **case.encoder_params()}), f'robot_camera_{name}.log')]
+        else:
+            procs = [
+                self._spawn(link, 'camera', node_command('image_source', namespace=ROBOT_NS, params=camera),
+                            f'source_{name}.log', pin=False),  # the camera itself: not robot compute
+                self._spawn(link, 'camera', node_command('camera_encoder', namespace=ROBOT_NS,
+                                                         params=case.encoder_params()), f'encoder_{name}.log'),
+            ]
         try:
-            if not self._wait_first(case, reader, procs):
+            if not self._wait_first(case, reader, procs, since=started):
                 dead = [p.args[p.args.index('-m') + 1] for p in procs if p.poll() is not None]
                 why = f'exited early: {dead}' if dead else f'no frame served within {cfg.start_timeout_s:.0f} s'
                 self.log(f'  {case.label}: {why} (logs in {self.logs}); its cells are recorded empty')
@@ -203,10 +230,12 @@ class LinkBench:
             for p in procs:
                 link.stop(p)
 
-    def _wait_first(self, case: CodecCase, reader: RecordReader, procs) -> bool:
+    def _wait_first(self, case: CodecCase, reader: RecordReader, procs, since: float = 0.0) -> bool:
+        # ``since``: the case's start (wall clock); an earlier case of the same codec (the
+        # other camera layout) left records that must not count as this one's first frame.
         deadline = time.monotonic() + self.cfg.start_timeout_s
         while time.monotonic() < deadline:
-            if any(_matches(r, case) for r in reader.poll()):
+            if any(_matches(r, case) and r['stamp'] >= since for r in reader.poll()):
                 return True
             if any(p.poll() is not None for p in procs):
                 return False

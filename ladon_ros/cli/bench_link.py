@@ -32,6 +32,10 @@ def register(sub) -> None:
     p.add_argument('--phase-s', type=float, default=25.0, help='seconds per link rate in the adaptive run')
     p.add_argument('--robot-cpu', type=float, default=0.0,
                    help='CPU quota of the robot side (encoder, local baseline) [cores], cgroup v1; 0 = none')
+    p.add_argument('--camera-process', default='separate', type=_camera_list,
+                   help="comma list of the robot camera's layouts, each case measured in each, side by side: "
+                        "'separate' (image_source + camera_encoder processes, the image over DDS) and 'composed' "
+                        "(robot_camera: one process, the image handed over in-process; rows '<codec>+composed')")
     p.add_argument('--cleanup', action='store_true', help='only remove namespaces and cgroups left by killed runs')
     p.set_defaults(func=run, needs_ros=True)  # starts ROS nodes: main() sets up their environment
 
@@ -45,6 +49,16 @@ def _codec_list(text: str) -> str:
                 EncoderSetting.parse(token)
             except ValueError as err:
                 raise argparse.ArgumentTypeError(str(err)) from None
+    return text
+
+
+def _camera_list(text: str) -> str:
+    """argparse type of ``--camera-process``: distinct layouts of ``CAMERA_PROCESSES``."""
+    from ladon_bench.link.harness import _camera_processes
+    try:
+        _camera_processes(tuple(t.strip() for t in text.split(',') if t.strip()))
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(f'{text!r}: {err}') from None
     return text
 
 
@@ -84,7 +98,8 @@ def run(args) -> int:
     cfg = from_mapping(BenchConfig, dict(
         cases=tuple(parse_codecs(args.codecs, points)), rates_mbps=parse_rates(args.link_mbps), out_dir=out,
         lossy=not args.no_lossy, frames=args.frames, fps=args.fps, width=args.width, height=args.height,
-        queue_ms=args.queue_ms, domain_id=args.domain_id, robot_cpu=args.robot_cpu))
+        queue_ms=args.queue_ms, domain_id=args.domain_id, robot_cpu=args.robot_cpu,
+        camera_processes=tuple(t.strip() for t in args.camera_process.split(',') if t.strip())))
     rows = LinkBench(cfg).run()
     table = markdown_table(rows)
     (out / 'link_table.md').write_text(table)

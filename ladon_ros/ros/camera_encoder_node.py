@@ -5,7 +5,9 @@ encoding or the link is slower than the camera, old images are dropped, never qu
 """
 from __future__ import annotations
 
+import numpy as np
 from sensor_msgs.msg import Image
+from std_msgs.msg import Header
 
 from ladon_ros.camera import make_camera_encoder
 from ladon_ros.errors import FrameRejected
@@ -20,11 +22,17 @@ from ladon_ros.ros.stats import PipelineStats
 
 
 class CameraEncoderNode(ManagedModelNode):
-    """Encodes every camera image it gets with the configured codec."""
+    """Encodes every camera image it gets with the configured codec.
+
+    Args:
+        subscribe: Read ``image_raw``; False when the images come in-process from the
+            camera in the same process (``encode_image``, ``robot_camera``).
+    """
 
     CONFIG = CameraEncoderConfig
 
-    def __init__(self, **kwargs):
+    def __init__(self, subscribe: bool = True, **kwargs):
+        self.subscribe = subscribe
         super().__init__('camera_encoder', **kwargs)
         self.encoder = None
         self.sub = self.pub = None
@@ -41,10 +49,12 @@ class CameraEncoderNode(ManagedModelNode):
     def load(self, cfg: CameraEncoderConfig) -> None:
         source = self.load_model(cfg)
         self.pub = self.create_lifecycle_publisher(LatentFrame, 'latent', qos.LATENT)
-        self.sub = self.create_subscription(Image, 'image_raw', self._on_image, qos.SENSOR)
+        if self.subscribe:
+            self.sub = self.create_subscription(Image, 'image_raw', self._on_image, qos.SENSOR)
         what = f'{self.metas[0].model_id} rate point {self.metas[0].rate_point} ({source})' \
             if self.metas else f'{cfg.codec} quality {cfg.image_quality}'
-        self.get_logger().info(f'encoding {self.sub.topic_name} -> {self.pub.topic_name} with {what}')
+        images = self.sub.topic_name if self.sub is not None else 'the camera in this process'
+        self.get_logger().info(f'encoding {images} -> {self.pub.topic_name} with {what}')
 
     def load_model(self, cfg: CameraEncoderConfig) -> str:
         """Builds the encoder; returns where its weights came from (for the log)."""
@@ -99,8 +109,14 @@ class CameraEncoderNode(ManagedModelNode):
             self.log.warning(err.reason, f'dropping camera image: {err} '
                              f'({self.stats.rejected[err.reason]} {err.reason} so far)')
             return
+        self.encode_image(rgb, msg.header)
+
+    def encode_image(self, rgb: np.ndarray, header: Header) -> None:
+        """Encodes and publishes one (H, W, 3) uint8 RGB image (``header``: its capture)."""
+        if not self.active:
+            return
         frame = self.encoder.encode(rgb)
-        self.pub.publish(wire_to_latent(frame, msg.header, self.sequence))
+        self.pub.publish(wire_to_latent(frame, header, self.sequence))
         self.sequence += 1
         self.stats.on_served(len(frame.payload), {'encode': frame.encode_ms}, self.get_clock().now().nanoseconds)
 

@@ -84,34 +84,37 @@ class _StopSignals:
 
 
 def run_node(factory, args=None) -> int:
-    """Runs one node until Ctrl-C / SIGTERM / shutdown; returns the process exit code.
+    """Runs one node (or several: ``factory`` returns a list) until Ctrl-C / SIGTERM /
+    shutdown; returns the process exit code.
 
     A stop signal (once, twice, or SIGINT then SIGTERM) ends the process with code 0 and no
-    traceback: the executor finishes its current callback, then the node's ``close()`` and
-    ``destroy_node()`` run on a still valid context (see ``_StopSignals``).
+    traceback: the executor finishes its current callback, then each node's ``close()`` and
+    ``destroy_node()`` run on a still valid context (see ``_StopSignals``), last made first.
     """
     stop = _StopSignals()
     stop.install()
-    node = None
+    nodes = []
     code = 0
     try:
         rclpy.init(args=args if args is not None else sys.argv,
                    signal_handler_options=SignalHandlerOptions.NO)
-        node = factory()
+        made = factory()
+        nodes = list(made) if isinstance(made, (list, tuple)) else [made]
         executor = SingleThreadedExecutor()
-        executor.add_node(node)
+        for node in nodes:
+            executor.add_node(node)
         stop.spinning = True
         # Python runs signal handlers between bytecodes only, so the wait is bounded to
         # see ``requested`` soon after a signal (rclpy's handlers would wake it at once).
         # A node that has done its job (e.g. a bounded recording) sets ``finished``.
-        while not stop.requested and rclpy.ok() and not getattr(node, 'finished', False):
+        while not stop.requested and rclpy.ok() and not any(getattr(n, 'finished', False) for n in nodes):
             executor.spin_once(timeout_sec=SIGNAL_POLL_S)
     except (KeyboardInterrupt, ExternalShutdownException):
         pass
     except (ValueError, ParameterException) as err:
         # ConfigError, CheckpointError, a source that cannot open, or a value rclpy refused
         # at declare time (out of its declared range, wrong type): one clear line, exit 2.
-        if node is not None:
+        if nodes:
             raise
         print(f'[ERROR] cannot start: {err}', file=sys.stderr)
         code = 2
@@ -122,7 +125,7 @@ def run_node(factory, args=None) -> int:
             # SIGINT would then kill the exiting process: code -2), but keeps SIG_IGN.
             for sig in (signal.SIGINT, signal.SIGTERM):
                 signal.signal(sig, signal.SIG_IGN)
-        if node is not None:
+        for node in reversed(nodes):
             close = getattr(node, 'close', None)
             if close is not None:
                 close()

@@ -6,6 +6,9 @@ logs those events (rate-limited) and reports their counts on ``/diagnostics``.
 """
 from __future__ import annotations
 
+from typing import Callable
+
+import numpy as np
 from diagnostic_msgs.msg import DiagnosticStatus
 from rclpy.node import Node
 from sensor_msgs.msg import Image
@@ -20,7 +23,11 @@ from ladon_ros.sources import ImageSource
 
 
 class ImageSourceNode(Node):
-    """Timer-driven publisher of ``image_raw`` (sensor QoS); stamp = capture time."""
+    """Timer-driven publisher of ``image_raw`` (sensor QoS); stamp = capture time.
+
+    In one process with its consumer (``robot_camera``), ``attach`` hands each frame over
+    directly; ``image_raw`` is then published only while something else subscribes to it.
+    """
 
     def __init__(self, **kwargs):
         super().__init__('image_source', **kwargs)
@@ -28,6 +35,7 @@ class ImageSourceNode(Node):
         self.cfg = read(self, ImageSourceConfig)
         self.source = ImageSource(self.cfg)
         self.published = 0
+        self._sink = self._sink_ready = None
         self.log = RateLimitedLog(self.get_logger())
         self.pub = self.create_publisher(Image, 'image_raw', qos.SENSOR)
         self.timer = self.create_timer(1.0 / self.cfg.rate_hz, self._tick)
@@ -37,8 +45,15 @@ class ImageSourceNode(Node):
                                + (f' once {self.cfg.wait_for_subscribers} subscriber(s) matched'
                                   if self.cfg.wait_for_subscribers else ''))
 
+    def attach(self, sink: Callable[[np.ndarray, Header], None], ready: Callable[[], bool]) -> None:
+        """Hands every frame to ``sink(rgb, header)`` in this process (a consumer that counts
+        as one subscriber while ``ready()``), besides ``image_raw`` for other subscribers."""
+        self._sink, self._sink_ready = sink, ready
+
     def _tick(self) -> None:
-        if self.pub.get_subscription_count() < self.cfg.wait_for_subscribers:
+        in_process = self._sink is not None and self._sink_ready()
+        topic_readers = self.pub.get_subscription_count()
+        if topic_readers + in_process < self.cfg.wait_for_subscribers:
             return
         if self.cfg.max_frames and self.published >= self.cfg.max_frames:
             self.timer.cancel()
@@ -52,7 +67,10 @@ class ImageSourceNode(Node):
                 self.get_logger().info(f'{self.source.what} ended (loop false) after {self.published} frames; idle')
             return
         header = Header(stamp=self.get_clock().now().to_msg(), frame_id=self.cfg.frame_id)
-        self.pub.publish(rgb_to_image(rgb, header))
+        if self._sink is None or topic_readers:
+            self.pub.publish(rgb_to_image(rgb, header))
+        if in_process:
+            self._sink(rgb, header)
         self.published += 1
 
     def _report(self) -> None:

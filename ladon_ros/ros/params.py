@@ -92,6 +92,9 @@ class ImageSourceConfig:
                        range=(32, 8192))
     height: int = param(240, "Image height of 'synthetic' frames [px]", range=(32, 8192))
     seed: int = param(0, "Seed of the 'synthetic' scene generator", range=(0, 2**31 - 1))
+    synthetic_frames: int = param(0, "'synthetic': render this many scenes once and cycle through them (a test "
+                                  'pattern that costs no rendering CPU, ~30 ms per 640x480 scene); 0 = a new '
+                                  'scene every frame', range=(0, 10000))
     frame_id: str = param('camera_optical_frame', 'frame_id of the published images')
     loop: bool = param(True, "Restart a 'video' / 'folder' source at its end")
     max_frames: int = param(0, 'Stop publishing after this many frames (0 = never)', range=(0, 2**31 - 1))

@@ -21,6 +21,7 @@ MODULES = {
     'camera_encoder': 'ladon_ros.ros.camera_encoder_node',
     'edge_perception': 'ladon_ros.ros.edge_perception_node',
     'rate_adapter': 'ladon_ros.ros.rate_adapter_node',
+    'robot_camera': 'ladon_ros.ros.robot_camera_node',
 }
 
 
