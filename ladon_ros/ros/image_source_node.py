@@ -49,6 +49,8 @@ class ImageSourceNode(Node):
         """Hands every frame to ``sink(rgb, header)`` in this process (a consumer that counts
         as one subscriber while ``ready()``), besides ``image_raw`` for other subscribers."""
         self._sink, self._sink_ready = sink, ready
+        self.get_logger().info(f'frames go to the encoder in this process; {self.pub.topic_name} is published '
+                               'only while another process subscribes to it')
 
     def _tick(self) -> None:
         in_process = self._sink is not None and self._sink_ready()
