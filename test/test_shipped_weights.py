@@ -28,11 +28,11 @@ FLOORS = {
     ('ladon_small', 0.25): (0.87, 0.83, 0.65),
     ('ladon_small', 1.0): (0.87, 0.83, 0.65),
     ('ladon_small', 4.0): (0.87, 0.81, 0.63),
-    # ladon_small_wide (the default model since issue 21's third pass) measured 1.000 / 0.951 /
-    # 0.732 at beta 0.25 after its second joint stage (configs/train/small_wide_long.yaml),
-    # 1.000 / 0.939 / 0.748 at beta 1 after its third (small_wide_third.yaml) and 1.000 / 0.913 /
-    # 0.704 at beta 4 after its second (before them: 0.939 / 0.728, 0.927 / 0.734 and 0.909 /
-    # 0.695 mAP@.5 / mIoU).
+    # ladon_small_wide (the default model since issue 21's third pass) measured 1.000 / 0.957 /
+    # 0.738 at beta 0.25 after its third joint stage (small_wide_third.yaml; 0.951 / 0.732 after
+    # its second), 1.000 / 0.939 / 0.748 at beta 1 after its third and 1.000 / 0.913 / 0.704 at
+    # beta 4 after its second (configs/train/small_wide_long.yaml; before the second stages:
+    # 0.939 / 0.728, 0.927 / 0.734 and 0.909 / 0.695 mAP@.5 / mIoU).
     ('ladon_small_wide', 0.25): (0.90, 0.86, 0.66),
     ('ladon_small_wide', 1.0): (0.90, 0.84, 0.67),
     ('ladon_small_wide', 4.0): (0.90, 0.82, 0.63),
