@@ -55,6 +55,13 @@ SEARCH_S = 4.0
 EDGES_START_S = 30.0
 # Edges forget a robot that sent nothing for this long [s].
 EDGE_ROBOT_TIMEOUT_S = 2.0
+# After a join (or a leave) on the fast join link, the cell's rate is set back only once the
+# discovery burst has drained: every robot being served does not mean the edges' graph
+# updates (ros_discovery_info, reliable, to every robot) and the servers' relays are done; at
+# 1 Mbit/s with 32 robots and 2 edges what was left of them kept the link 91 % busy through the
+# window. Drained = both directions under this share of the cell's rate over one second.
+JOIN_DRAIN_SHARE = 0.8
+JOIN_DRAIN_MAX_S = 30.0
 # The thin profile's two redundant discovery servers, in the base namespace (UDP ports).
 DISCOVERY_PORTS = (11811, 11812)
 
@@ -284,6 +291,22 @@ class FleetBench:
               f'{int(rate * 1000)}kbit', 'burst', str(burst), 'latency', f'{int(self.cfg.queue_ms)}ms'])
         self._down_shaped = True
 
+    def _drain(self, link: NetnsLink, cell_mbps: float) -> float:
+        """Waits (on the join link) until the discovery burst has drained; returns the seconds waited."""
+        t0 = time.time()
+        last = self._counters(link)
+        while time.time() - t0 < JOIN_DRAIN_MAX_S:
+            time.sleep(1.0)
+            now = self._counters(link)
+            peak = max(now['up'] - last['up'], now['down'] - last['down']) * 8  # bit/s over ~1 s
+            last = now
+            if peak < JOIN_DRAIN_SHARE * cell_mbps * 1e6:
+                break
+        else:
+            self.log(f'  the link stayed above {JOIN_DRAIN_SHARE:.0%} of {cell_mbps:g} Mbit/s for '
+                     f'{JOIN_DRAIN_MAX_S:.0f} s after the join (a steady load near the cell rate, or a burst)')
+        return time.time() - t0
+
     @staticmethod
     def _counters(link: NetnsLink) -> dict:
         up_drops, _ = _qdisc(link.camera_ns, link.camera_dev)
@@ -442,6 +465,7 @@ class FleetBench:
             # measures the steady state; the join burst is reported apart (docs/FLEET_BENCH.md).
             before = len(pool.procs)
             joining = n != before and cfg.join_mbps > s.link_mbps  # robots leaving: a burst too
+            drain_s = 0.0
             if joining:
                 self._shape(link, cfg.join_mbps)
             pool.trim(n)
@@ -458,6 +482,7 @@ class FleetBench:
                     # The edges drop a silent robot after robot_timeout_s and tear its channels
                     # down (another burst): let that happen on the fast link too.
                     time.sleep(EDGE_ROBOT_TIMEOUT_S + 1.0)
+                drain_s = self._drain(link, s.link_mbps)
                 self._shape(link, s.link_mbps)
             if served < n:
                 self.log(f'  {case.label} {s.link_mbps:g} Mbit/s {s.fps:g} Hz {s.edges}e: only {served}/{n} robots '
@@ -474,6 +499,7 @@ class FleetBench:
                 row.extra.update(first_try_fps_min=first_try.fps_delivered_min,
                                  first_try_p95_ms=first_try.latency_p95_ms, first_try_link_util=first_try.link_util)
             row.extra['search_why'] = s.why
+            row.extra['join_drain_s'] = round(drain_s, 1)  # on the join link, after every robot was served
             row.extra['edges_starting'] = edges_starting  # this cell's robots met edges still starting
             # Robots that joined for this cell (over the join-rate link): first frame -> first result [s].
             row.extra['join_first_result_s'] = [round(j, 3) for j in joins if j == j]
