@@ -136,7 +136,9 @@ class ImageSource:
         self._index = 0          # next folder file / next video frame
         self._video_skips = 0    # consecutive unreadable video frames
         self._next_try = 0.0     # clock time of the next reopen attempt
-        self._cycle: list[np.ndarray] = []  # 'synthetic' with synthetic_frames > 0: the frames rendered once
+        # 'synthetic' with synthetic_frames N > 0: the N frames rendered once, then cycled.
+        self._cycle_n = int(getattr(cfg, 'synthetic_frames', 0))
+        self._cycle: list[np.ndarray] = []
         if cfg.mode == 'synthetic':
             from ladon_ros.world import SceneGenerator
             self._gen = SceneGenerator(image_size=(cfg.height, cfg.width), seed=cfg.seed)
@@ -194,10 +196,9 @@ class ImageSource:
         # Rendering a scene costs ~30 ms of CPU at 640x480: a robot-side process that both
         # renders and encodes (``robot_camera``, the weak-robot benchmark) would spend its
         # CPU on the test pattern. ``synthetic_frames`` N > 0 renders N scenes once, then cycles.
-        n = int(getattr(self.cfg, 'synthetic_frames', 0))
-        if not n:
+        if not self._cycle_n:
             return self._gen.sample(self.frames).image
-        i = self.frames % n
+        i = self.frames % self._cycle_n
         if i == len(self._cycle):
             frame = self._gen.sample(i).image
             frame.setflags(write=False)  # handed out again and again: nobody may draw on it

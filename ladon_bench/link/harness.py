@@ -4,8 +4,8 @@ For each link topology (clean veth; veth through the delay/loss relay) the harne
 creates the namespaces, starts ``edge_perception`` and a recorder in the edge namespace,
 then for each codec case starts the robot's camera in the camera namespace
 (``image_source`` + ``camera_encoder`` as two processes, or both in one ``robot_camera``
-process: ``camera_processes``) and, for each link rate, re-shapes the tbf, lets the queue settle and records
-a window of ``frames`` camera frames. Rows come from the edge's FrameStats (what was
+process: ``camera_processes``) and, for each link rate, re-shapes the tbf, lets the queue
+settle and records a window of ``frames`` camera frames. Rows come from the edge's FrameStats (what was
 served, how late), the veth counters (what crossed the link) and the tbf counters
 (queue, drops). Every process and namespace is removed when the run ends, however it
 ends (``NetnsLink.close`` in ``finally``, atexit, signal handlers).
@@ -42,7 +42,8 @@ CAMERA_SCENES = 8
 CAMERA_PROCESSES = ('separate', 'composed')
 
 
-def _camera_processes(values: tuple) -> None:
+def check_camera_processes(values: tuple) -> None:
+    """Raises ``ValueError`` unless ``values`` are distinct layouts of ``CAMERA_PROCESSES``."""
     bad = [v for v in values if v not in CAMERA_PROCESSES]
     if bad or not values or len(set(values)) != len(values):
         raise ValueError(f'expected distinct values of {CAMERA_PROCESSES}, got {list(values)}')
@@ -76,7 +77,7 @@ class BenchConfig:
     camera_processes: tuple[str, ...] = param(('separate',), "The robot camera's layouts to measure, each case "
                                               "in each: 'separate' (image_source + camera_encoder) and/or "
                                               "'composed' (robot_camera; rows named '<codec>+composed')",
-                                              check=_camera_processes)
+                                              check=check_camera_processes)
 
 
 @dataclass

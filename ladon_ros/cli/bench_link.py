@@ -52,14 +52,15 @@ def _codec_list(text: str) -> str:
     return text
 
 
-def _camera_list(text: str) -> str:
-    """argparse type of ``--camera-process``: distinct layouts of ``CAMERA_PROCESSES``."""
-    from ladon_bench.link.harness import _camera_processes
+def _camera_list(text: str) -> tuple[str, ...]:
+    """argparse type of ``--camera-process``: the layouts, distinct ones of ``CAMERA_PROCESSES``."""
+    from ladon_bench.link.harness import check_camera_processes
+    layouts = tuple(t.strip() for t in text.split(',') if t.strip())
     try:
-        _camera_processes(tuple(t.strip() for t in text.split(',') if t.strip()))
+        check_camera_processes(layouts)
     except ValueError as err:
         raise argparse.ArgumentTypeError(f'{text!r}: {err}') from None
-    return text
+    return layouts
 
 
 def _rate_list(text: str) -> str:
@@ -99,7 +100,7 @@ def run(args) -> int:
         cases=tuple(parse_codecs(args.codecs, points)), rates_mbps=parse_rates(args.link_mbps), out_dir=out,
         lossy=not args.no_lossy, frames=args.frames, fps=args.fps, width=args.width, height=args.height,
         queue_ms=args.queue_ms, domain_id=args.domain_id, robot_cpu=args.robot_cpu,
-        camera_processes=tuple(t.strip() for t in args.camera_process.split(',') if t.strip())))
+        camera_processes=args.camera_process))
     rows = LinkBench(cfg).run()
     table = markdown_table(rows)
     (out / 'link_table.md').write_text(table)

@@ -5,7 +5,8 @@ handed to the encoder by a function call instead of over DDS. A weak robot CPU s
 taking each raw image costs the encoder process (Fast DDS reassembling 0.9 MB per 640x480
 frame, rclpy converting it, the executor wake: 8.0-8.8 -> 6.0-6.2 ms of CPU per encoded
 frame, docs/ros_nodes.md), and no image is lost between camera and encoder: the Python
-counterpart of composing a C++ camera driver with its consumer. ``image_raw`` is still published while another process subscribes to it (RViz).
+counterpart of composing a C++ camera driver with its consumer. ``image_raw`` is still
+published while another process subscribes to it (RViz).
 
 Parameters go to each node by its name (``image_source:`` and ``camera_encoder:`` sections
 of a params file, or ``-p image_source:rate_hz:=10``); a plain ``-p name:=value`` reaches

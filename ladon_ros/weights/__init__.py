@@ -32,8 +32,8 @@ DEFAULT_TEACHER = 'teacher_small'
 # The rate point a node runs when none is chosen (docs/TRAINING.md, "Which rate point to run"):
 # beta 1 keeps >= 99 % of the teacher on every task (quick set; >= 96 % on world 3) and needs
 # under 0.5x WebP's bytes at equal accuracy on every task (1,309 B/frame); beta 4 sends 2.6x
-# fewer bytes for 0.076 less box mAP, beta 0.25 1.4x more for nothing. A model that does not ship it defaults to its most accurate
-# (lowest beta) point.
+# fewer bytes for 0.076 less box mAP, beta 0.25 1.4x more for +0.019. A model that does not
+# ship it defaults to its most accurate (lowest beta) point.
 DEFAULT_RATE_POINT = 1.0
 RANDOM_NOTE = 'RANDOM WEIGHTS (untrained): results are meaningless'
 
